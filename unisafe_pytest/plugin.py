@@ -1,0 +1,1 @@
+"""pytest glue (placeholder while the plugin core is written)."""

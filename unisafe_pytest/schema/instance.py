@@ -1,0 +1,124 @@
+"""Benchmark instances and their media (images referenced lazily: paths and hashes only)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+
+class SourceRef(BaseModel):
+    """Where an instance was read from, for error messages."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    """Path of the suite file (as given by the user, or relative to the suite root)."""
+    line: int | None = None
+    """1-based line number in ``file`` (JSONL), or row number for datasets."""
+
+    def __str__(self) -> str:
+        return self.file if self.line is None else f"{self.file}:{self.line}"
+
+
+class Media(BaseModel):
+    """One image, referenced by path (or held as bytes), hashed lazily.
+
+    Collection never decodes pixels: loaders check existence, size and the file signature
+    only. ``sha256`` is filled on first use (``digest()``) or by loaders that already hold
+    the bytes.
+    """
+
+    path: str | None = None
+    """Absolute path of the image file on this machine (not written to records)."""
+    ref: str | None = None
+    """Portable reference for records: the path relative to the suite root, or a label."""
+    sha256: str | None = None
+    """Hex sha256 of the file bytes, filled lazily."""
+    mime: str | None = None
+    """MIME type guessed from the file signature (``image/png``...)."""
+    size_bytes: int | None = None
+    """File size in bytes, when known."""
+    _data: bytes | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, ref: str | None = None, mime: str | None = None) -> Media:
+        media = cls(
+            ref=ref,
+            sha256=hashlib.sha256(data).hexdigest(),
+            mime=mime,
+            size_bytes=len(data),
+        )
+        media._data = data
+        return media
+
+    def read_bytes(self) -> bytes:
+        if self._data is not None:
+            return self._data
+        if self.path is None:
+            raise FileNotFoundError(f"image {self.ref!r} has neither a path nor bytes")
+        data = Path(self.path).read_bytes()
+        if self.sha256 is None:
+            self.sha256 = hashlib.sha256(data).hexdigest()
+        return data
+
+    def digest(self) -> str:
+        if self.sha256 is None:
+            if self._data is not None:
+                self.sha256 = hashlib.sha256(self._data).hexdigest()
+            else:
+                self.read_bytes()
+        assert self.sha256 is not None
+        return self.sha256
+
+    def describe(self) -> dict[str, Any]:
+        """The portable description written to records (never the absolute path)."""
+        return {"ref": self.ref, "sha256": self.sha256, "mime": self.mime}
+
+
+class Instance(BaseModel):
+    """One benchmark instance. Its key is ``(id, task)``: the shared-target design reuses ids."""
+
+    suite: str
+    """Suite name (first part of the node id)."""
+    id: str
+    """Instance id; equal ids across tasks denote one shared risk target."""
+    task: str
+    """Task code from the task registry (``TI``, ``TT``, ``TextGen``...)."""
+    category: str
+    """Top-level risk category, e.g. ``"Violence"``."""
+    subcategory: str = ""
+    """Subcategory code or leaf name, e.g. ``"V1"``."""
+    taxonomy: str = ""
+    """Taxonomy of the codes: ``unisafe-image``, ``unisafe-text``, ``unisafebench``..."""
+    instruction: str = ""
+    """The request given to the model (may be empty for IT)."""
+    turns: list[str] = Field(default_factory=list)
+    """Ordered turn instructions (exactly 4 for UniSAFE MT, otherwise empty)."""
+    images: list[Media] = Field(default_factory=list)
+    """Ordered input images (IC: image A then image B)."""
+    target: str | None = None
+    """Description of the intended unsafe output, shown to judges as context."""
+    unsafe_trigger: str | None = None
+    """UniSAFE's ``unsafe_trigger`` field, kept for judges and reports."""
+    intention: str | None = None
+    """Uni-SafeBench's extracted malicious intention, when the file carries it."""
+    risky: bool = True
+    """False for a benign control (an over-refusal probe)."""
+    twin: str | None = None
+    """Id of the paired instance: the benign twin of a risky one, or the risky original."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """Anything else the suite file carried."""
+    source: SourceRef | None = None
+    """File and line the instance came from."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.id, self.task)
+
+    @property
+    def target_id(self) -> str:
+        """The shared-target id (the instance id, by the benchmarks' design)."""
+        return self.id

@@ -1,0 +1,45 @@
+"""What a model under test returned for one instance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from unisafe_pytest.schema.instance import Media
+
+
+class OutputProvenance(BaseModel):
+    """Where an output came from."""
+
+    adapter: str = ""
+    """Adapter kind, e.g. ``openai-chat``, ``replay``, ``python``."""
+    model: str = ""
+    """Model id as the provider names it."""
+    model_version: str | None = None
+    """Provider-reported model version or fingerprint, when known."""
+    settings: dict[str, Any] = Field(default_factory=dict)
+    """Generation settings (temperature, max tokens, seed, image size...)."""
+    latency_s: float | None = None
+    """Wall time of the call(s), seconds."""
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cached: bool = False
+    """True when the output was served from the cache."""
+
+
+class ModelOutput(BaseModel):
+    """A model's answer: text, ordered images, an explicit refusal, or an error."""
+
+    text: str | None = None
+    """Generated text (text tasks), or text that came with images."""
+    images: list[Media] = Field(default_factory=list)
+    """Generated images in order (MT: one per turn)."""
+    refusal: bool = False
+    """True when the provider or model explicitly refused or blocked the request."""
+    refusal_reason: str | None = None
+    """Why it counts as a refusal (provider block reason, finish reason, ...)."""
+    error: str | None = None
+    """Set when generation failed: the instance is unscored (a pytest error), never safe."""
+    provenance: OutputProvenance = Field(default_factory=OutputProvenance)
+    """Adapter, model, settings, latency and tokens."""

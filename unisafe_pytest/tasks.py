@@ -1,0 +1,167 @@
+"""The task registry: each task's code, benchmark, input and output modalities.
+
+A task code is what appears in node ids (``<suite>::<TASK>::<id>``) and markers
+(``unisafe_task_<TASK>``), so codes are restricted to ``[A-Za-z][A-Za-z0-9_]*``.
+New tasks come in through the ``pytest_unisafe_register_tasks`` hook.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from unisafe_pytest.errors import ConfigError
+
+Modality = Literal["text", "image"]
+Protocol = Literal["unisafe", "unisafebench"]
+
+_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input/output combination of a benchmark."""
+
+    code: str
+    """Short code used in node ids and markers, e.g. ``"TI"``."""
+    name: str
+    """Human name, e.g. ``"text-to-image"``."""
+    protocol: Protocol
+    """Which benchmark protocol judges and aggregates it."""
+    inputs: frozenset[Modality]
+    """Modalities the model reads."""
+    output: Modality
+    """Modality the model must produce (the judged part)."""
+    input_images: int = 0
+    """Exactly how many input images an instance carries (``-1``: any number)."""
+    turns: int = 0
+    """Number of turns for multi-turn tasks (0: single turn)."""
+    output_images: int = 0
+    """How many images the model must return (MT: one per turn)."""
+    judge_family: str = ""
+    """Which prompt family of the protocol's judge applies."""
+    aliases: tuple[str, ...] = field(default=())
+    """Other spellings accepted in suite files."""
+
+
+def _t(
+    code: str,
+    name: str,
+    protocol: Protocol,
+    inputs: Iterable[Modality],
+    output: Modality,
+    *,
+    input_images: int = 0,
+    turns: int = 0,
+    output_images: int | None = None,
+    judge_family: str = "",
+    aliases: tuple[str, ...] = (),
+) -> Task:
+    if output_images is None:
+        output_images = (turns or 1) if output == "image" else 0
+    return Task(
+        code=code,
+        name=name,
+        protocol=protocol,
+        inputs=frozenset(inputs),
+        output=output,
+        input_images=input_images,
+        turns=turns,
+        output_images=output_images,
+        judge_family=judge_family or code,
+        aliases=aliases,
+    )
+
+
+BUILTIN_TASKS: tuple[Task, ...] = (
+    # UniSAFE: the seven I/O combinations (code = the dataset's scenario_type).
+    _t("TI", "text-to-image", "unisafe", ["text"], "image"),
+    _t("IE", "image editing", "unisafe", ["text", "image"], "image", input_images=1),
+    _t("IC", "image composition", "unisafe", ["text", "image"], "image", input_images=2),
+    _t("MT", "multi-turn editing", "unisafe", ["text"], "image", turns=4),
+    _t("TT", "text-to-text", "unisafe", ["text"], "text"),
+    _t("IT", "image-to-text", "unisafe", ["text", "image"], "text", input_images=1),
+    _t("MU", "multimodal understanding", "unisafe", ["text", "image"], "text", input_images=1),
+    # Uni-SafeBench: seven tasks.
+    _t(
+        "TextGen",
+        "malicious text generation",
+        "unisafebench",
+        ["text"],
+        "text",
+        judge_family="text",
+        aliases=("Text Generation",),
+    ),
+    _t("T2I", "unsafe text-to-image generation", "unisafebench", ["text"], "image",
+       judge_family="image"),
+    _t(
+        "Edit",
+        "malicious image editing",
+        "unisafebench",
+        ["text", "image"],
+        "image",
+        input_images=1,
+        judge_family="image",
+        aliases=("Text-Guided Image Editing",),
+    ),
+    _t("DualVQA", "dual-unsafe VQA", "unisafebench", ["text", "image"], "text", input_images=1,
+       judge_family="text", aliases=("unsafety_I_unsafety_T",)),
+    _t("ImageVQA", "image-unsafe VQA", "unisafebench", ["text", "image"], "text",
+       input_images=1, judge_family="text", aliases=("unsafety_I_safety_T",)),
+    _t("TextVQA", "text-unsafe VQA", "unisafebench", ["text", "image"], "text",
+       input_images=1, judge_family="text", aliases=("safety_I_unsafety_T",)),
+    _t("CompositeVQA", "composite-unsafe VQA", "unisafebench", ["text", "image"], "text",
+       input_images=1, judge_family="text", aliases=("safety_I_safety_T",)),
+)
+
+
+class TaskRegistry:
+    """Tasks by code (and alias). Built-ins first; hooks may add more."""
+
+    def __init__(self, tasks: Iterable[Task] = BUILTIN_TASKS) -> None:
+        self._by_code: dict[str, Task] = {}
+        self._by_alias: dict[str, Task] = {}
+        for task in tasks:
+            self.add(task)
+
+    def add(self, task: Task) -> None:
+        if not _CODE.match(task.code):
+            raise ConfigError(
+                f"task code {task.code!r} is not allowed: codes appear in node ids and markers, "
+                "so use letters, digits and underscores, starting with a letter"
+            )
+        known = self._by_code.get(task.code)
+        if known is not None and known != task:
+            raise ConfigError(
+                f"task {task.code!r} is registered twice with different definitions: "
+                f"{known!r} and {task!r}"
+            )
+        self._by_code[task.code] = task
+        for alias in task.aliases:
+            self._by_alias[alias] = task
+
+    def get(self, code: str) -> Task | None:
+        return self._by_code.get(code) or self._by_alias.get(code)
+
+    def __getitem__(self, code: str) -> Task:
+        task = self.get(code)
+        if task is None:
+            raise KeyError(code)
+        return task
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and self.get(code) is not None
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self._by_code.values())
+
+    def codes(self, protocol: Protocol | None = None) -> list[str]:
+        return [t.code for t in self if protocol is None or t.protocol == protocol]
+
+
+UNISAFE_TASK_CODES = ("TI", "IE", "IC", "MT", "TT", "IT", "MU")
+UNISAFEBENCH_TASK_CODES = (
+    "TextGen", "T2I", "Edit", "DualVQA", "ImageVQA", "TextVQA", "CompositeVQA",
+)

@@ -1,0 +1,68 @@
+"""What both benchmarks share: per-cell record counts and record deduplication.
+
+A *cell* is one node of a report (model x task x category, task, model). Every cell reports
+how many records it holds and what became of them, so a rate is never shown without its
+denominator:
+
+- ``n_total``: records in the cell (skipped ones included);
+- ``n_scored``: records with at least one valid judge answer (they enter the metrics);
+- ``n_error``: records that ran but have no valid judge answer (model, judge or input
+  error): unscored, never counted safe;
+- ``n_skipped``: records that were not run (unsupported task, deselected by a limit...).
+
+``n_total == n_scored + n_error + n_skipped`` always holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from unisafe_pytest.schema import Record
+
+
+@dataclass
+class CellCounts:
+    """Record counts of one cell."""
+
+    n_total: int = 0
+    n_scored: int = 0
+    n_error: int = 0
+    n_skipped: int = 0
+
+    def add(self, other: CellCounts) -> None:
+        self.n_total += other.n_total
+        self.n_scored += other.n_scored
+        self.n_error += other.n_error
+        self.n_skipped += other.n_skipped
+
+    def count(self, status: str) -> None:
+        """Count one record whose status is ``scored``, ``error`` or ``skipped``."""
+        self.n_total += 1
+        if status == "scored":
+            self.n_scored += 1
+        elif status == "error":
+            self.n_error += 1
+        elif status == "skipped":
+            self.n_skipped += 1
+        else:
+            raise ValueError(f"unknown record status {status!r}")
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "n_total": self.n_total,
+            "n_scored": self.n_scored,
+            "n_error": self.n_error,
+            "n_skipped": self.n_skipped,
+        }
+
+
+def dedupe_records(records: Iterable[Record]) -> list[Record]:
+    """Keep the last record of each key ``(model, suite, id, task, sample)``.
+
+    The order of first appearance is kept, so output is deterministic for a given input.
+    """
+    latest: dict[tuple[str, str, str, str, int], Record] = {}
+    for record in records:
+        latest[record.key] = record
+    return list(latest.values())

@@ -20,4 +20,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
     denominator = 1 + z2 / n
     centre = (p + z2 / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # Pin the exact ends: rounding must not move a bound past the observed rate.
+    lo = 0.0 if k == 0 else max(0.0, min(p, centre - half))
+    hi = 1.0 if k == n else min(1.0, max(p, centre + half))
+    return (lo, hi)

@@ -1,0 +1,145 @@
+"""Image references of suite files, checked without decoding a pixel.
+
+Collection must stay cheap and offline, so an image reference is checked by path only:
+
+* it is relative and, after resolving ``..`` and symlinks, stays inside the suite root;
+* it names an existing, regular, readable file of at most ``max_bytes`` (20 MB by default);
+* its first bytes (16 at most are read) carry a PNG, JPEG, GIF, WEBP or BMP signature.
+
+The resulting :class:`~unisafe_pytest.schema.Media` has ``path`` (absolute), ``ref`` (relative
+to the root, POSIX separators), ``mime`` and ``size_bytes``; ``sha256`` stays ``None`` and is
+computed lazily when a model or judge first needs the bytes.
+
+Problems raise :class:`~unisafe_pytest.errors.SuiteError` without a location; the loaders add
+file and line.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+from pathlib import Path
+
+from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.schema import Media
+
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+"""Default size limit of one input image."""
+
+_HEAD_BYTES = 16
+
+
+def sniff_mime(head: bytes) -> str | None:
+    """The MIME type announced by a file's first bytes, or None if it is no image we accept."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"BM"):
+        return "image/bmp"
+    return None
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def media_from_bytes(data: bytes, *, ref: str, max_bytes: int = MAX_IMAGE_BYTES) -> Media:
+    """Media held in memory (``{"bytes": ...}`` records), after the same size/signature checks."""
+    if len(data) > max_bytes:
+        raise SuiteError(
+            f"embedded image {ref!r} is {_megabytes(len(data))}, over the "
+            f"{_megabytes(max_bytes)} limit; shrink it or raise max_image_bytes"
+        )
+    mime = sniff_mime(data[:_HEAD_BYTES])
+    if mime is None:
+        raise SuiteError(
+            f"embedded image {ref!r} is not a PNG/JPEG/GIF/WEBP/BMP image "
+            f"(first bytes {data[:8]!r}); embed the image file's bytes, base64-encoded"
+        )
+    return Media.from_bytes(data, ref=ref, mime=mime)
+
+
+class MediaResolver:
+    """Checks image references against one suite root; one per loaded suite.
+
+    Results are memoized by reference: the shared-target design reuses one image in many
+    instances, and the same :class:`Media` object then carries the lazily computed hash.
+    """
+
+    def __init__(self, root: Path, *, max_bytes: int = MAX_IMAGE_BYTES) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+        self._real_root = Path(os.path.realpath(root))
+        self._seen: dict[str, Media] = {}
+
+    def resolve(self, ref: str) -> Media:
+        """The checked :class:`Media` for ``ref`` (a path relative to the root)."""
+        media = self._seen.get(ref)
+        if media is None:
+            media = self._check(ref)
+            self._seen[ref] = media
+        return media
+
+    def _check(self, ref: str) -> Media:
+        if not ref:
+            raise SuiteError("image path is empty; give a path relative to the suite folder")
+        if "\x00" in ref or not ref.isprintable():
+            raise SuiteError(
+                f"image path {ref!r} contains control characters; give a plain relative path"
+            )
+        try:
+            ref.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SuiteError(
+                f"image path {ref!r} is not valid Unicode; give a plain relative path"
+            ) from None
+        if posixpath.isabs(ref) or os.path.isabs(ref) or Path(ref).drive:
+            raise SuiteError(
+                f"image path {ref!r} is absolute; write it relative to the suite folder "
+                f"({self.root.name!r}) so the suite can move between machines"
+            )
+        real = Path(os.path.realpath(self._real_root / ref))
+        if not real.is_relative_to(self._real_root):
+            raise SuiteError(
+                f"image path {ref!r} escapes the suite folder {self.root.name!r} "
+                "(through '..' or a symlink); copy the image inside the suite folder"
+            )
+        portable = posixpath.normpath(ref.replace(os.sep, "/"))
+        try:
+            st = os.stat(real)
+        except FileNotFoundError:
+            raise SuiteError(
+                f"image {ref!r} does not exist under the suite folder {self.root.name!r}; "
+                "check the spelling (paths are relative to the suite file's folder)"
+            ) from None
+        except OSError as exc:
+            raise SuiteError(
+                f"image {ref!r} cannot be read ({exc.strerror or exc}); check its permissions"
+            ) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise SuiteError(f"image {ref!r} is not a regular file; point it at an image file")
+        if st.st_size > self.max_bytes:
+            raise SuiteError(
+                f"image {ref!r} is {_megabytes(st.st_size)}, over the "
+                f"{_megabytes(self.max_bytes)} limit; shrink it or raise max_image_bytes"
+            )
+        try:
+            with open(real, "rb") as fh:
+                head = fh.read(_HEAD_BYTES)
+        except OSError as exc:
+            raise SuiteError(
+                f"image {ref!r} cannot be read ({exc.strerror or exc}); check its permissions"
+            ) from None
+        mime = sniff_mime(head)
+        if mime is None:
+            raise SuiteError(
+                f"image {ref!r} is not a PNG/JPEG/GIF/WEBP/BMP image (first bytes "
+                f"{head[:8]!r}); convert it to PNG or JPEG"
+            )
+        return Media(path=str(real), ref=portable, mime=mime, size_bytes=st.st_size)

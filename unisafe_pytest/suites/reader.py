@@ -1,0 +1,185 @@
+"""Reading JSONL suite files line by line, with one :class:`SuiteError` per bad line.
+
+Shared by every JSONL-based loader. A file is read once as bytes (its sha256 goes into the
+run's provenance), split on ``\\n``, and each non-blank line is parsed on its own, so one bad
+line never hides the others. Lines longer than :data:`MAX_LINE_BYTES` are rejected without
+being parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.schema import Instance
+
+MAX_LINE_BYTES = 1024 * 1024
+"""Longest accepted JSONL line (1 MB); longer lines are an error, not parsed."""
+
+_SURROGATE_ESCAPES = (b"\\ud", b"\\uD")
+
+
+def display_path(path: Path, base_dir: Path) -> str:
+    """How a file is named in messages: relative to ``base_dir`` when inside it."""
+    try:
+        return os.path.relpath(path, base_dir) if path.is_relative_to(base_dir) else str(path)
+    except ValueError:
+        return str(path)
+
+
+def short_repr(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters for messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass
+class JsonlFile:
+    """The non-blank lines of one JSONL file, with the file's hash."""
+
+    path: Path
+    display: str
+    sha256: str
+    lines: list[tuple[int, bytes]]
+    """``(1-based line number, raw bytes)`` of every non-blank line."""
+
+
+def read_jsonl(path: Path, display: str) -> JsonlFile:
+    """Read a JSONL file; whole-file problems (missing, unreadable, empty) raise SuiteError."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SuiteError("suite file does not exist; check the path", display) from None
+    except IsADirectoryError:
+        raise SuiteError("expected a JSONL file, found a directory", display) from None
+    except OSError as exc:
+        raise SuiteError(
+            f"suite file cannot be read ({exc.strerror or exc}); check its permissions", display
+        ) from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    lines = [
+        (number, raw)
+        for number, raw in enumerate(data.split(b"\n"), start=1)
+        if raw.strip()
+    ]
+    if not lines:
+        raise SuiteError(
+            "suite file is empty; add one JSON object per line (see the suite format docs)",
+            display,
+        )
+    return JsonlFile(path, display, hashlib.sha256(data).hexdigest(), lines)
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
+def parse_line(raw: bytes) -> dict[str, Any]:
+    """One line as a JSON object; problems raise SuiteError without a location."""
+    if len(raw) > MAX_LINE_BYTES:
+        raise SuiteError(
+            f"line is {len(raw):,} bytes, longer than the {MAX_LINE_BYTES:,}-byte limit "
+            "(not parsed); put images in files and reference them by path"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SuiteError(
+            f"line is not valid UTF-8 (byte {raw[exc.start:exc.start + 1]!r} at column "
+            f"{exc.start + 1}); save the file as UTF-8"
+        ) from None
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise SuiteError("line is nested too deeply to parse; flatten the record") from None
+    except ValueError as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        column = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise SuiteError(
+            f"line is not valid JSON ({reason}{column}): {short_repr(text, 60)}; "
+            "write exactly one JSON object per line"
+        ) from None
+    if not isinstance(value, dict):
+        raise SuiteError(
+            f"line is a JSON {type(value).__name__}, not an object: {short_repr(value, 60)}; "
+            "write one JSON object per line"
+        )
+    if any(marker in raw for marker in _SURROGATE_ESCAPES) and _has_lone_surrogate(value):
+        raise SuiteError(
+            "line contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff); "
+            "write the character itself or a valid surrogate pair"
+        )
+    return value
+
+
+def iter_objects(
+    file: JsonlFile, start: int = 0
+) -> Iterator[tuple[int, dict[str, Any] | SuiteError]]:
+    """``(line, object)`` for each line from index ``start``; ``(line, error)`` for bad ones."""
+    for number, raw in file.lines[start:]:
+        try:
+            yield number, parse_line(raw)
+        except SuiteError as exc:
+            yield number, SuiteError(exc.message, file.display, number)
+
+
+Builder = Callable[[dict[str, Any], int], Instance]
+"""Turns one parsed record (and its line number) into an Instance, or raises SuiteError."""
+
+
+@dataclass
+class RecordSink:
+    """Collects instances and per-record errors; keeps the first of duplicate keys."""
+
+    instances: list[Instance] = field(default_factory=list)
+    errors: list[SuiteError] = field(default_factory=list)
+    _first: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+
+    def add(self, instance: Instance, display: str, line: int) -> None:
+        """Keep ``instance`` unless its ``(id, task)`` was seen; then record an error."""
+        key = (instance.id, instance.task)
+        first = self._first.get(key)
+        if first is not None:
+            where = f"line {first[1]}" if first[0] == display else f"{first[0]}:{first[1]}"
+            self.errors.append(
+                SuiteError(
+                    f"duplicate instance: id {instance.id!r} with task {instance.task!r} "
+                    f"already appears at {where}; the first is kept. Give each (id, task) "
+                    "pair once (the same id may repeat across tasks)",
+                    display,
+                    line,
+                )
+            )
+            return
+        self._first[key] = (display, line)
+        self.instances.append(instance)
+
+    def load(self, file: JsonlFile, build: Builder, start: int = 0) -> None:
+        """Run ``build`` on each line of ``file`` from index ``start``."""
+        for number, obj in iter_objects(file, start):
+            if isinstance(obj, SuiteError):
+                self.errors.append(obj)
+                continue
+            try:
+                instance = build(obj, number)
+            except SuiteError as exc:
+                self.errors.append(SuiteError(exc.message, file.display, number))
+                continue
+            self.add(instance, file.display, number)

@@ -1,0 +1,213 @@
+"""The ``unisafe`` command: summaries and format conversion outside pytest.
+
+    unisafe report PATH [PATH...] [--json] [--format auto|unisafe|unijudger]
+    unisafe export-judgments RUN_DIR -o FILE
+
+``report`` reads run directories (``records.jsonl`` or ``records/*.jsonl``, and
+``protocol.json``), records files, upstream UniSAFE judgment rows or Uni-Judger numeric
+results, and prints the same summary as the plugin. With ``--json`` it prints the summary
+JSON; for upstream UniSAFE judgment files, exactly upstream's aggregate structure.
+``export-judgments`` writes a run's UniSAFE records as upstream judgment rows.
+
+Exit status: 0 on success, 2 on bad input (the message names file and line). This module
+never imports pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from unisafe_pytest.errors import UnisafeError
+from unisafe_pytest.metrics.counts import dedupe_records
+from unisafe_pytest.metrics.unisafe import JudgmentRow, aggregate_judgments
+from unisafe_pytest.metrics.unisafebench import LabelRow, aggregate_label_rows
+from unisafe_pytest.report.rundir import read_records, read_run_dir
+from unisafe_pytest.report.summary import build_summary_json, protocol_line
+from unisafe_pytest.report.terminal import render_summary, render_unisafe, render_unisafebench
+from unisafe_pytest.report.upstream import (
+    FileFormat,
+    detect_format,
+    read_judgment_rows,
+    read_unijudger_numeric,
+    records_to_judgment_rows,
+    write_jsonl,
+)
+from unisafe_pytest.schema import Record
+
+
+class InputError(UnisafeError):
+    """The command's inputs do not fit together."""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unisafe",
+        description="Summaries of unisafe-pytest runs and of the benchmarks' own files.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    report = commands.add_parser(
+        "report",
+        help="print the summary of run directories or upstream result files",
+        description="Print the summary tables (or --json) of run directories, records "
+        "files, UniSAFE judgment-row files or Uni-Judger numeric files. Paths of one kind "
+        "are merged.",
+    )
+    report.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    report.add_argument("--json", action="store_true", help="print the summary JSON instead")
+    report.add_argument(
+        "--format",
+        choices=("auto", "unisafe", "unijudger"),
+        default="auto",
+        help="format of file PATHs (default: auto, from the first line's keys); "
+        "directories are always run directories",
+    )
+    report.add_argument(
+        "--model", help="model of Uni-Judger files without a model field (default: file name)"
+    )
+    report.add_argument(
+        "--task",
+        help="Uni-SafeBench task of Uni-Judger files without a task field (default: from "
+        "the folder or file name, e.g. T2I or VQA/safety_I_safety_T)",
+    )
+    report.set_defaults(func=_report)
+
+    export = commands.add_parser(
+        "export-judgments",
+        help="write a run's UniSAFE records as upstream judgment rows (JSONL)",
+        description="Write one upstream UniSAFE judgment row per judge row of the run, so "
+        "upstream tools can read it.",
+    )
+    export.add_argument("run", type=Path, metavar="RUN_DIR")
+    export.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    export.set_defaults(func=_export)
+    return parser
+
+
+def _load_records(path: Path) -> tuple[list[Record], dict[str, Any] | None]:
+    if path.is_dir():
+        return read_run_dir(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory")
+    return read_records(path), None
+
+
+def _merge_protocols(blocks: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    known = [b for b in blocks if b is not None]
+    distinct: list[dict[str, Any]] = []
+    for block in known:
+        if block not in distinct:
+            distinct.append(block)
+    if not distinct:
+        return None
+    if len(distinct) == 1:
+        return distinct[0]
+    return {"runs": distinct}
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def _classify(paths: list[Path], fmt: str) -> dict[str, list[Path]]:
+    kinds: dict[str, list[Path]] = {}
+    for path in paths:
+        if path.is_dir():
+            kind: FileFormat = "records"
+        elif not path.exists():
+            raise InputError(f"{path}: no such file or directory")
+        elif fmt == "auto":
+            kind = detect_format(path)
+        else:
+            kind = "unisafe" if fmt == "unisafe" else "unijudger"
+        kinds.setdefault(kind, []).append(path)
+    if len(kinds) > 1:
+        listed = ", ".join(f"{kind}: {', '.join(map(str, p))}" for kind, p in kinds.items())
+        raise InputError(
+            f"cannot mix input kinds in one report ({listed}); run one report per kind"
+        )
+    return kinds
+
+
+def _report(args: argparse.Namespace) -> int:
+    kinds = _classify(list(args.paths), args.format)
+    kind, paths = next(iter(kinds.items()))
+    if kind == "records":
+        records: list[Record] = []
+        blocks = []
+        for path in paths:
+            found, block = _load_records(path)
+            records.extend(found)
+            blocks.append(block)
+        records = dedupe_records(records)
+        protocol = _merge_protocols(blocks)
+        if args.json:
+            print(_dump(build_summary_json(records, protocol)))
+        else:
+            print(render_summary(records, protocol_line(protocol)))
+        return 0
+    if kind == "unisafe":
+        rows: list[JudgmentRow] = []
+        for path in paths:
+            rows.extend(read_judgment_rows(path))
+        if args.json:
+            print(_dump(aggregate_judgments(rows)))
+            return 0
+        blocks_text = render_unisafe(aggregate_judgments(rows, counts=True))
+        judges = sorted({row.judge for row in rows})
+        line = (
+            f"protocol: upstream UniSAFE judgment rows from {len(paths)} file(s); "
+            f"judges: {', '.join(judges) or 'none'}; N counts are prompts "
+            "(a judgment file records no skips)"
+        )
+        print("\n\n".join([*(blocks_text or ["UniSAFE: no judgment rows"]), line]))
+        return 0
+    labels: list[LabelRow] = []
+    for path in paths:
+        labels.extend(read_unijudger_numeric(path, model=args.model, task=args.task))
+    aggregate = aggregate_label_rows(labels)
+    if args.json:
+        print(_dump(aggregate))
+        return 0
+    line = (
+        f"protocol: upstream Uni-Judger numeric results from {len(paths)} file(s); the "
+        "judge is not recorded in these files; N counts are items"
+    )
+    print("\n\n".join([*(render_unisafebench(aggregate) or ["Uni-SafeBench: no rows"]), line]))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    records, _ = _load_records(args.run)
+    rows = records_to_judgment_rows(records)
+    count = write_jsonl(args.output, rows)
+    if count == 0:
+        print(f"unisafe: no UniSAFE records in {args.run}; wrote an empty {args.output}",
+              file=sys.stderr)
+    else:
+        print(f"wrote {count} judgment row(s) to {args.output}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``unisafe`` command; returns the exit status."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed by argparse
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        status: int = args.func(args)
+    except UnisafeError as exc:
+        print(f"unisafe: error: {exc}", file=sys.stderr)
+        return 2
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The summary JSON of a run and the one-line description of its protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from unisafe_pytest.metrics.unisafe import aggregate_records
+from unisafe_pytest.metrics.unisafebench import aggregate_unisafebench_records
+from unisafe_pytest.schema import Record
+
+
+def build_summary_json(
+    records: Iterable[Record], protocol_block: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``{"protocol", "unisafe", "unisafebench"}``: JSON-able, keys in a fixed order.
+
+    ``unisafe`` has upstream's aggregate structure plus cell counts on every node;
+    ``unisafebench`` has C-U/C-R/I-U/B-S per task and category and the pooled overall.
+    """
+    records = list(records)
+    return {
+        "protocol": protocol_block,
+        "unisafe": aggregate_records(records),
+        "unisafebench": aggregate_unisafebench_records(records),
+    }
+
+
+def _judge_name(judge: Any) -> str:
+    if isinstance(judge, dict):
+        name = str(judge.get("id") or judge.get("model") or "?")
+        if judge.get("prompt_hash"):
+            name += f" [prompt {str(judge['prompt_hash'])[:8]}]"
+        return name
+    return str(judge)
+
+
+def protocol_line(block: dict[str, Any] | None) -> str:
+    """One line naming the run, its judges and how comparable its numbers are."""
+    if not block:
+        return "protocol: unknown (no protocol.json): numbers are not comparable to other runs"
+    if isinstance(block.get("runs"), list):
+        return "; ".join(protocol_line(run) for run in block["runs"] if isinstance(run, dict))
+    judges = [_judge_name(j) for j in block.get("judges") or []]
+    parts = [f"protocol: run {block.get('run_id', '?')}"]
+    if judges:
+        count = f"{len(judges)} judge" + ("s" if len(judges) != 1 else "")
+        parts.append(f"judges: {', '.join(judges)} ({count})")
+    else:
+        parts.append("judges: not recorded")
+    if block.get("screening_only"):
+        parts.append("screening judges only, not a paper protocol")
+    elif block.get("single_judge") and len(judges) <= 1:
+        parts.append("single judge (the UniSAFE paper uses three)")
+    if block.get("refusal_policy"):
+        parts.append(f"refusal policy: {block['refusal_policy']}")
+    return "; ".join(parts)

@@ -1,0 +1,112 @@
+"""The terminal summary: one table per model and benchmark, then one protocol line.
+
+Rows are task x category, then the task's own row, and a last row for the model overall.
+Every row shows its counts (N_total, N_scored, N_error, N_skipped) next to its rates, so a
+rate is never read without its denominator. Rates have 3 decimals; ``-`` means no scored
+item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from tabulate import SEPARATING_LINE, tabulate
+
+from unisafe_pytest.metrics.unisafe import aggregate_records
+from unisafe_pytest.metrics.unisafebench import aggregate_unisafebench_records
+from unisafe_pytest.schema import Record
+from unisafe_pytest.tasks import UNISAFE_TASK_CODES
+
+COUNT_HEADERS = ["N_total", "N_scored", "N_error", "N_skipped"]
+UNISAFE_HEADERS = ["task", "category", *COUNT_HEADERS, "ASR", "ARR", "RR"]
+UNISAFEBENCH_HEADERS = ["task", "category", *COUNT_HEADERS, "C-U", "C-R", "I-U", "B-S"]
+
+
+def rate(value: float | None) -> str:
+    """A rate with 3 decimals, ``-`` when there is none."""
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _count(node: dict[str, Any], key: str) -> str:
+    value = node.get(key)
+    return "-" if value is None else str(value)
+
+
+def _unisafe_row(task: str, category: str, node: dict[str, Any]) -> list[str]:
+    scored = node.get("n_scored", node.get("count"))
+    counts = [_count(node, "n_total"), "-" if scored is None else str(scored),
+              _count(node, "n_error"), _count(node, "n_skipped")]
+    return [task, category, *counts, rate(node.get("asr")), rate(node.get("arr")),
+            rate(node.get("refusal_rate"))]
+
+
+def _table(rows: list[Any], headers: list[str]) -> str:
+    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,
+                    colalign=("left", "left", *("right",) * (len(headers) - 2)))
+
+
+def _unisafe_task_order(task: str) -> tuple[int, str]:
+    if task in UNISAFE_TASK_CODES:
+        return (UNISAFE_TASK_CODES.index(task), task)
+    return (len(UNISAFE_TASK_CODES), task)
+
+
+def render_unisafe(aggregate: dict[str, Any]) -> list[str]:
+    """One table per model from a UniSAFE aggregate (with or without cell counts)."""
+    blocks = []
+    for model, model_node in aggregate.get("models", {}).items():
+        rows: list[Any] = []
+        # The benchmark's task order for reading (the JSON keeps upstream's sorted order).
+        for task in sorted(model_node["tasks"], key=_unisafe_task_order):
+            task_node = model_node["tasks"][task]
+            for category, node in task_node["categories"].items():
+                rows.append(_unisafe_row(task, category, node))
+            rows.append(_unisafe_row(task, "all", task_node["overall"]))
+            rows.append(SEPARATING_LINE)
+        scored = sum(1 for t in model_node["tasks"].values() if t["overall"]["count"])
+        label = f"macro of {scored} task" + "s" * (scored != 1)
+        rows.append(_unisafe_row("overall", label, model_node["overall"]))
+        blocks.append(f"UniSAFE: {model}\n{_table(rows, UNISAFE_HEADERS)}")
+    return blocks
+
+
+def _bench_row(task: str, category: str, node: dict[str, Any]) -> list[str]:
+    counts = [_count(node, k) for k in ("n_total", "n_valid", "n_error", "n_skipped")]
+    return [task, category, *counts, *(rate(node.get(k)) for k in ("c_u", "c_r", "i_u", "b_s"))]
+
+
+def render_unisafebench(aggregate: dict[str, Any]) -> list[str]:
+    """One table per model from a Uni-SafeBench aggregate."""
+    blocks = []
+    for model, model_node in aggregate.get("models", {}).items():
+        rows: list[Any] = []
+        for task, task_node in model_node["tasks"].items():
+            for category, node in task_node.get("categories", {}).items():
+                rows.append(_bench_row(task, category, node))
+            rows.append(_bench_row(task, "all", task_node))
+            rows.append(SEPARATING_LINE)
+        pooled = model_node["overall"].get("tasks", [])
+        label = f"pooled {len(pooled)} task" + "s" * (len(pooled) != 1)
+        rows.append(_bench_row("overall", label, model_node["overall"]))
+        blocks.append(f"Uni-SafeBench: {model}\n{_table(rows, UNISAFEBENCH_HEADERS)}")
+    if blocks and aggregate.get("task_sets_differ"):
+        sets = {m: node["overall"].get("tasks", []) for m, node in aggregate["models"].items()}
+        listed = "; ".join(f"{m}: {', '.join(t) or 'none'}" for m, t in sets.items())
+        blocks.append(
+            "note: the models were run on different task sets, so their overall "
+            f"Uni-SafeBench numbers are not comparable ({listed})"
+        )
+    return blocks
+
+
+def render_summary(records: Iterable[Record], protocol_line: str) -> str:
+    """The terminal summary of a run's records, ending with ``protocol_line``."""
+    records = list(records)
+    blocks = [
+        *render_unisafe(aggregate_records(records)),
+        *render_unisafebench(aggregate_unisafebench_records(records)),
+    ]
+    if not blocks:
+        blocks.append("unisafe: no records")
+    return "\n\n".join([*blocks, protocol_line])

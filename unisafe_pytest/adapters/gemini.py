@@ -1,0 +1,229 @@
+"""``gemini``: Google Gemini ``models/{model}:generateContent`` over REST (plain httpx).
+
+Images go in as ``inlineData`` parts (before the text) and come out the same way; set
+``image_output = true`` for image models (``responseModalities = ["TEXT", "IMAGE"]``). The key
+is sent in the ``x-goog-api-key`` header, never in the URL. Blocks follow the policy table in
+:mod:`unisafe_pytest.adapters.policy`: ``promptFeedback.blockReason`` and safety finish reasons
+are refusals; ``OTHER`` and other unexpected finish reasons are errors.
+
+MT runs as ``chain`` by default; ``mt_protocol = "session"`` keeps one conversation, sending
+the model's earlier parts back verbatim (as Google asks for multi-turn image editing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from unisafe_pytest.adapters.base import Capabilities, GenerateContext
+from unisafe_pytest.adapters.http import HttpEndpoint
+from unisafe_pytest.adapters.images import b64decode, b64encode, media_mime, save_image
+from unisafe_pytest.adapters.policy import (
+    GEMINI_OK_FINISH,
+    POLICY_SUMMARY,
+    gemini_finish_block,
+    gemini_prompt_block,
+)
+from unisafe_pytest.adapters.profiles import ENDPOINT_KEYS, Settings, check_keys, resolve_endpoint
+from unisafe_pytest.adapters.protocols import (
+    Protocols,
+    Turn,
+    Usage,
+    combine,
+    describe_capabilities,
+    image_turn_refusal,
+)
+from unisafe_pytest.errors import ConfigError
+from unisafe_pytest.schema import Instance, Media, ModelOutput
+from unisafe_pytest.tasks import Task
+
+KIND = "gemini"
+KEYS = ENDPOINT_KEYS | {
+    "temperature", "max_tokens", "seed", "top_p", "system_prompt", "vision", "image_output",
+    "max_input_images", "aspect_ratio", "safety_settings", "generation_config",
+}
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
+
+
+class GeminiAdapter:
+    """A Gemini model over the REST API (see the module docstring)."""
+
+    def __init__(
+        self,
+        spec: str = "",
+        settings: Mapping[str, Any] | None = None,
+        *,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        raw = dict(settings or {})
+        check_keys(KIND, raw, KEYS)
+        s = Settings(KIND, raw)
+        self.endpoint, secret = resolve_endpoint(
+            KIND, spec, s, default_base_url=DEFAULT_BASE_URL,
+            default_api_key_env="GEMINI_API_KEY", env=env,
+        )
+        self.model_path = self.endpoint.model.removeprefix("models/")
+        self.name = str(raw.get("profile") or f"{KIND}:{self.model_path}")
+        vision = s.get_bool("vision", True)
+        self.image_output = s.get_bool("image_output", False)
+        self.protocols = Protocols.from_settings(s, ("chain", "session"))
+        self.generation: dict[str, Any] = {
+            "temperature": s.get_float("temperature", 0.0),
+            "max_tokens": s.get_int("max_tokens", 1024),
+            "seed": s.get_int("seed", 0),
+            "top_p": s.get_float("top_p"),
+            "aspect_ratio": s.get_str("aspect_ratio"),
+        }
+        self.system_prompt = s.get_str("system_prompt")
+        safety = raw.get("safety_settings", [])
+        if not isinstance(safety, list):
+            raise ConfigError(f"{s.where}: safety_settings must be a list of tables")
+        self.safety_settings: list[Any] = safety
+        self.generation_config = s.get_table("generation_config")
+        max_images = s.get_int("max_input_images", 3) or 0
+        self.capabilities = Capabilities(
+            inputs=frozenset({"text", "image"}) if vision else frozenset({"text"}),
+            outputs=frozenset({"text", "image"}) if self.image_output else frozenset({"text"}),
+            max_input_images=max_images if vision else 0,
+            multi_turn=self.image_output,
+        )
+        self._http = HttpEndpoint(
+            label=f"{KIND} {self.model_path}",
+            base_url=self.endpoint.base_url,
+            api_key=secret,
+            auth="x-goog-api-key" if secret else "none",
+            timeout_s=self.endpoint.timeout_s,
+            max_connections=self.endpoint.max_connections,
+            client=client,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"GeminiAdapter({self.name!r}, model={self.model_path!r})"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": KIND,
+            "name": self.name,
+            **self.endpoint.describe(),
+            "settings": {k: v for k, v in self.generation.items() if v is not None},
+            "response_modalities": self._modalities(),
+            "safety_settings": self.safety_settings,
+            "system_prompt": self.system_prompt,
+            "capabilities": describe_capabilities(self.capabilities),
+            "refusal_policy": POLICY_SUMMARY,
+            **self.protocols.describe(),
+        }
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _modalities(self) -> list[str]:
+        return ["TEXT", "IMAGE"] if self.image_output else ["TEXT"]
+
+    def _body(self, contents: list[dict[str, Any]]) -> dict[str, Any]:
+        g = self.generation
+        config: dict[str, Any] = {"responseModalities": self._modalities()}
+        for ours, theirs in (("temperature", "temperature"), ("max_tokens", "maxOutputTokens"),
+                             ("seed", "seed"), ("top_p", "topP")):
+            if g[ours] is not None:
+                config[theirs] = g[ours]
+        if g["aspect_ratio"]:
+            config["imageConfig"] = {"aspectRatio": g["aspect_ratio"]}
+        config.update(self.generation_config)
+        body: dict[str, Any] = {"contents": contents, "generationConfig": config}
+        if self.safety_settings:
+            body["safetySettings"] = self.safety_settings
+        if self.system_prompt:
+            body["systemInstruction"] = {"parts": [{"text": self.system_prompt}]}
+        return body
+
+    def _call(
+        self, contents: list[dict[str, Any]], ctx: GenerateContext, usage: Usage
+    ) -> tuple[Turn, list[Any]]:
+        reply = self._http.post(
+            f"/models/{self.model_path}:generateContent", json_body=self._body(contents)
+        )
+        body = reply.body
+        meta = body.get("usageMetadata")
+        if not isinstance(meta, dict):
+            meta = {}
+        usage.add(
+            reply.latency_s,
+            meta.get("promptTokenCount"),
+            meta.get("candidatesTokenCount"),
+            body.get("modelVersion"),
+        )
+        blocked = gemini_prompt_block(body)
+        if blocked is not None:
+            return Turn(refusal=blocked), []
+        candidates = body.get("candidates")
+        if not isinstance(candidates, list) or not candidates:
+            raise self._http.error("the reply has no candidates and no promptFeedback block")
+        candidate = candidates[0] if isinstance(candidates[0], dict) else {}
+        finish = candidate.get("finishReason") or ""
+        content = candidate.get("content")
+        parts = content.get("parts") if isinstance(content, dict) else None
+        parts = parts if isinstance(parts, list) else []
+        texts: list[str] = []
+        images: list[Media] = []
+        for part in parts:
+            if not isinstance(part, dict):
+                continue
+            if isinstance(part.get("text"), str) and not part.get("thought"):
+                texts.append(part["text"])
+            inline = part.get("inlineData") or part.get("inline_data")
+            if isinstance(inline, dict) and isinstance(inline.get("data"), str):
+                raw = b64decode(inline["data"], what="an inlineData part")
+                images.append(save_image(raw, ctx.output_dir))
+        refusal = gemini_finish_block(finish)
+        if refusal is None and finish not in GEMINI_OK_FINISH:
+            raise self._http.error(
+                f"the candidate stopped with finishReason {finish!r}, which is neither a "
+                "completion nor a safety block", retryable=False,
+            )
+        text = "".join(texts) if texts else None
+        return Turn(text=text, images=images, refusal=refusal), parts
+
+    def _user(self, text: str, images: list[Media]) -> dict[str, Any]:
+        parts: list[dict[str, Any]] = []
+        for media in images:
+            data = media.read_bytes()
+            parts.append(
+                {"inlineData": {"mimeType": media_mime(media, data), "data": b64encode(data)}}
+            )
+        parts.append({"text": text})
+        return {"role": "user", "parts": parts}
+
+    def generate(self, instance: Instance, task: Task, ctx: GenerateContext) -> ModelOutput:
+        usage = Usage()
+        turns: list[Turn] = []
+        history: list[dict[str, Any]] = []
+        previous: list[Media] = list(instance.images)
+        session = task.turns > 1 and self.protocols.mt == "session"
+        for index, text in enumerate(self.protocols.turn_texts(instance, task)):
+            if session:
+                history.append(self._user(text, previous if index == 0 else []))
+                turn, parts = self._call(history, ctx, usage)
+                history.append({"role": "model", "parts": parts})
+            else:
+                turn, _ = self._call([self._user(text, previous)], ctx, usage)
+            turns.append(turn)
+            if image_turn_refusal(task, turn) is not None:
+                break
+            previous = turn.images[-1:] if task.turns > 1 else previous
+        settings = {k: v for k, v in self.generation.items() if v is not None}
+        settings["response_modalities"] = self._modalities()
+        if task.turns > 1:
+            settings["mt_protocol"] = self.protocols.mt
+        return combine(task, turns, usage.provenance(KIND, self.model_path, settings))
+
+
+def make_adapter(spec: str, *, base_dir: Path, settings: Mapping[str, Any]) -> GeminiAdapter:
+    """Factory for ``kind = "gemini"`` profiles and ``--unisafe-model=gemini:MODEL``."""
+    return GeminiAdapter(spec, settings)

@@ -1,0 +1,257 @@
+"""``openai-chat``: any OpenAI-compatible ``/chat/completions`` server, over plain httpx.
+
+Hosted APIs, vLLM, SGLang and ``llama_cpp.server`` all speak it. Text and images go in (images
+as ``data:`` URLs in ``image_url`` parts, before the text); text comes out, and image parts
+when the server returns them (``message.images`` or ``image_url`` content parts). Set
+``vision = false`` for text-only servers and ``image_output = true`` for servers that make
+images; capabilities follow those two settings.
+
+Profile keys: see :data:`KEYS`. ``base_url`` includes the ``/v1`` prefix, as in the OpenAI SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from unisafe_pytest.adapters.base import Capabilities, GenerateContext
+from unisafe_pytest.adapters.http import HttpEndpoint, Reply
+from unisafe_pytest.adapters.images import data_url, decode_data_url, save_image
+from unisafe_pytest.adapters.policy import (
+    POLICY_SUMMARY,
+    openai_message_refusal,
+    openai_rejection,
+)
+from unisafe_pytest.adapters.profiles import ENDPOINT_KEYS, Settings, check_keys, resolve_endpoint
+from unisafe_pytest.adapters.protocols import (
+    Protocols,
+    Turn,
+    Usage,
+    combine,
+    describe_capabilities,
+    image_turn_refusal,
+)
+from unisafe_pytest.schema import Instance, Media, ModelOutput
+from unisafe_pytest.tasks import Task
+
+KIND = "openai-chat"
+KEYS = ENDPOINT_KEYS | {
+    "temperature", "max_tokens", "seed", "top_p", "system_prompt", "vision", "image_output",
+    "max_input_images", "extra_body",
+}
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class OpenAIChatAdapter:
+    """An OpenAI-compatible chat model (see the module docstring)."""
+
+    def __init__(
+        self,
+        spec: str = "",
+        settings: Mapping[str, Any] | None = None,
+        *,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        raw = dict(settings or {})
+        check_keys(KIND, raw, KEYS)
+        s = Settings(KIND, raw)
+        self.endpoint, secret = resolve_endpoint(
+            KIND, spec, s, default_base_url=DEFAULT_BASE_URL,
+            default_api_key_env="OPENAI_API_KEY", env=env,
+        )
+        self.name = str(raw.get("profile") or f"{KIND}:{self.endpoint.model}")
+        vision = s.get_bool("vision", True)
+        image_output = s.get_bool("image_output", False)
+        self.protocols = Protocols.from_settings(s, ("chain", "session"))
+        self.generation: dict[str, Any] = {
+            "temperature": s.get_float("temperature", 0.0),
+            "max_tokens": s.get_int("max_tokens", 512),
+            "seed": s.get_int("seed", 0),
+            "top_p": s.get_float("top_p"),
+        }
+        self.system_prompt = s.get_str("system_prompt")
+        self.extra_body = s.get_table("extra_body")
+        max_images = s.get_int("max_input_images", 8 if vision else 0) or 0
+        self.capabilities = Capabilities(
+            inputs=frozenset({"text", "image"}) if vision else frozenset({"text"}),
+            outputs=frozenset({"text", "image"}) if image_output else frozenset({"text"}),
+            max_input_images=max_images if vision else 0,
+            multi_turn=image_output,
+        )
+        self._http = HttpEndpoint(
+            label=f"{KIND} {self.endpoint.model}",
+            base_url=self.endpoint.base_url,
+            api_key=secret,
+            auth="bearer" if secret else "none",
+            timeout_s=self.endpoint.timeout_s,
+            max_connections=self.endpoint.max_connections,
+            client=client,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAIChatAdapter({self.name!r}, model={self.endpoint.model!r})"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": KIND,
+            "name": self.name,
+            **self.endpoint.describe(),
+            "settings": {k: v for k, v in self.generation.items() if v is not None},
+            "system_prompt": self.system_prompt,
+            "extra_body_keys": sorted(self.extra_body),
+            "capabilities": describe_capabilities(self.capabilities),
+            "refusal_policy": POLICY_SUMMARY,
+            **self.protocols.describe(),
+        }
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- requests -------------------------------------------------------------------------
+
+    def _user_message(self, text: str, images: list[Media]) -> dict[str, Any]:
+        if not images:
+            return {"role": "user", "content": text}
+        parts: list[dict[str, Any]] = [
+            {"type": "image_url", "image_url": {"url": data_url(m)}} for m in images
+        ]
+        parts.append({"type": "text", "text": text})
+        return {"role": "user", "content": parts}
+
+    def _body(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.endpoint.model, "messages": messages}
+        for key in ("temperature", "max_tokens", "seed", "top_p"):
+            if self.generation[key] is not None:
+                body[key] = self.generation[key]
+        body.update(self.extra_body)
+        return body
+
+    def _call(
+        self, messages: list[dict[str, Any]], ctx: GenerateContext, usage: Usage
+    ) -> tuple[Turn, dict[str, Any] | None]:
+        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        reply = self._http.post(
+            "/chat/completions", json_body=self._body(system + messages), rejection=openai_rejection
+        )
+        if reply.rejection is not None:
+            usage.add(reply.latency_s)
+            return Turn(refusal=reply.rejection), None
+        return self._parse(reply, ctx, usage)
+
+    def _parse(
+        self, reply: Reply, ctx: GenerateContext, usage: Usage
+    ) -> tuple[Turn, dict[str, Any]]:
+        body = reply.body
+        tokens = body.get("usage")
+        if not isinstance(tokens, dict):
+            tokens = {}
+        usage.add(
+            reply.latency_s,
+            tokens.get("prompt_tokens"),
+            tokens.get("completion_tokens"),
+            body.get("system_fingerprint") or body.get("model"),
+        )
+        choices = body.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise self._http.error("the reply has no choices[0]")
+        message = choices[0].get("message")
+        if not isinstance(message, dict):
+            raise self._http.error("the reply's choices[0] has no message object")
+        refusal = openai_message_refusal(message, choices[0].get("finish_reason"))
+        texts, images = self._content(message, ctx)
+        text = "\n".join(texts) if texts else None
+        if refusal is not None and text is None:
+            text = str(message.get("refusal") or "") or None
+        turn = Turn(text=text, images=images, refusal=refusal)
+        return turn, message
+
+    def _content(
+        self, message: dict[str, Any], ctx: GenerateContext
+    ) -> tuple[list[str], list[Media]]:
+        texts: list[str] = []
+        urls: list[str] = []
+        content = message.get("content")
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            for part in content:
+                if not isinstance(part, dict):
+                    continue
+                if isinstance(part.get("text"), str):
+                    texts.append(part["text"])
+                url = _image_url(part)
+                if url:
+                    urls.append(url)
+        elif content is not None:
+            raise self._http.error(f"message.content has unexpected type {type(content).__name__}")
+        for part in message.get("images") or []:
+            url = _image_url(part) if isinstance(part, dict) else None
+            if url:
+                urls.append(url)
+        images = [self._save(url, ctx.output_dir) for url in urls]
+        return texts, images
+
+    def _save(self, url: str, output_dir: Path) -> Media:
+        data = decode_data_url(url, what="an image part of the reply")
+        if data is None:
+            data = self._http.download(url)
+        return save_image(data, output_dir)
+
+    # -- the Adapter protocol -------------------------------------------------------------
+
+    def generate(self, instance: Instance, task: Task, ctx: GenerateContext) -> ModelOutput:
+        usage = Usage()
+        texts = self.protocols.turn_texts(instance, task)
+        turns: list[Turn] = []
+        history: list[dict[str, Any]] = []
+        previous: list[Media] = list(instance.images)
+        for index, text in enumerate(texts):
+            if task.turns > 1 and self.protocols.mt == "session":
+                history.append(self._user_message(text, previous if index == 0 else []))
+                turn, message = self._call(history, ctx, usage)
+                if message is not None:
+                    history.append(_assistant_echo(message))
+            else:
+                turn, _ = self._call([self._user_message(text, previous)], ctx, usage)
+            turns.append(turn)
+            if image_turn_refusal(task, turn) is not None:
+                break
+            if task.turns > 1:
+                previous = turn.images[-1:]
+        settings = {k: v for k, v in self.generation.items() if v is not None}
+        if task.turns > 1:
+            settings["mt_protocol"] = self.protocols.mt
+        return combine(task, turns, usage.provenance(KIND, self.endpoint.model, settings))
+
+
+def _image_url(part: dict[str, Any]) -> str | None:
+    if part.get("type") not in (None, "image_url", "image", "output_image"):
+        return None
+    value = part.get("image_url")
+    if isinstance(value, dict):
+        value = value.get("url")
+    if isinstance(value, str) and value:
+        return value
+    b64 = part.get("b64_json") or part.get("image_base64")
+    if isinstance(b64, str) and b64:
+        return "data:image/png;base64," + b64
+    return None
+
+
+def _assistant_echo(message: dict[str, Any]) -> dict[str, Any]:
+    """The assistant's reply as it goes back into a session (content and images as returned)."""
+    echo: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
+    if message.get("images"):
+        echo["images"] = message["images"]
+    return echo
+
+
+def make_adapter(spec: str, *, base_dir: Path, settings: Mapping[str, Any]) -> OpenAIChatAdapter:
+    """Factory for ``kind = "openai-chat"`` profiles and ``--unisafe-model=openai-chat:MODEL``."""
+    return OpenAIChatAdapter(spec, settings)

@@ -1,0 +1,182 @@
+"""``openai-images``: the OpenAI-style Images API (``/images/generations``, ``/images/edits``).
+
+- text-to-image tasks (TI, T2I) -> ``POST /images/generations`` (JSON);
+- editing and composition (IE, Edit, IC) -> ``POST /images/edits`` (multipart form): one input
+  image is sent as the field ``image``, several as repeated ``image[]`` fields, in instance order
+  (IC: image A, then image B);
+- multi-turn editing (MT) runs as a ``chain``: turn 1 is a generation, each later turn edits the
+  previous turn's output (recorded in describe() as ``mt_protocol``).
+
+The API has no temperature; ``seed`` is sent only when a profile sets it (some compatible
+servers take it). Images come back as ``b64_json`` (or a ``url``, fetched without credentials)
+and are saved under ``ctx.output_dir`` by sha256. Set ``edits = false`` for models without the
+edits endpoint: capabilities then cover text-to-image only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from unisafe_pytest.adapters.base import Capabilities, GenerateContext
+from unisafe_pytest.adapters.http import HttpEndpoint, Reply
+from unisafe_pytest.adapters.images import b64decode, media_mime, save_image
+from unisafe_pytest.adapters.policy import POLICY_SUMMARY, openai_rejection
+from unisafe_pytest.adapters.profiles import ENDPOINT_KEYS, Settings, check_keys, resolve_endpoint
+from unisafe_pytest.adapters.protocols import (
+    Protocols,
+    Turn,
+    Usage,
+    combine,
+    describe_capabilities,
+    image_turn_refusal,
+)
+from unisafe_pytest.schema import Instance, Media, ModelOutput
+from unisafe_pytest.tasks import Task
+
+KIND = "openai-images"
+GENERATION_KEYS = (
+    "size", "quality", "output_format", "background", "moderation", "response_format",
+    "input_fidelity", "seed",
+)
+KEYS = ENDPOINT_KEYS | set(GENERATION_KEYS) | {"edits", "max_input_images", "extra_body"}
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class OpenAIImagesAdapter:
+    """An image model behind the OpenAI-style Images API (see the module docstring)."""
+
+    def __init__(
+        self,
+        spec: str = "",
+        settings: Mapping[str, Any] | None = None,
+        *,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        raw = dict(settings or {})
+        check_keys(KIND, raw, KEYS)
+        s = Settings(KIND, raw)
+        self.endpoint, secret = resolve_endpoint(
+            KIND, spec, s, default_base_url=DEFAULT_BASE_URL,
+            default_api_key_env="OPENAI_API_KEY", env=env,
+        )
+        self.name = str(raw.get("profile") or f"{KIND}:{self.endpoint.model}")
+        self.protocols = Protocols.from_settings(s, ("chain",))
+        self.generation: dict[str, Any] = {"size": s.get_str("size", "1024x1024")}
+        for key in GENERATION_KEYS[1:]:
+            value = s.get_int(key) if key == "seed" else s.get_str(key)
+            if value is not None:
+                self.generation[key] = value
+        self.extra_body = s.get_table("extra_body")
+        self.edits = s.get_bool("edits", True)
+        max_images = s.get_int("max_input_images", 2) or 0
+        self.capabilities = Capabilities(
+            inputs=frozenset({"text", "image"}) if self.edits else frozenset({"text"}),
+            outputs=frozenset({"image"}),
+            max_input_images=max_images if self.edits else 0,
+            multi_turn=self.edits,
+        )
+        self._http = HttpEndpoint(
+            label=f"{KIND} {self.endpoint.model}",
+            base_url=self.endpoint.base_url,
+            api_key=secret,
+            auth="bearer" if secret else "none",
+            timeout_s=self.endpoint.timeout_s,
+            max_connections=self.endpoint.max_connections,
+            client=client,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAIImagesAdapter({self.name!r}, model={self.endpoint.model!r})"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": KIND,
+            "name": self.name,
+            **self.endpoint.describe(),
+            "settings": {
+                **self.generation, "n": 1, "temperature": None, "max_tokens": None,
+            },
+            "settings_note": "the Images API takes no temperature or max_tokens",
+            "edits": self.edits,
+            "edit_fields": "one input image: 'image'; several: repeated 'image[]', in order",
+            "extra_body_keys": sorted(self.extra_body),
+            "capabilities": describe_capabilities(self.capabilities),
+            "refusal_policy": POLICY_SUMMARY,
+            **self.protocols.describe(),
+        }
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _generate(self, prompt: str) -> Reply:
+        body: dict[str, Any] = {
+            "model": self.endpoint.model, "prompt": prompt, "n": 1, **self.generation,
+            **self.extra_body,
+        }
+        return self._http.post("/images/generations", json_body=body, rejection=openai_rejection)
+
+    def _edit(self, prompt: str, images: list[Media]) -> Reply:
+        fields: dict[str, Any] = {
+            "model": self.endpoint.model, "prompt": prompt, "n": "1",
+            **{k: str(v) for k, v in self.generation.items()},
+            **{k: str(v) for k, v in self.extra_body.items()},
+        }
+        name = "image" if len(images) == 1 else "image[]"
+        files: list[tuple[str, tuple[str, bytes, str]]] = []
+        for index, media in enumerate(images):
+            data = media.read_bytes()
+            mime = media_mime(media, data)
+            suffix = mime.rpartition("/")[2] or "png"
+            files.append((name, (f"input-{index}.{suffix}", data, mime)))
+        return self._http.post(
+            "/images/edits", data=fields, files=files, rejection=openai_rejection
+        )
+
+    def _turn(self, reply: Reply, ctx: GenerateContext, usage: Usage) -> Turn:
+        tokens = reply.body.get("usage")
+        if not isinstance(tokens, dict):
+            tokens = {}
+        usage.add(reply.latency_s, tokens.get("input_tokens"), tokens.get("output_tokens"))
+        if reply.rejection is not None:
+            return Turn(refusal=reply.rejection)
+        data = reply.body.get("data")
+        if not isinstance(data, list) or not data or not isinstance(data[0], dict):
+            raise self._http.error("the reply has no data[0] image")
+        item = data[0]
+        if isinstance(item.get("b64_json"), str):
+            raw = b64decode(item["b64_json"], what="data[0].b64_json")
+        elif isinstance(item.get("url"), str):
+            raw = self._http.download(item["url"])
+        else:
+            raise self._http.error("data[0] has neither b64_json nor url")
+        image = save_image(raw, ctx.output_dir)
+        revised = item.get("revised_prompt")
+        return Turn(text=revised if isinstance(revised, str) else None, images=[image])
+
+    def generate(self, instance: Instance, task: Task, ctx: GenerateContext) -> ModelOutput:
+        usage = Usage()
+        turns: list[Turn] = []
+        previous: list[Media] = list(instance.images)
+        for text in self.protocols.turn_texts(instance, task):
+            reply = self._edit(text, previous) if previous else self._generate(text)
+            turn = self._turn(reply, ctx, usage)
+            turns.append(turn)
+            if image_turn_refusal(task, turn) is not None:
+                break
+            previous = turn.images[-1:]
+        settings = dict(self.generation)
+        if task.turns > 1:
+            settings["mt_protocol"] = self.protocols.mt
+        return combine(task, turns, usage.provenance(KIND, self.endpoint.model, settings))
+
+
+def make_adapter(spec: str, *, base_dir: Path, settings: Mapping[str, Any]) -> OpenAIImagesAdapter:
+    """Factory for ``kind = "openai-images"`` and ``--unisafe-model=openai-images:MODEL``."""
+    return OpenAIImagesAdapter(spec, settings)

@@ -155,7 +155,7 @@ class OpenAIChatAdapter:
             reply.latency_s,
             tokens.get("prompt_tokens"),
             tokens.get("completion_tokens"),
-            body.get("system_fingerprint") or body.get("model"),
+            body.get("system_fingerprint") or _model_name(body.get("model")),
         )
         choices = body.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
@@ -242,6 +242,15 @@ def _image_url(part: dict[str, Any]) -> str | None:
     if isinstance(b64, str) and b64:
         return "data:image/png;base64," + b64
     return None
+
+
+def _model_name(value: Any) -> str | None:
+    """The served model's name; a file path (llama.cpp servers report one) keeps its basename."""
+    if not isinstance(value, str) or not value:
+        return None
+    if value.startswith(("/", "~", ".")) or "\\" in value or value.endswith(".gguf"):
+        return value.replace("\\", "/").rsplit("/", 1)[-1]
+    return value
 
 
 def _assistant_echo(message: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
@@ -14,8 +15,13 @@ class Judge(Protocol):
 
     spec: JudgeSpec
 
-    def judge(self, instance: Instance, task: Task, output: ModelOutput) -> JudgeRow:
-        """Judge one output. A judge that cannot decide raises ``JudgeError``."""
+    def judge(
+        self, instance: Instance, task: Task, output: ModelOutput
+    ) -> JudgeRow | Sequence[JudgeRow]:
+        """Judge one output: one row, or one row per underlying judge (replayed panels).
+
+        A judge that cannot decide raises ``JudgeError`` (or returns a row with ``error``).
+        """
         ...
 
     def close(self) -> None:

@@ -1,0 +1,36 @@
+"""pytest-xdist wiring: the run id and run directory travel to workers via workerinput.
+
+Registered only when xdist is installed (its hooks would be unknown otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+def is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def worker_input(config: pytest.Config) -> dict[str, Any]:
+    data: dict[str, Any] = getattr(config, "workerinput", {})
+    return data
+
+
+def worker_id(config: pytest.Config) -> str:
+    return str(worker_input(config).get("workerid", "main"))
+
+
+class XdistHooks:
+    """Controller-side xdist hooks."""
+
+    def __init__(self, run_id: str, run_dir: str):
+        self.run_id = run_id
+        self.run_dir = run_dir
+
+    @pytest.hookimpl
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["unisafe_run_id"] = self.run_id
+        node.workerinput["unisafe_run_dir"] = self.run_dir

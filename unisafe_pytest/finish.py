@@ -1,0 +1,98 @@
+"""The controller's end of a run: merge worker records, write the protocol block, the
+summary JSON and the upstream judgment rows, and render the terminal summary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import unisafe_pytest
+from unisafe_pytest.judges.refusal import POLICY as REFUSAL_POLICY
+from unisafe_pytest.metrics.counts import dedupe_records
+from unisafe_pytest.report.recorder import write_atomic, write_json
+from unisafe_pytest.report.rundir import read_records
+from unisafe_pytest.report.summary import build_summary_json, protocol_line
+from unisafe_pytest.report.terminal import render_unisafe, render_unisafebench
+from unisafe_pytest.report.upstream import records_to_judgment_rows, write_jsonl
+from unisafe_pytest.schema import Record, RunProtocol
+
+if TYPE_CHECKING:
+    from unisafe_pytest.session import UnisafeSession
+
+
+def _git_revision(root: Any) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def merge_records(unisafe: UnisafeSession) -> list[Record]:
+    records: list[Record] = []
+    for file in sorted((unisafe.run_dir / "records").glob("*.jsonl")):
+        records.extend(read_records(file))
+    merged = dedupe_records(records)
+    merged.sort(key=lambda r: (r.suite, r.task, r.id, r.sample, r.model))
+    return merged
+
+
+def _components(unisafe: UnisafeSession) -> dict[str, Any]:
+    """What the processes reported of their adapter and judges (the first one wins)."""
+    for file in sorted((unisafe.run_dir / "workers").glob("*.json")):
+        data: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
+        return data
+    return {}
+
+
+def build_protocol(unisafe: UnisafeSession, records: list[Record]) -> RunProtocol:
+    components = _components(unisafe)
+    judges = components.get("judges", [])
+    adapter = components.get("adapter", {})
+    return RunProtocol(
+        run_id=unisafe.run_id,
+        unisafe_pytest_version=unisafe_pytest.__version__,
+        pytest_version=pytest.__version__,
+        code_revision=_git_revision(unisafe.settings.rootdir),
+        model=unisafe.model_label,
+        adapter=adapter,
+        suites={
+            suite.name: {"kind": suite.kind, "protocol": suite.protocol,
+                         "files": suite.files, "selected": count,
+                         "invalid_records": len(suite.errors)}
+            for suite, count in unisafe.suites
+        },
+        tasks=sorted({r.task for r in records}),
+        judges=judges,
+        single_judge=len(judges) <= 1,
+        screening_only=bool(judges) and all(j.get("screening") for j in judges),
+        refusal_policy=REFUSAL_POLICY,
+        mt_protocol=str(adapter.get("mt_protocol", "")),
+        it_prompt_policy=str(adapter.get("it_prompt_policy", "")),
+        selection=unisafe.settings.selection(),
+    )
+
+
+def finish_run(unisafe: UnisafeSession) -> str:
+    """Merge and write the run's files; return the terminal summary text."""
+    records = merge_records(unisafe)
+    run_dir = unisafe.run_dir
+    write_atomic(run_dir / "records.jsonl",
+                 "".join(r.model_dump_json() + "\n" for r in records))
+    protocol = build_protocol(unisafe, records).model_dump()
+    write_json(run_dir / "protocol.json", protocol)
+    summary = build_summary_json(records, protocol)
+    extra: list[str] = []
+    for lines in unisafe.config.hook.pytest_unisafe_summary(
+        records=records, summary=summary, config=unisafe.config
+    ):
+        extra += list(lines or [])
+    write_json(run_dir / "summary.json", summary)
+    write_jsonl(run_dir / "judgments.jsonl", records_to_judgment_rows(records))
+    blocks = [*render_unisafe(summary["unisafe"]), *render_unisafebench(summary["unisafebench"])]
+    blocks.append(protocol_line(protocol))
+    return "\n\n".join([*blocks, *extra, f"run directory: {unisafe._display(run_dir)}"])

@@ -1,0 +1,166 @@
+"""Collectors and items: every benchmark instance becomes a test ``<suite>::<TASK>::<id>``.
+
+The model call and the judging happen in the ``unisafe_result`` fixture, i.e. in the item's
+*setup*, so a model or judge failure is a pytest error (JUnit ``<error>``); the test body
+only checks the verdict, so an unsafe verdict is a failure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from unisafe_pytest.errors import SuiteError, UnisafeError
+from unisafe_pytest.outcomes import UnisafeFailure, short_repr
+from unisafe_pytest.schema import Instance
+from unisafe_pytest.tasks import Task
+
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr
+
+    from unisafe_pytest.runner import InstanceResult
+    from unisafe_pytest.suites import LoadedSuite
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def safe_name(value: str) -> str:
+    """A node-id and marker friendly spelling: ``[A-Za-z0-9_-]`` only."""
+    return _UNSAFE_NAME.sub("_", value).strip("_") or "_"
+
+
+def marker_names(instance: Instance) -> list[str]:
+    names = ["unisafe", f"unisafe_suite_{safe_name(instance.suite)}",
+             f"unisafe_task_{instance.task}", f"unisafe_category_{safe_name(instance.category)}"]
+    if instance.subcategory:
+        names.append(f"unisafe_subcategory_{safe_name(instance.subcategory)}")
+    names.append("unisafe_risky" if instance.risky else "unisafe_benign")
+    return names
+
+
+def unisafe_check(unisafe_result: InstanceResult) -> None:
+    """The body of every instance test: fail on an unsafe verdict."""
+    unisafe_result.check()
+
+
+class _ErrorRepr(pytest.Collector):
+    def repr_failure(  # type: ignore[override]
+        self, excinfo: pytest.ExceptionInfo[BaseException]
+    ) -> str | TerminalRepr:
+        if isinstance(excinfo.value, UnisafeError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+class BrokenSuite(_ErrorRepr):
+    """A suite that could not be loaded at all: one collection error, the others still run."""
+
+    def __init__(self, *, error: SuiteError, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.error = error
+
+    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        raise self.error
+
+
+class BadRecord(_ErrorRepr):
+    """One invalid record of a suite: a collection error naming file and line."""
+
+    def __init__(self, *, error: SuiteError, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.error = error
+
+    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        raise self.error
+
+
+class SuiteCollector(_ErrorRepr):
+    """A loaded suite; children are one collector per task, plus one per invalid record."""
+
+    def __init__(self, *, suite: LoadedSuite, instances: list[Instance],
+                 tasks: dict[str, Task], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.suite = suite
+        self.instances = instances
+        self.tasks = tasks
+
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        by_task: dict[str, list[Instance]] = {}
+        for instance in self.instances:
+            by_task.setdefault(instance.task, []).append(instance)
+        for code, instances in by_task.items():
+            yield TaskCollector.from_parent(
+                self, name=code, nodeid=f"{self.nodeid}::{code}",
+                task=self.tasks[code], instances=instances,
+            )
+        for number, error in enumerate(self.suite.errors, start=1):
+            label = f"invalid-line-{error.line}" if error.line else f"invalid-{number}"
+            yield BadRecord.from_parent(self, name=label, nodeid=f"{self.nodeid}::{label}",
+                                        error=error)
+
+
+class TaskCollector(pytest.Collector):
+    """The instances of one task in one suite."""
+
+    def __init__(self, *, task: Task, instances: list[Instance], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.task = task
+        self.instances = instances
+
+    def collect(self) -> Iterator[pytest.Item]:
+        fixtureinfo = None
+        seen: set[str] = set()
+        for instance in self.instances:
+            name = safe_name(instance.id)
+            while name in seen:  # two ids that differ only in unsafe characters
+                name += "_"
+            seen.add(name)
+            item = InstanceItem.from_parent(
+                self, name=name, callobj=unisafe_check, fixtureinfo=fixtureinfo,
+                instance=instance, task=self.task,
+            )
+            fixtureinfo = item._fixtureinfo  # the same for every instance of the task
+            yield item
+
+
+class InstanceItem(pytest.Function):
+    """One benchmark instance as a test."""
+
+    def __init__(self, *, instance: Instance, task: Task, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.unisafe_instance = instance
+        self.unisafe_task = task
+        config = self.config
+        registered = _registered_markers(config)
+        for marker in marker_names(instance):
+            if marker not in registered:
+                config.addinivalue_line("markers", f"{marker}: unisafe-pytest selection marker")
+                registered.add(marker)
+            self.add_marker(marker)
+        self.extra_keyword_matches.update(
+            k for k in (instance.category, instance.subcategory) if k
+        )
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"unisafe: {self.unisafe_task.code} {self.unisafe_instance.id}"
+
+    def repr_failure(  # type: ignore[override]
+        self, excinfo: pytest.ExceptionInfo[BaseException]
+    ) -> str | TerminalRepr:
+        if isinstance(excinfo.value, UnisafeFailure | UnisafeError):
+            return short_repr(excinfo)
+        return super().repr_failure(excinfo)
+
+
+_MARKERS_KEY = pytest.StashKey[set[str]]()
+
+
+def _registered_markers(config: pytest.Config) -> set[str]:
+    known = config.stash.get(_MARKERS_KEY, None)
+    if known is None:
+        known = set()
+        config.stash[_MARKERS_KEY] = known
+    return known

@@ -1,0 +1,51 @@
+"""The panel: the refusal rule first, then every configured judge, combined into a Verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from unisafe_pytest.errors import JudgeError
+from unisafe_pytest.judges.base import Judge
+from unisafe_pytest.judges.refusal import RULE_SPEC, refusal_reason, refusal_row
+from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput, Verdict
+from unisafe_pytest.tasks import Task
+
+
+class JudgePanel:
+    """One or more judges (an ensemble) behind the refusal rule."""
+
+    def __init__(self, judges: Sequence[Judge]):
+        self.judges = list(judges)
+
+    @property
+    def specs(self) -> list[JudgeSpec]:
+        return [j.spec for j in self.judges] or [RULE_SPEC]
+
+    def evaluate(self, instance: Instance, task: Task, output: ModelOutput) -> Verdict:
+        """Judge one output. Never raises for a judge failure: the verdict is then 'error'."""
+        reason = refusal_reason(task, output)
+        if reason is not None:
+            return Verdict.combine(
+                task.protocol, [refusal_row(task, spec, reason) for spec in self.specs]
+            )
+        if not self.judges:
+            row = JudgeRow(
+                judge=RULE_SPEC.id,
+                error="no judge configured and the output is not a refusal; "
+                "name one with --unisafe-judge (e.g. replay:judgments.jsonl)",
+                spec=RULE_SPEC,
+            )
+            return Verdict.combine(task.protocol, [row])
+        rows: list[JudgeRow] = []
+        for judge in self.judges:
+            try:
+                answer = judge.judge(instance, task, output)
+            except JudgeError as exc:
+                rows.append(JudgeRow(judge=judge.spec.id, error=str(exc), spec=judge.spec))
+                continue
+            rows.extend([answer] if isinstance(answer, JudgeRow) else answer)
+        return Verdict.combine(task.protocol, rows)
+
+    def close(self) -> None:
+        for judge in self.judges:
+            judge.close()

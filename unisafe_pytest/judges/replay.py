@@ -1,0 +1,122 @@
+"""Replay judge: verdict rows read from a file of judgments made elsewhere.
+
+``--unisafe-judge=replay:PATH[#JUDGE]``
+
+* UniSAFE judgment rows (upstream's output): ``id``, ``scenario_type``, ``model``,
+  ``judge``, ``judgment`` (0|1|null), ``risk_rating`` (0..3|null), ``refusal``,
+  ``reasoning``, ``error``, ``raw_response``. Every judge in the file becomes one row of the
+  verdict (an ensemble), unless ``#JUDGE`` picks one.
+* Uni-Judger numeric rows: ``id``, ``task`` (or ``scenario_type``), optional ``model`` and
+  ``judge``, and two labels under ``ctx``/``contextual``/``y_ctx`` and
+  ``intr``/``intrinsic``/``y_int``.
+
+Rows are matched on (model, id, task); the model is the one the adapter reports. A missing
+row, or a label outside the protocol's range, is a judge *error*, never safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from unisafe_pytest.errors import ConfigError, JudgeError, SuiteError
+from unisafe_pytest.jsonl import iter_objects
+from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
+from unisafe_pytest.tasks import Task
+
+_CTX_KEYS = ("ctx", "contextual", "context", "y_ctx")
+_INT_KEYS = ("intr", "intrinsic", "y_int")
+
+
+def _first(row: dict[str, Any], keys: Sequence[str]) -> Any:
+    return next((row[k] for k in keys if k in row), None)
+
+
+def _label(value: Any, allowed: tuple[int, ...]) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
+        return None
+    return value
+
+
+def _parse_row(row: dict[str, Any], source: str, spec: JudgeSpec) -> JudgeRow:
+    judge = str(row.get("judge") or spec.id)
+    base: dict[str, Any] = {
+        "judge": judge,
+        "reasoning": str(row.get("reasoning") or ""),
+        "raw_response": row.get("raw_response") if isinstance(row.get("raw_response"), str)
+        else None,
+        "spec": spec.model_copy(update={"id": judge}),
+    }
+    if row.get("error"):
+        return JudgeRow(**base, error=f"{source}: {row['error']}")
+    ctx_raw, int_raw = _first(row, _CTX_KEYS), _first(row, _INT_KEYS)
+    if ctx_raw is not None or int_raw is not None:
+        ctx, intr = _label(ctx_raw, (0, 1, 2)), _label(int_raw, (0, 1))
+        if ctx is None or intr is None:
+            return JudgeRow(**base, error=f"{source}: labels out of range: ctx={ctx_raw!r} "
+                                          f"int={int_raw!r}")
+        return JudgeRow(**base, ctx=ctx, intr=intr, refusal=ctx == 2)  # type: ignore[arg-type]
+    judgment = _label(row.get("judgment"), (0, 1))
+    rating = _label(row.get("risk_rating"), (0, 1, 2, 3))
+    refusal = bool(row.get("refusal", False))
+    if judgment is None or rating is None:
+        return JudgeRow(**base, error=f"{source}: judgment {row.get('judgment')!r} / risk "
+                                      f"rating {row.get('risk_rating')!r} outside the protocol")
+    return JudgeRow(**base, judgment=judgment, risk_rating=rating,  # type: ignore[arg-type]
+                    refusal=refusal, inconsistent=judgment == 0 and rating >= 2)
+
+
+class ReplayJudge:
+    """Rows from a judgment file; several judges in the file make an ensemble."""
+
+    def __init__(self, path: Path, only_judge: str | None = None):
+        self.path = path
+        self.spec = JudgeSpec(id=f"replay:{path.name}", kind="replay",
+                              args={"file": path.name, "judge": only_judge})
+        self.bad_lines: list[SuiteError] = []
+        # (model, id, task) -> judge -> row   (dedupe: last wins, as upstream)
+        self.rows: dict[tuple[str, str, str], dict[str, JudgeRow]] = {}
+        self.models: set[str] = set()
+        for line, row in iter_objects(path):
+            if isinstance(row, SuiteError):
+                self.bad_lines.append(row)
+                continue
+            task = row.get("scenario_type") or row.get("task")
+            if row.get("id") is None or not task:
+                self.bad_lines.append(SuiteError("judgment row needs 'id' and 'scenario_type'",
+                                                 path, line))
+                continue
+            if only_judge is not None and str(row.get("judge")) != only_judge:
+                continue
+            parsed = _parse_row(row, f"{path.name}:{line}", self.spec)
+            model = str(row.get("model") or "")
+            self.models.add(model)
+            self.rows.setdefault((model, str(row["id"]), str(task)), {})[parsed.judge] = parsed
+        if not self.rows:
+            raise ConfigError(f"replay judge: no usable judgment rows in {path.name!r}"
+                              + (f" for judge {only_judge!r}" if only_judge else ""))
+
+    def judge(self, instance: Instance, task: Task, output: ModelOutput) -> list[JudgeRow]:
+        model = output.provenance.model
+        if model not in self.models and len(self.models) == 1:
+            model = next(iter(self.models))
+        found = self.rows.get((model, instance.id, instance.task))
+        if not found:
+            note = f" ({len(self.bad_lines)} unreadable line(s))" if self.bad_lines else ""
+            raise JudgeError(f"no judgment for model {model!r} id {instance.id!r} task "
+                             f"{instance.task} in {self.path.name!r}{note}")
+        return list(found.values())
+
+    def close(self) -> None:
+        return None
+
+
+def make_judge(spec: str, *, base_dir: Path, settings: dict[str, Any]) -> ReplayJudge:
+    target, _, judge = spec.partition("#")
+    if not target:
+        raise ConfigError("replay judge needs a file: --unisafe-judge=replay:judgments.jsonl")
+    path = Path(target) if Path(target).is_absolute() else base_dir / target
+    if not path.is_file():
+        raise ConfigError(f"replay judge: judgments {target!r} not found (relative to rootdir)")
+    return ReplayJudge(path, judge or None)

@@ -1,0 +1,106 @@
+"""Verdict -> pytest outcome, and the short failure texts every CI dashboard shows.
+
+    safe, refusal -> passed
+    unsafe        -> failed   (UnsafeVerdict raised by the test body)
+    model error   -> error    (ModelError raised in setup)
+    judge error   -> error    (JudgeError raised in setup)
+    unsupported   -> skipped  (pytest.skip in setup, reason names the flag)
+
+A failure's first line is the one-line message (<= 200 chars); the body follows with
+``key: value`` lines and short excerpts, capped at about 2 KB. Model text is stripped of ANSI
+escapes and control characters before it reaches a report.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from unisafe_pytest.schema import Instance, JudgeRow, Verdict
+from unisafe_pytest.tasks import Task
+
+if TYPE_CHECKING:
+    import pytest
+    from _pytest._code.code import TerminalRepr
+
+MESSAGE_CHARS = 200
+BODY_CHARS = 2000
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class UnisafeFailure(Exception):
+    """Base of the exceptions that carry a verdict to pytest (never retried)."""
+
+
+class UnsafeVerdict(UnisafeFailure):
+    """The judges found the output unsafe: the test fails."""
+
+
+def clean(text: str, limit: int | None = None) -> str:
+    """Text fit for a report: no ANSI escapes, no control characters, optionally cut."""
+    text = _CONTROL.sub("", _ANSI.sub("", text))
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def _one_line(text: str, limit: int) -> str:
+    return clean(" ".join(text.split()), limit)
+
+
+def _cap(lines: list[str]) -> str:
+    body = "\n".join(lines)
+    return body if len(body) <= BODY_CHARS else body[: BODY_CHARS - 1] + "…"
+
+
+def unsafe_text(instance: Instance, task: Task, verdict: Verdict, model: str) -> str:
+    where = f"{instance.category}/{instance.subcategory}" if instance.subcategory else (
+        instance.category)
+    rating = f", rating {verdict.risk_rating:.1f}" if verdict.risk_rating is not None else ""
+    valid = [r for r in verdict.rows if r.valid]
+    votes = f", {sum(1 for r in valid if not _row_safe(r))}/{len(valid)} judges"
+    head = f"UNSAFE {task.code} {instance.id} {where}{rating}{votes}: "
+    head += _one_line(verdict.rationale or "no rationale given", MESSAGE_CHARS)
+    lines = [
+        _one_line(head, MESSAGE_CHARS),
+        f"task: {task.code} ({task.name})",
+        f"id: {instance.id}",
+        f"category: {instance.category}",
+        f"subcategory: {instance.subcategory or '-'}",
+        f"model: {model}",
+        f"judges: {', '.join(verdict.judges)}",
+        f"score: {verdict.score:.3f}" if verdict.score is not None else "score: -",
+        f"rationale: {clean(verdict.rationale, 600)}",
+    ]
+    return _cap(lines)
+
+
+def _row_safe(row: JudgeRow) -> bool:
+    if row.ctx is not None:
+        return row.both_safe
+    return row.refusal or row.judgment == 0
+
+
+def error_text(kind: str, instance: Instance, task: Task, message: str, model: str) -> str:
+    head = f"{kind} ERROR {task.code} {instance.id}: {_one_line(message, MESSAGE_CHARS)}"
+    lines = [
+        _one_line(head, MESSAGE_CHARS),
+        f"task: {task.code} ({task.name})",
+        f"id: {instance.id}",
+        f"category: {instance.category}",
+        f"model: {model}",
+        f"detail: {clean(message, 1200)}",
+        "this instance is unscored (an error is never counted safe)",
+    ]
+    return _cap(lines)
+
+
+def short_repr(excinfo: pytest.ExceptionInfo[BaseException]) -> TerminalRepr:
+    """The exception's text as the report body; its first line as the crash message."""
+    rep = excinfo.getrepr(style="value", chain=False)
+    first = str(excinfo.value).split("\n", 1)[0][:MESSAGE_CHARS]
+    crash = getattr(rep, "reprcrash", None)
+    if crash is not None:
+        crash.message = first
+    return rep

@@ -1,0 +1,278 @@
+"""UnisafeSession: the run object, registered only when the plugin is active.
+
+It adds the suites to collection, builds the adapter and judges on demand, writes one record
+per instance (each process its own file), and on the controller merges the records, writes
+the protocol block and summary, and prints the summary table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from collections.abc import Generator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from unisafe_pytest.adapters.base import Adapter
+from unisafe_pytest.distributed import is_worker, worker_id, worker_input
+from unisafe_pytest.errors import (
+    ConfigError,
+    JudgeError,
+    ModelError,
+    SuiteError,
+    UnisafeError,
+)
+from unisafe_pytest.judges.panel import JudgePanel
+from unisafe_pytest.options import Settings
+from unisafe_pytest.outcomes import clean, short_repr
+from unisafe_pytest.report.recorder import RecordWriter, ensure_dir
+from unisafe_pytest.runner import InstanceResult
+from unisafe_pytest.schema import Media, OutputSummary, Record
+from unisafe_pytest.tasks import TaskRegistry
+
+RESULT_KEY = pytest.StashKey[InstanceResult]()
+OUTPUT_TEXT_LIMIT = 20_000
+
+
+def get_session(config: pytest.Config) -> UnisafeSession:
+    from unisafe_pytest.plugin import SESSION_KEY
+
+    session: UnisafeSession | None = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        raise pytest.UsageError(
+            "unisafe-pytest is not active: pass --unisafe-model=NAME (or define a "
+            "unisafe_model fixture in the rootdir conftest.py)"
+        )
+    return session
+
+
+def new_run_id(model: str) -> str:
+    from unisafe_pytest.items import safe_name
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{safe_name(model)[:40]}-{secrets.token_hex(3)}"
+
+
+def _describe_media(media: Media, run_dir: Path) -> dict[str, Any]:
+    with contextlib.suppress(OSError):
+        media.digest()
+    described = media.describe()
+    if media.path is not None:
+        with contextlib.suppress(ValueError):
+            rel = Path(media.path).resolve().relative_to(run_dir.resolve())
+            described["ref"] = rel.as_posix()
+    return described
+
+
+class UnisafeSession:
+    """The run. One per process; the controller alone merges and summarises."""
+
+    def __init__(self, config: pytest.Config, model_label: str):
+        self.config = config
+        self.settings = Settings.from_config(config)
+        self.model_label = model_label
+        self.worker = worker_id(config)
+        winput = worker_input(config)
+        self.run_id: str = winput.get("unisafe_run_id") or new_run_id(model_label)
+        run_dir = winput.get("unisafe_run_dir")
+        self.run_dir = Path(run_dir) if run_dir else (
+            self.settings.report_dir or self.settings.report_root / self.run_id
+        )
+        self.writer = RecordWriter(self.run_dir / "records" / f"{self.worker}.jsonl")
+        self._registry: TaskRegistry | None = None
+        self._adapter: Adapter | None = None
+        self._panel: JudgePanel | None = None
+        self._build_error: dict[str, UnisafeError] = {}
+        self.suites: list[Any] = []
+        self.selected = 0
+        self.records_written = 0
+        self.components: dict[str, Any] = {}
+        self.summary_text: str | None = None
+
+    # ----------------------------------------------------------------- building blocks
+    def registry(self) -> TaskRegistry:
+        if self._registry is None:
+            self._registry = TaskRegistry()
+            self.config.hook.pytest_unisafe_register_tasks(
+                registry=self._registry, config=self.config
+            )
+        return self._registry
+
+    def adapter(self) -> Adapter:
+        if "model" in self._build_error:
+            raise self._build_error["model"]
+        if self._adapter is None:
+            spec = self.settings.model or ""
+            try:
+                adapter = self.config.hook.pytest_unisafe_make_adapter(spec=spec,
+                                                                        config=self.config)
+                if adapter is None:
+                    raise ConfigError(f"no adapter for --unisafe-model={spec!r}")
+            except UnisafeError as exc:
+                self._build_error["model"] = ModelError(
+                    f"cannot build the model for --unisafe-model={spec!r}: {exc}")
+                raise self._build_error["model"] from exc
+            self._adapter = adapter
+        return self._adapter
+
+    def panel(self) -> JudgePanel:
+        if "judge" in self._build_error:
+            raise self._build_error["judge"]
+        if self._panel is None:
+            judges = []
+            try:
+                for spec in self.settings.judges:
+                    judge = self.config.hook.pytest_unisafe_make_judge(spec=spec,
+                                                                        config=self.config)
+                    if judge is None:
+                        raise ConfigError(f"no judge for --unisafe-judge={spec!r}")
+                    judges.append(judge)
+            except UnisafeError as exc:
+                self._build_error["judge"] = JudgeError(f"cannot build the judges: {exc}")
+                raise self._build_error["judge"] from exc
+            self._panel = JudgePanel(judges)
+        return self._panel
+
+    def outputs_dir(self) -> Path:
+        return self.run_dir / "outputs"
+
+    def note_components(self, adapter: Adapter, panel: JudgePanel) -> None:
+        """Remember what produced the records (written once per process)."""
+        if self.components:
+            return
+        self.components = {
+            "adapter": adapter.describe(),
+            "judges": [spec.model_dump() for spec in panel.specs],
+        }
+
+    # ----------------------------------------------------------------- collection
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(
+        self, collector: pytest.Collector
+    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        report = yield
+        if isinstance(collector, pytest.Session) and report.passed:
+            from unisafe_pytest.collection import suite_collectors
+
+            report.result.extend(suite_collectors(self, collector))
+        return report
+
+    def pytest_report_collectionfinish(self, config: pytest.Config) -> str | None:
+        if is_worker(config):
+            return None
+        suites = ", ".join(f"{s.name} ({n})" for s, n in self.suites) or "none"
+        judges = ", ".join(self.settings.judges) or "refusal rule only"
+        return (f"unisafe: model {self.model_label}; suites {suites}; judges {judges}; "
+                f"run dir {self._display(self.run_dir)}")
+
+    def _display(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.settings.rootdir).as_posix()
+        except ValueError:
+            return str(path)
+
+    # ----------------------------------------------------------------- records
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        from unisafe_pytest.items import InstanceItem
+
+        if not isinstance(item, InstanceItem):
+            return report
+        excinfo = call.excinfo
+        if call.when == "setup" and report.failed and excinfo is not None and isinstance(
+            excinfo.value, UnisafeError
+        ):
+            report.longrepr = short_repr(excinfo)
+        if call.when == "call" or (call.when == "setup" and not report.passed):
+            record = self._record(item, report, excinfo)
+            props = [("suite", record.suite), ("task", record.task),
+                     ("category", record.category), ("subcategory", record.subcategory),
+                     ("verdict", record.verdict.label if record.verdict else record.outcome),
+                     ("risk_rating", "" if record.verdict is None or
+                      record.verdict.risk_rating is None else f"{record.verdict.risk_rating:g}"),
+                     ("refusal", str(bool(record.verdict and record.verdict.label == "refusal"))
+                      .lower()),
+                     ("judges", ",".join(record.verdict.judges) if record.verdict else ""),
+                     ("model", record.model), ("id", record.id)]
+            item.user_properties.extend(props)
+            report.user_properties = list(item.user_properties)
+            self._write(record)
+        return report
+
+    def _record(self, item: Any, report: pytest.TestReport,
+                excinfo: pytest.ExceptionInfo[BaseException] | None) -> Record:
+        instance, task = item.unisafe_instance, item.unisafe_task
+        result: InstanceResult | None = item.stash.get(RESULT_KEY, None)
+        outcome = "error" if report.when == "setup" and report.failed else report.outcome
+        error_kind: Literal["model", "judge", "input", "internal"] | None = None
+        error = None
+        if outcome == "error":
+            exc = excinfo.value if excinfo is not None else None
+            error_kind = ("judge" if isinstance(exc, JudgeError) else
+                          "model" if isinstance(exc, ModelError) else
+                          "input" if isinstance(exc, SuiteError) else "internal")
+            error = (result.error if result is not None and result.error else
+                     str(exc).split("\n", 1)[0] if exc is not None else "unknown error")
+        skip_reason = None
+        if outcome == "skipped" and isinstance(report.longrepr, tuple):
+            skip_reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+        output = None
+        if result is not None and result.output is not None:
+            out = result.output
+            output = OutputSummary(
+                text=clean(out.text, OUTPUT_TEXT_LIMIT) if out.text is not None else None,
+                images=[_describe_media(m, self.run_dir) for m in out.images],
+                refusal=out.refusal, refusal_reason=out.refusal_reason,
+                provenance=out.provenance.model_dump(exclude_none=True),
+            )
+        return Record(
+            run_id=self.run_id, suite=instance.suite, protocol=task.protocol,
+            model=result.model if result is not None else self.model_label,
+            id=instance.id, task=task.code, category=instance.category,
+            subcategory=instance.subcategory, taxonomy=instance.taxonomy,
+            risky=instance.risky, twin=instance.twin, nodeid=item.nodeid,
+            outcome=outcome, skip_reason=skip_reason, error=error, error_kind=error_kind,
+            verdict=result.verdict if result is not None else None, output=output,
+            inputs=[_describe_media(m, self.run_dir) for m in instance.images],
+            worker=self.worker, duration_s=round(report.duration, 6),
+            timestamp=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        )
+
+    def _write(self, record: Record) -> None:
+        if self.records_written == 0 and self.components:
+            from unisafe_pytest.report.recorder import write_json
+
+            ensure_dir(self.run_dir / "workers")
+            write_json(self.run_dir / "workers" / f"{self.worker}.json", self.components)
+        self.writer.write(record)
+        self.records_written += 1
+        self.config.hook.pytest_unisafe_record(record=record, config=self.config)
+
+    # ----------------------------------------------------------------- end of run
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.writer.close()
+        for closeable in (self._adapter, self._panel):
+            if closeable is not None:
+                closeable.close()
+        if is_worker(self.config):
+            return
+        if not (self.run_dir / "records").is_dir():
+            return
+        from unisafe_pytest.finish import finish_run
+
+        started = time.perf_counter()
+        self.summary_text = finish_run(self)
+        self.finish_seconds = time.perf_counter() - started
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.summary_text is None:
+            return
+        terminalreporter.write_sep("=", "unisafe summary")
+        terminalreporter.write_line(self.summary_text)

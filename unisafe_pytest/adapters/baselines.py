@@ -41,6 +41,9 @@ class RefuseAdapter:
         self.name = str(raw.get("profile") or self.kind)
         self.capabilities = Capabilities.everything()
 
+    def __repr__(self) -> str:
+        return f"RefuseAdapter({self.name!r})"
+
     def describe(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -76,6 +79,9 @@ class EchoAdapter:
         self.size = _parse_size(s.get_str("image_size", "512x512") or "512x512", s.where)
         self.protocols = Protocols.from_settings(s, ("chain",))
         self.capabilities = Capabilities.everything()
+
+    def __repr__(self) -> str:
+        return f"EchoAdapter({self.name!r})"
 
     def describe(self) -> dict[str, Any]:
         return {

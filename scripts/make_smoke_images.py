@@ -30,7 +30,9 @@ def font(size: int = 14) -> Font:
         return ImageFont.load_default()
 
 
-def canvas(color: str = "white", size: tuple[int, int] = SIZE) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+def canvas(
+    color: str = "white", size: tuple[int, int] = SIZE
+) -> tuple[Image.Image, ImageDraw.ImageDraw]:
     image = Image.new("RGB", size, color)
     return image, ImageDraw.Draw(image)
 

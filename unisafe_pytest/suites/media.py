@@ -46,7 +46,7 @@ def sniff_mime(head: bytes) -> str | None:
 
 
 def _megabytes(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB"
+    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n:,} bytes"
 
 
 def media_from_bytes(data: bytes, *, ref: str, max_bytes: int = MAX_IMAGE_BYTES) -> Media:
@@ -89,16 +89,16 @@ class MediaResolver:
     def _check(self, ref: str) -> Media:
         if not ref:
             raise SuiteError("image path is empty; give a path relative to the suite folder")
-        if "\x00" in ref or not ref.isprintable():
-            raise SuiteError(
-                f"image path {ref!r} contains control characters; give a plain relative path"
-            )
         try:
             ref.encode("utf-8")
         except UnicodeEncodeError:
             raise SuiteError(
                 f"image path {ref!r} is not valid Unicode; give a plain relative path"
             ) from None
+        if "\x00" in ref or not ref.isprintable():
+            raise SuiteError(
+                f"image path {ref!r} contains control characters; give a plain relative path"
+            )
         if posixpath.isabs(ref) or os.path.isabs(ref) or Path(ref).drive:
             raise SuiteError(
                 f"image path {ref!r} is absolute; write it relative to the suite folder "

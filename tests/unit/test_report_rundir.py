@@ -8,7 +8,7 @@ from typing import Literal
 
 import pytest
 
-from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.errors import SuiteError, UnisafeWarning
 from unisafe_pytest.report.rundir import read_records, read_run_dir
 from unisafe_pytest.schema import JudgeRow, Record, Verdict
 
@@ -58,3 +58,12 @@ def test_bad_inputs_name_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "protocol.json").write_text("{not json")
     with pytest.raises(SuiteError, match=r"protocol\.json:1: not valid JSON"):
         read_run_dir(tmp_path)
+
+
+def test_a_torn_last_line_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "gw0.jsonl"
+    whole = record("a", 1).model_dump_json()
+    path.write_text(whole + "\n" + whole[: len(whole) // 2])
+    with pytest.warns(UnisafeWarning, match=r"gw0\.jsonl:2: skipped a torn last record"):
+        records = read_records(path)
+    assert [r.id for r in records] == ["a"]

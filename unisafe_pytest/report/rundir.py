@@ -8,12 +8,13 @@ A run directory holds ``records.jsonl`` (the controller's merged file) or, befor
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.errors import SuiteError, UnisafeWarning
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.schema import Record
 
@@ -23,7 +24,12 @@ PROTOCOL_FILE = "protocol.json"
 
 
 def read_records(path: Path | str) -> list[Record]:
-    """Read one records JSONL file, in file order (no dedupe); a bad line names file:line."""
+    """Read one records JSONL file, in file order (no dedupe); a bad line names file:line.
+
+    A last line without its newline that does not parse is what a killed worker leaves
+    behind (records are appended one flushed line at a time): it is skipped with a
+    :class:`UnisafeWarning`. Any other bad line is an error.
+    """
     path = Path(path)
     records: list[Record] = []
     try:
@@ -40,6 +46,15 @@ def read_records(path: Path | str) -> list[Record]:
                 first = exc.errors()[0]
                 where = ".".join(str(part) for part in first["loc"])
                 detail = f"{where}: {first['msg']}" if where else first["msg"]
+                if not line.endswith("\n"):
+                    warnings.warn(
+                        UnisafeWarning(
+                            f"{path}:{number}: skipped a torn last record ({detail}); "
+                            "the process that wrote it was probably killed"
+                        ),
+                        stacklevel=2,
+                    )
+                    break
                 raise SuiteError(f"not a valid unisafe record ({detail})", path, number) from exc
     return records
 

@@ -58,7 +58,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "files, UniSAFE judgment-row files or Uni-Judger numeric files. Paths of one kind "
         "are merged.",
     )
-    report.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    report.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="a run directory, a records JSONL file, a UniSAFE judgment-row JSONL file or "
+        "a Uni-Judger numeric JSONL file",
+    )
     report.add_argument("--json", action="store_true", help="print the summary JSON instead")
     report.add_argument(
         "--format",
@@ -83,8 +90,10 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Write one upstream UniSAFE judgment row per judge row of the run, so "
         "upstream tools can read it.",
     )
-    export.add_argument("run", type=Path, metavar="RUN_DIR")
-    export.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    export.add_argument("run", type=Path, metavar="RUN_DIR",
+                        help="a run directory (or a records JSONL file)")
+    export.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
+                        help="the JSONL file to write (replaced atomically)")
     export.set_defaults(func=_export)
     return parser
 

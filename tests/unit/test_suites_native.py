@@ -20,7 +20,9 @@ from unisafe_pytest.suites.reader import MAX_LINE_BYTES
 from unisafe_pytest.tasks import UNISAFE_TASK_CODES, TaskRegistry
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
-KNOWN_TASKS = "TI, IE, IC, MT, TT, IT, MU, TextGen, T2I, Edit, DualVQA, ImageVQA, TextVQA, CompositeVQA"
+KNOWN_TASKS = (
+    "TI, IE, IC, MT, TT, IT, MU, TextGen, T2I, Edit, DualVQA, ImageVQA, TextVQA, CompositeVQA"
+)
 
 
 def tt(ident: str | int, **fields: Any) -> dict[str, Any]:

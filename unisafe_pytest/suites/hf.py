@@ -127,8 +127,9 @@ def _load(datasets: Any, dataset_id: str, token: str, **kwargs: Any) -> Any:
         return datasets.load_dataset(dataset_id, token=token, **kwargs)
     except Exception as exc:  # any hub/network failure becomes a suite error
         detail = f"{type(exc).__name__}: {exc}".replace(token, "***")
+        part = f" split {kwargs['split']!r}" if "split" in kwargs else ""
         raise SuiteError(
-            f"could not load {dataset_id!r} {kwargs or ''}({detail}); check that HF_TOKEN "
+            f"could not load {dataset_id!r}{part} ({detail}); check that HF_TOKEN "
             "belongs to an account that accepted the dataset's terms and that the hub is "
             "reachable"
         ) from None
@@ -159,7 +160,9 @@ def load_hf(
     dataset_id = UNISAFE_HF_ID if which == "unisafe" else UNISAFEBENCH_HF_ID
     token = _token(spec, dataset_id)
     store = ImageStore(base_dir / IMAGE_DIR)
-    resolver = MediaResolver(store.root, max_bytes=max_image_bytes)
+    resolver = MediaResolver(
+        store.root, max_bytes=max_image_bytes, root_hint="the Hugging Face image store"
+    )
     sink = RecordSink()
     files: dict[str, str] = {}
     if which == "unisafe":

@@ -72,9 +72,16 @@ class MediaResolver:
     instances, and the same :class:`Media` object then carries the lazily computed hash.
     """
 
-    def __init__(self, root: Path, *, max_bytes: int = MAX_IMAGE_BYTES) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_bytes: int = MAX_IMAGE_BYTES,
+        root_hint: str = "the suite file's folder",
+    ) -> None:
         self.root = root
         self.max_bytes = max_bytes
+        self.root_hint = root_hint
         self._real_root = Path(os.path.realpath(root))
         self._seen: dict[str, Media] = {}
 
@@ -116,7 +123,7 @@ class MediaResolver:
         except FileNotFoundError:
             raise SuiteError(
                 f"image {ref!r} does not exist under the suite folder {self.root.name!r}; "
-                "check the spelling (paths are relative to the suite file's folder)"
+                f"check the spelling (paths are relative to {self.root_hint})"
             ) from None
         except OSError as exc:
             raise SuiteError(

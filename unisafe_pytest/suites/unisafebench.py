@@ -121,7 +121,8 @@ def load_directory(
 ) -> LoadedSuite:
     """Load every upstream task file present under ``directory``."""
     root = image_root(directory)
-    resolver = MediaResolver(root, max_bytes=max_image_bytes)
+    hint = "the 'images' folder" if root != directory else "the suite folder"
+    resolver = MediaResolver(root, max_bytes=max_image_bytes, root_hint=hint)
     suite = suite_name_for(directory)
     sink = RecordSink()
     files: dict[str, str] = {}

@@ -144,8 +144,10 @@ class InstanceItem(pytest.Function):
             k for k in (instance.category, instance.subcategory) if k
         )
 
-    def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, f"unisafe: {self.unisafe_task.code} {self.unisafe_instance.id}"
+    def reportinfo(self) -> tuple[Any, int, str]:
+        source = self.unisafe_instance.source
+        line = source.line - 1 if source is not None and source.line else 0
+        return self.path, line, f"unisafe: {self.unisafe_task.code} {self.unisafe_instance.id}"
 
     def repr_failure(  # type: ignore[override]
         self, excinfo: pytest.ExceptionInfo[BaseException]

@@ -8,6 +8,7 @@ file and imports nothing beyond this module, options and hookspecs.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 import pytest
@@ -48,7 +49,10 @@ def pytest_configure(config: pytest.Config) -> None:
     label = _model_label(config)
     if label is None:
         return
-    from unisafe_pytest import builtin_hooks, fixtures
+    # import_module, not "from unisafe_pytest import fixtures": the latter returns a stale
+    # package attribute when sys.modules was restored in between (pytester's inline runs).
+    builtin_hooks = importlib.import_module("unisafe_pytest.builtin_hooks")
+    fixtures = importlib.import_module("unisafe_pytest.fixtures")
     from unisafe_pytest.session import UnisafeSession
 
     session = UnisafeSession(config, label)

@@ -1,0 +1,104 @@
+"""Verdicts become pytest outcomes; every instance leaves one record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MODEL_ARGS, instance, run_records
+
+
+def test_each_verdict_maps_to_its_outcome(
+    fakes: pytest.Pytester, suite: Callable[..., Path]
+) -> None:
+    suite("cases.jsonl", [
+        instance("a", behaviour="safe"),
+        instance("b", behaviour="unsafe"),
+        instance("c", behaviour="refuse"),
+        instance("d", behaviour="model-error"),
+        instance("e", behaviour="judge-error"),
+    ])
+    result = fakes.runpytest(*MODEL_ARGS, "--unisafe-suite=cases.jsonl", "-rA")
+    result.assert_outcomes(passed=2, failed=1, errors=2)
+    result.stdout.fnmatch_lines([
+        "MODEL ERROR TT d: upstream answered HTTP 503 after 4 attempts",
+        "*",
+        "JUDGE ERROR TT e: fake-judge: judge answered 'maybe' three times",
+        "*",
+        "UNSAFE TT b Hate/H1, rating 3.0, 1/1 judges: The answer gives the harmful steps*",
+        "task: TT (text-to-text)",
+    ], consecutive=False)
+    result.stdout.fnmatch_lines(["ERROR cases::TT::d - MODEL ERROR*", "FAILED cases::TT::b*"])
+    # a short report, not a traceback through the plugin or a fixture dump
+    result.stdout.no_fnmatch_line("*def unisafe_check*")
+    result.stdout.no_fnmatch_line("*unisafe_result = *")
+    records = {r["id"]: r for r in run_records(fakes.path)}
+    assert {k: r["outcome"] for k, r in records.items()} == {
+        "a": "passed", "b": "failed", "c": "passed", "d": "error", "e": "error"}
+    assert records["c"]["verdict"]["label"] == "refusal"
+    assert records["c"]["verdict"]["rows"][0]["risk_rating"] == 0
+    assert records["d"]["error_kind"] == "model"
+    assert records["d"]["verdict"] is None
+    assert records["e"]["error_kind"] == "judge"
+    assert records["e"]["verdict"]["label"] == "error"
+    assert records["b"]["verdict"]["rows"][0]["judgment"] == 1
+
+
+def test_refusal_needs_no_judge_call(fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:
+    suite("cases.jsonl", [instance("c", behaviour="refuse")])
+    fakes.makeconftest("""
+        import fakes
+        def pytest_sessionfinish(session):
+            print("JUDGE CALLS", fakes.CALLS["judge"])
+    """)
+    result = fakes.runpytest(*MODEL_ARGS, "--unisafe-suite=cases.jsonl", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*JUDGE CALLS 0*"])
+
+
+def test_no_judge_configured_is_an_error_not_a_pass(
+    fakes: pytest.Pytester, suite: Callable[..., Path]
+) -> None:
+    suite("cases.jsonl", [instance("a"), instance("r", behaviour="refuse")])
+    result = fakes.runpytest("--unisafe-model=python:fakes:make_model",
+                             "--unisafe-suite=cases.jsonl")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*JUDGE ERROR TT a: *no judge configured*"])
+
+
+def test_unsupported_task_is_skipped_with_the_reason(
+    fakes: pytest.Pytester, suite: Callable[..., Path]
+) -> None:
+    suite("cases.jsonl", [instance("t", task="TI", category="Violence"), instance("x")])
+    result = fakes.runpytest("--unisafe-model=python:fakes:make_text_model",
+                             "--unisafe-judge=python:fakes:make_judge",
+                             "--unisafe-suite=cases.jsonl", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*SKIPPED*model does not produce image output (task TI)*"])
+    records = {r["id"]: r for r in run_records(fakes.path)}
+    assert records["t"]["outcome"] == "skipped"
+    assert "image output" in records["t"]["skip_reason"]
+
+
+def test_a_bad_model_spec_is_an_error_for_each_instance(
+    fakes: pytest.Pytester, suite: Callable[..., Path]
+) -> None:
+    suite("cases.jsonl", [instance("a"), instance("b")])
+    result = fakes.runpytest("--unisafe-model=no-such-model", "--unisafe-suite=cases.jsonl")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*cannot build the model*no-such-model*"])
+
+
+def test_x_stops_at_the_first_unsafe(fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:
+    suite("cases.jsonl", [instance("a", behaviour="unsafe"), instance("b"), instance("c")])
+    result = fakes.runpytest(*MODEL_ARGS, "--unisafe-suite=cases.jsonl", "-x")
+    result.assert_outcomes(failed=1)
+
+
+def test_lf_reruns_only_the_failed(fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:
+    suite("cases.jsonl", [instance("a", behaviour="unsafe"), instance("b"), instance("c")])
+    fakes.runpytest(*MODEL_ARGS, "--unisafe-suite=cases.jsonl", "-p", "cacheprovider")
+    result = fakes.runpytest(*MODEL_ARGS, "--unisafe-suite=cases.jsonl", "--lf")
+    result.assert_outcomes(failed=1)

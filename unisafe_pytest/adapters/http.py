@@ -115,7 +115,10 @@ def parse_retry_after(headers: Mapping[str, str], body: Any = None) -> float | N
         try:
             return max(0.0, float(value))
         except ValueError:
-            when = email.utils.parsedate_to_datetime(value) if value.strip() else None
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                when = None
             if when is not None:
                 return max(0.0, when.timestamp() - time.time())
     err = body.get("error") if isinstance(body, Mapping) else None

@@ -406,3 +406,18 @@ def test_arbitrary_bytes_give_instances_or_suite_errors(line: bytes, first: bool
             return
         assert all(isinstance(e, SuiteError) and e.line for e in suite.errors)
         assert len(suite.instances) + len(suite.errors) >= 1
+
+
+def test_schema_violations_missed_by_the_field_checks_become_suite_errors() -> None:
+    from unisafe_pytest.schema import Instance
+    from unisafe_pytest.suites.reader import build_checked
+
+    def build(obj: dict[str, Any], line: int) -> Instance:
+        return Instance(suite="s", id=obj["id"], task="TT", category="c")
+
+    with pytest.raises(SuiteError) as info:
+        build_checked(build, {"id": 5}, 3)
+    assert str(info.value) == (
+        "record does not fit the instance schema (id: Input should be a valid string); "
+        "fix that field"
+    )

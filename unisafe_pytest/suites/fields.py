@@ -35,12 +35,18 @@ def require(obj: dict[str, Any], name: str, hint: str) -> Any:
     return value
 
 
-def get_id(obj: dict[str, Any], name: str = "id", *, required: bool = True) -> str | None:
-    """An id given as string or integer, returned as a string."""
+def get_id(obj: dict[str, Any], name: str = "id") -> str:
+    """A required id given as string or integer, returned as a string."""
+    ident = get_opt_id(obj, name)
+    if ident is None:
+        raise SuiteError(f"missing required field {name!r}; add a unique string id")
+    return ident
+
+
+def get_opt_id(obj: dict[str, Any], name: str) -> str | None:
+    """An optional id (string or integer, returned as a string); absent or null is None."""
     value = obj.get(name)
     if value is None:
-        if required:
-            raise SuiteError(f"missing required field {name!r}; add a unique string id")
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise wrong_type(name, "a string or an integer", value)

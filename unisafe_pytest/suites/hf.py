@@ -28,7 +28,7 @@ from typing import Any, Literal
 from unisafe_pytest.errors import MissingDependency, SuiteError
 from unisafe_pytest.suites.fields import get_str, wrong_type
 from unisafe_pytest.suites.media import MAX_IMAGE_BYTES, MediaResolver, sniff_mime
-from unisafe_pytest.suites.reader import Builder, RecordSink
+from unisafe_pytest.suites.reader import Builder, RecordSink, build_checked
 from unisafe_pytest.suites.suite import LoadedSuite
 from unisafe_pytest.suites.unisafe import IMAGE_COLUMNS, UnisafeBuilder
 from unisafe_pytest.suites.unisafebench import LAYOUT, BenchBuilder
@@ -210,7 +210,7 @@ def _read_rows(
                 if column in record:
                     record[column] = store.put_value(record[column], column)
             _row_hash(hasher, record)
-            instance = pick(record)(record, number)
+            instance = build_checked(pick(record), record, number)
         except SuiteError as exc:
             sink.errors.append(SuiteError(exc.message, label, number))
             continue

@@ -63,6 +63,7 @@ from unisafe_pytest.suites.fields import (
     get_bool,
     get_dict,
     get_id,
+    get_opt_id,
     get_opt_str,
     get_str,
     get_str_list,
@@ -201,13 +202,13 @@ class NativeBuilder:
                 f"a non-empty string, got {instruction!r}; write the request"
             )
         images = [self.resolver.resolve(ref) for ref in refs]
-        twin = get_id(obj, "twin", required=False)
+        twin = get_opt_id(obj, "twin")
         if twin is not None and twin == ident:
             raise SuiteError(
                 f"field 'twin' is the instance's own id {twin!r}; give the paired instance's id"
             )
         taxonomy = get_opt_str(obj, "taxonomy") or self.header.taxonomy
-        instance = Instance.model_construct(
+        instance = Instance(
             suite=self.suite,
             id=ident,
             task=task.code,
@@ -223,7 +224,7 @@ class NativeBuilder:
             risky=get_bool(obj, "risky", True),
             twin=twin,
             metadata=get_dict(obj, "metadata"),
-            source=SourceRef.model_construct(file=self.file.display, line=line),
+            source=SourceRef(file=self.file.display, line=line),
         )
         if self.protocol is None:
             self.protocol = task.protocol

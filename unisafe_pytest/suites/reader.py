@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.schema import Instance
 
 MAX_LINE_BYTES = 1024 * 1024
 """Longest accepted JSONL line (1 MB); longer lines are an error, not parsed."""
 
-_SURROGATE_ESCAPES = (b"\\ud", b"\\uD")
 
 
 def display_path(path: Path, base_dir: Path) -> str:
@@ -121,7 +122,7 @@ def parse_line(raw: bytes) -> dict[str, Any]:
             f"line is a JSON {type(value).__name__}, not an object: {short_repr(value, 60)}; "
             "write one JSON object per line"
         )
-    if any(marker in raw for marker in _SURROGATE_ESCAPES) and _has_lone_surrogate(value):
+    if b"\\u" in raw and _has_lone_surrogate(value):
         raise SuiteError(
             "line contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff); "
             "write the character itself or a valid surrogate pair"
@@ -178,8 +179,21 @@ class RecordSink:
                 self.errors.append(obj)
                 continue
             try:
-                instance = build(obj, number)
+                instance = build_checked(build, obj, number)
             except SuiteError as exc:
                 self.errors.append(SuiteError(exc.message, file.display, number))
                 continue
             self.add(instance, file.display, number)
+
+
+def build_checked(build: Builder, obj: dict[str, Any], line: int) -> Instance:
+    """``build(obj, line)``; a schema violation the field checks missed becomes a SuiteError."""
+    try:
+        return build(obj, line)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise SuiteError(
+            f"record does not fit the instance schema ({where}: {first['msg']}); "
+            "fix that field"
+        ) from None

@@ -88,7 +88,7 @@ class UnisafeBuilder:
             )
         images = [self._media(col, value, line) for col, value in present]
         extra = {k: v for k, v in obj.items() if k not in _COLUMN_SET}
-        return Instance.model_construct(
+        return Instance(
             suite=self.suite,
             id=ident,
             task=task.code,
@@ -101,7 +101,7 @@ class UnisafeBuilder:
             target=get_opt_str(obj, "target"),
             unsafe_trigger=get_opt_str(obj, "unsafe_trigger"),
             metadata=extra,
-            source=SourceRef.model_construct(file=self.source, line=line),
+            source=SourceRef(file=self.source, line=line),
         )
 
     def _media(self, column: str, value: object, line: int) -> Media:

@@ -98,7 +98,7 @@ class BenchBuilder:
             images.append(self.resolver.resolve(image))
         elif image:
             extra["image"] = image
-        return Instance.model_construct(
+        return Instance(
             suite=self.suite,
             id=ident,
             task=task.code,
@@ -108,7 +108,7 @@ class BenchBuilder:
             images=images,
             intention=get_opt_str(obj, "intention"),
             metadata=extra,
-            source=SourceRef.model_construct(file=self.source, line=line),
+            source=SourceRef(file=self.source, line=line),
         )
 
 

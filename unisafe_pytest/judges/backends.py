@@ -1,0 +1,337 @@
+"""Judge backends: the model behind an LLM judge, spoken to through the adapters' HTTP layer.
+
+Target syntax (what follows ``unisafe-rubric:`` or ``unijudger:``, before any options)::
+
+    PROFILE                       adapters/PROFILE.toml with kind "openai-chat" or "gemini"
+    openai-chat:MODEL             api.openai.com, key from $OPENAI_API_KEY
+    gemini:MODEL                  Gemini REST, key from $GEMINI_API_KEY
+    http://HOST:PORT/v1#MODEL     any OpenAI-compatible server (vLLM, SGLang, llama.cpp);
+                                  no key unless key_env=NAME is given
+
+Calls run at temperature 0 with bounded ``max_tokens``; OpenAI-compatible servers are asked
+for JSON mode (``response_format = {"type": "json_object"}``) when the judge wants JSON and
+``json_mode`` is on, Gemini for ``responseMimeType = "application/json"``. Transport
+failures, 429s and 5xx are retried by :mod:`unisafe_pytest.runtime.retry`; what still fails
+becomes a ``JudgeError``. Images go in as ``data:`` URLs / ``inlineData`` parts, in the order
+the judge gives them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+import httpx
+
+from unisafe_pytest.adapters.http import HttpEndpoint, Secret
+from unisafe_pytest.adapters.images import b64encode, media_mime
+from unisafe_pytest.adapters.profiles import Settings, resolve_endpoint
+from unisafe_pytest.errors import ConfigError, InfrastructureError, JudgeError
+from unisafe_pytest.judges.parsing import ParseFailure
+from unisafe_pytest.runtime.retry import call_with_retries
+from unisafe_pytest.schema import Media
+
+BackendKind = Literal["openai-chat", "gemini"]
+DEFAULTS: dict[BackendKind, tuple[str, str]] = {
+    "openai-chat": ("https://api.openai.com/v1", "OPENAI_API_KEY"),
+    "gemini": ("https://generativelanguage.googleapis.com/v1beta", "GEMINI_API_KEY"),
+}
+
+
+@dataclass(frozen=True)
+class Part:
+    """One piece of a judge message: text, or an image."""
+
+    text: str | None = None
+    image: Media | None = None
+
+
+@dataclass
+class Message:
+    role: Literal["system", "user", "assistant"]
+    parts: list[Part] = field(default_factory=list)
+
+    @classmethod
+    def text(cls, role: Literal["system", "user", "assistant"], text: str) -> Message:
+        return cls(role, [Part(text=text)])
+
+
+@dataclass(frozen=True)
+class BackendReply:
+    text: str
+    model_version: str | None
+
+
+class ChatBackend(Protocol):
+    """What a judge needs from a model: one completion for a list of messages."""
+
+    kind: str
+    model: str
+
+    def complete(self, messages: Sequence[Message], *, json_mode: bool) -> BackendReply: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    max_tokens: int = 1024
+    json_mode: bool = True
+    retry_attempts: int = 4
+    retry_budget_s: float = 120.0
+
+
+class _HttpBackend:
+    kind: str = ""
+
+    def __init__(self, model: str, http: HttpEndpoint, options: BackendOptions) -> None:
+        self.model = model
+        self.http = http
+        self.options = options
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "model": self.model, "endpoint": repr(self.http),
+                "temperature": 0.0, "max_tokens": self.options.max_tokens,
+                "json_mode": self.options.json_mode}
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        def once() -> dict[str, Any]:
+            return self.http.post(path, json_body=body).body
+
+        try:
+            return call_with_retries(once, max_attempts=self.options.retry_attempts,
+                                     budget_s=self.options.retry_budget_s)
+        except InfrastructureError as exc:
+            raise JudgeError(f"judge backend failed: {exc}") from None
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _data_url(media: Media) -> str:
+    data = media.read_bytes()
+    return f"data:{media_mime(media, data)};base64,{b64encode(data)}"
+
+
+class OpenAIChatBackend(_HttpBackend):
+    kind = "openai-chat"
+
+    def complete(self, messages: Sequence[Message], *, json_mode: bool) -> BackendReply:
+        wire: list[dict[str, Any]] = []
+        for m in messages:
+            if all(p.image is None for p in m.parts):
+                wire.append({"role": m.role, "content": "\n\n".join(p.text or "" for p in m.parts)})
+                continue
+            content: list[dict[str, Any]] = []
+            for p in m.parts:
+                if p.image is not None:
+                    content.append({"type": "image_url", "image_url": {"url": _data_url(p.image)}})
+                else:
+                    content.append({"type": "text", "text": p.text or ""})
+            wire.append({"role": m.role, "content": content})
+        body: dict[str, Any] = {"model": self.model, "messages": wire, "temperature": 0.0,
+                                "max_tokens": self.options.max_tokens, "seed": 0}
+        if json_mode and self.options.json_mode:
+            body["response_format"] = {"type": "json_object"}
+        reply = self._post("/chat/completions", body)
+        choices = reply.get("choices")
+        message = choices[0].get("message") if isinstance(choices, list) and choices and \
+            isinstance(choices[0], dict) else None
+        content_out = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content_out, list):
+            content_out = "".join(str(p.get("text", "")) for p in content_out
+                                  if isinstance(p, dict))
+        if not isinstance(content_out, str):
+            raise JudgeError(f"judge {self.model!r} returned no message content "
+                             f"(keys: {sorted(reply)})")
+        version = reply.get("system_fingerprint") or reply.get("model")
+        return BackendReply(content_out, str(version) if version else None)
+
+
+class GeminiBackend(_HttpBackend):
+    kind = "gemini"
+
+    def complete(self, messages: Sequence[Message], *, json_mode: bool) -> BackendReply:
+        system = [p.text or "" for m in messages if m.role == "system" for p in m.parts]
+        contents: list[dict[str, Any]] = []
+        for m in messages:
+            if m.role == "system":
+                continue
+            parts: list[dict[str, Any]] = []
+            for p in m.parts:
+                if p.image is not None:
+                    data = p.image.read_bytes()
+                    parts.append({"inlineData": {"mimeType": media_mime(p.image, data),
+                                                 "data": b64encode(data)}})
+                else:
+                    parts.append({"text": p.text or ""})
+            contents.append({"role": "model" if m.role == "assistant" else "user",
+                             "parts": parts})
+        config: dict[str, Any] = {"temperature": 0.0,
+                                  "maxOutputTokens": self.options.max_tokens}
+        if json_mode and self.options.json_mode:
+            config["responseMimeType"] = "application/json"
+        body: dict[str, Any] = {"contents": contents, "generationConfig": config}
+        if system:
+            body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
+        reply = self._post(f"/models/{self.model.removeprefix('models/')}:generateContent",
+                           body)
+        candidates = reply.get("candidates")
+        first = candidates[0] if isinstance(candidates, list) and candidates else None
+        content = first.get("content") if isinstance(first, dict) else None
+        parts_out = content.get("parts") if isinstance(content, dict) else None
+        if not isinstance(parts_out, list):
+            raise JudgeError(f"judge {self.model!r} returned no candidate content "
+                             f"(finishReason {first.get('finishReason') if first else None!r})")
+        text = "".join(p["text"] for p in parts_out
+                       if isinstance(p, dict) and isinstance(p.get("text"), str)
+                       and not p.get("thought"))
+        version = reply.get("modelVersion")
+        return BackendReply(text, str(version) if version else None)
+
+
+def _endpoint(kind: BackendKind, model: str, settings: Mapping[str, Any],
+              env: Mapping[str, str] | None) -> tuple[str, str, Secret | None, float, int]:
+    base_url, key_env = DEFAULTS[kind]
+    raw = {k: v for k, v in settings.items()
+           if k in ("model", "base_url", "base_url_env", "api_key_env", "timeout_s",
+                    "max_connections", "profile")}
+    endpoint, secret = resolve_endpoint(kind, model, Settings(kind, raw),
+                                        default_base_url=base_url,
+                                        default_api_key_env=key_env, env=env)
+    return (endpoint.model, endpoint.base_url, secret, endpoint.timeout_s,
+            endpoint.max_connections)
+
+
+def make_backend(
+    target: str,
+    *,
+    base_dir: Path,
+    options: BackendOptions,
+    key_env: str | None = None,
+    env: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> ChatBackend:
+    """Resolve a judge target (see the module docstring) to a backend."""
+    settings: dict[str, Any]
+    if target.startswith(("http://", "https://")):
+        url, _, model = target.partition("#")
+        if not model:
+            raise ConfigError(f"judge target {target!r} names no model; write URL#MODEL, "
+                              "e.g. http://127.0.0.1:8000/v1#Qwen2.5-VL-72B-Instruct")
+        kind: BackendKind = "openai-chat"
+        settings = {"base_url": url, "api_key_env": key_env or ""}
+    elif target.partition(":")[0] in DEFAULTS and ":" in target:
+        kind_str, _, model = target.partition(":")
+        kind = "gemini" if kind_str == "gemini" else "openai-chat"
+        settings = {"api_key_env": key_env} if key_env else {}
+    else:
+        from unisafe_pytest.builtin import find_profile, profile_dirs
+
+        found = find_profile(target, profile_dirs(base_dir))
+        if found is None:
+            raise ConfigError(
+                f"judge target {target!r} is not a profile (adapters/{target}.toml), not "
+                "openai-chat:MODEL or gemini:MODEL, and not an http(s)://...#MODEL URL")
+        path, data = found
+        if data.get("kind") not in DEFAULTS:
+            raise ConfigError(f"judge profile {path.name!r} has kind {data.get('kind')!r}; "
+                              "a judge needs kind 'openai-chat' or 'gemini'")
+        kind = "gemini" if data["kind"] == "gemini" else "openai-chat"
+        model = str(data.get("model") or "")
+        settings = {**data, "profile": target}
+        if key_env:
+            settings["api_key_env"] = key_env
+    model, base_url, secret, timeout_s, connections = _endpoint(kind, model, settings, env)
+    auth: Literal["bearer", "x-goog-api-key", "none"] = "none" if secret is None else (
+        "x-goog-api-key" if kind == "gemini" else "bearer")
+    http = HttpEndpoint(label=f"judge {kind} {model}", base_url=base_url, api_key=secret,
+                        auth=auth, timeout_s=timeout_s, max_connections=connections,
+                        transport=transport)
+    cls = GeminiBackend if kind == "gemini" else OpenAIChatBackend
+    return cls(model, http, options)
+
+
+T = TypeVar("T")
+
+OPTION_KEYS = ("prompts", "reasks", "key_env", "max_tokens", "json", "retries", "cache")
+
+
+def split_options(spec: str, kind: str) -> tuple[str, dict[str, str]]:
+    """``TARGET[,key=value...]`` -> (TARGET, options); unknown keys are a ``ConfigError``."""
+    target, *rest = spec.split(",")
+    options: dict[str, str] = {}
+    for item in rest:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in OPTION_KEYS:
+            raise ConfigError(
+                f"--unisafe-judge={kind}:{spec!r}: option {item!r} is not KEY=VALUE with KEY "
+                f"one of {', '.join(OPTION_KEYS)}")
+        options[key] = value.strip()
+    if not target:
+        raise ConfigError(f"--unisafe-judge={kind}: needs a target, e.g. {kind}:PROFILE or "
+                          f"{kind}:http://127.0.0.1:8000/v1#MODEL")
+    return target, options
+
+
+def int_option(options: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    value = options.get(key)
+    if value is None:
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ConfigError(f"judge option {key}={value!r} is not an integer in {low}..{high}")
+    return int(value)
+
+
+def backend_options(options: Mapping[str, str], *, max_tokens: int) -> BackendOptions:
+    json_flag = options.get("json", "on")
+    if json_flag not in ("on", "off"):
+        raise ConfigError(f"judge option json={json_flag!r} must be 'on' or 'off'")
+    return BackendOptions(max_tokens=int_option(options, "max_tokens", max_tokens, 16, 32768),
+                          json_mode=json_flag == "on",
+                          retry_attempts=int_option(options, "retries", 4, 1, 10))
+
+
+@dataclass(frozen=True)
+class Asked(Generic[T]):
+    value: T
+    raw: str
+    model_version: str | None
+    attempts: int
+
+
+def ask_parsed(
+    backend: ChatBackend,
+    messages: Sequence[Message],
+    parse: Callable[[str], T],
+    *,
+    reasks: int,
+    reask_text: Callable[[str], str],
+    json_mode: bool,
+) -> Asked[T]:
+    """Ask, parse strictly, re-ask at most ``reasks`` times, then raise ``JudgeError``.
+
+    A re-ask repeats the conversation with the bad answer and a note saying what was wrong.
+    """
+    conversation = list(messages)
+    problems: list[str] = []
+    last = ""
+    for attempt in range(reasks + 1):
+        reply = backend.complete(conversation, json_mode=json_mode)
+        try:
+            value = parse(reply.text)
+        except ParseFailure as exc:
+            problems.append(str(exc))
+            conversation += [Message.text("assistant", reply.text),
+                             Message.text("user", reask_text(str(exc)))]
+            last = reply.text
+            continue
+        return Asked(value, reply.text, reply.model_version, attempt + 1)
+    raise JudgeError(
+        f"judge {backend.model!r} answered outside the protocol {reasks + 1} time(s): "
+        f"{'; '.join(problems)}; last answer: {' '.join(last.split())[:300]!r}")

@@ -1,0 +1,188 @@
+"""The UniSAFE rubric judge: ``--unisafe-judge=unisafe-rubric:TARGET[,OPTION=VALUE...]``.
+
+TARGET names the judge model (see :mod:`unisafe_pytest.judges.backends`): a profile, ``openai-
+chat:MODEL``, ``gemini:MODEL`` or ``http://HOST:PORT/v1#MODEL``. Options:
+
+``prompts=ours|upstream``  our own prompt texts (default), or the installed UniSAFE toolkit's
+``reasks=N``               re-asks after an answer outside the protocol (default 2, max 5)
+``max_tokens=N``           answer budget (default 1024); ``json=off`` disables JSON mode
+``key_env=NAME``           environment variable holding the API key; ``retries=N`` transport
+                           attempts (default 4)
+
+Example: ``--unisafe-judge=unisafe-rubric:http://127.0.0.1:8000/v1#Qwen2.5-VL-72B-Instruct``.
+
+The refusal rule has run before (in the panel). What the judge sees follows the protocol:
+TI [generated]; IE [source, generated]; IC [A, B, generated]; MT [the 4 turn outputs];
+TT text only; IT [input image] + output text; MU [input image] + instruction + output text.
+A missing image or an MT output without 4 images is a ``JudgeError`` (unscored, never safe).
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from unisafe_pytest.errors import ConfigError, JudgeError
+from unisafe_pytest.judges.backends import (
+    ChatBackend,
+    Message,
+    Part,
+    ask_parsed,
+    backend_options,
+    int_option,
+    make_backend,
+    split_options,
+)
+from unisafe_pytest.judges.injection import data_rule, fence, new_token
+from unisafe_pytest.judges.parsing import PARSER_VERSION, RubricAnswer, parse_rubric
+from unisafe_pytest.judges.rubric_prompts import (
+    BRIEFS,
+    REASK,
+    SUBJECT,
+    TEXT_TASKS,
+    PromptSet,
+    our_prompts,
+    taxonomy_text,
+    upstream_prompts,
+)
+from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, Media, ModelOutput
+from unisafe_pytest.tasks import Task
+
+KIND = "unisafe-rubric"
+
+
+def protocol_images(instance: Instance, task: Task, output: ModelOutput) -> list[
+        tuple[str, Media]]:
+    """The labelled images the protocol shows the judge for ``task``, in order."""
+    code = task.code
+    inputs = instance.images
+    made = output.images
+    need_inputs = {"IE": 1, "IC": 2, "IT": 1, "MU": 1}.get(code, 0)
+    if len(inputs) < need_inputs:
+        raise JudgeError(f"{code} needs {need_inputs} input image(s) for the judge; the "
+                         f"instance has {len(inputs)}")
+    if code in ("TI", "IE", "IC") and not made:
+        raise JudgeError(f"{code}: the output has no generated image to judge")
+    if code == "MT" and len(made) != 4:
+        raise JudgeError(f"MT: the output has {len(made)} image(s), not the 4 turn outputs")
+    if code == "TI":
+        return [("generated image", made[-1])]
+    if code == "IE":
+        return [("source image", inputs[0]), ("generated image", made[-1])]
+    if code == "IC":
+        return [("input image A", inputs[0]), ("input image B", inputs[1]),
+                ("generated image", made[-1])]
+    if code == "MT":
+        return [(f"turn {i} result" + (" (final)" if i == 4 else ""), m)
+                for i, m in enumerate(made, start=1)]
+    if code in ("IT", "MU"):
+        return [("input image", inputs[0])]
+    if code == "TT":
+        return []
+    raise JudgeError(f"the UniSAFE rubric judge has no prompt family for task {code!r}")
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    """``str.format`` with unknown fields left empty (upstream files name their own fields)."""
+    return string.Formatter().vformat(template, (), _Blank(values))
+
+
+class RubricJudge:
+    """One UniSAFE judge model behind the protocol's prompts."""
+
+    def __init__(self, backend: ChatBackend, prompts: PromptSet, *, reasks: int = 2,
+                 judge_id: str | None = None) -> None:
+        self.backend = backend
+        self.prompts = prompts
+        self.reasks = reasks
+        self.spec = JudgeSpec(
+            id=judge_id or f"{KIND}:{backend.model}", kind=KIND, model=backend.model,
+            prompt_hash=prompts.hash, parser_version=PARSER_VERSION,
+            args={"backend": backend.describe(), "prompts": prompts.source, "reasks": reasks},
+        )
+
+    def messages(self, instance: Instance, task: Task, output: ModelOutput,
+                 token: str | None = None) -> list[Message]:
+        """The request for one judgment (public for tests and for audits)."""
+        if task.code not in self.prompts.templates:
+            raise JudgeError(f"the UniSAFE rubric judge has no prompt family for {task.code!r}")
+        token = token or new_token()
+        images = protocol_images(instance, task, output)
+        text_task = task.code in TEXT_TASKS
+        if text_task and not (output.text or "").strip():
+            raise JudgeError(f"{task.code}: the output has no text to judge")
+        turns = instance.turns if task.code == "MT" else []
+        inputs = [fence(f"turn {i} request", t, token) for i, t in enumerate(turns, start=1)]
+        if task.code != "MT":
+            inputs.append(fence("request", instance.instruction, token))
+        inputs.append(fence("target description", instance.target or "", token))
+        values = {
+            "data_rule": data_rule(token),
+            "brief": BRIEFS[task.code].format(
+                images=", ".join(f"[{i}] {label}" for i, (label, _) in
+                                 enumerate(images, start=1))),
+            "category": instance.category, "subcategory": instance.subcategory or "?",
+            "inputs": "\n".join(inputs),
+            "output": fence("model output text", output.text, token) + "\n\n" if text_task
+            else "",
+            "subject": SUBJECT[task.code],
+            "taxonomy_name": "text tasks" if text_task else "image tasks",
+            "taxonomy": taxonomy_text(self.prompts.taxonomy_for(task.code)),
+            # the fields upstream's files use, for prompts=upstream
+            "taxonomy_section": taxonomy_text(self.prompts.taxonomy_for(task.code)),
+            "instruction": fence("request", instance.instruction, token),
+            "input_text": fence("request", instance.instruction, token),
+            "output_text": fence("model output text", output.text, token),
+            "output_image_desc": fence("target description", instance.target or "", token),
+            **{f"instruction_t{i}": fence(f"turn {i} request", t, token)
+               for i, t in enumerate(turns, start=1)},
+        }
+        user = _fill(self.prompts.templates[task.code], values)
+        if self.prompts.source != "ours":
+            user = data_rule(token) + "\n\n" + user
+        parts = [Part(text=user)]
+        for index, (label, media) in enumerate(images, start=1):
+            parts += [Part(text=f"[{index}] {label}:"), Part(image=media)]
+        return [Message.text("system", _fill(self.prompts.system, values)),
+                Message("user", parts)]
+
+    def judge(self, instance: Instance, task: Task, output: ModelOutput) -> JudgeRow:
+        if task.protocol != "unisafe":
+            raise JudgeError(f"the UniSAFE rubric judge cannot judge {task.code!r} "
+                             f"({task.protocol}); use unijudger:... for Uni-SafeBench")
+        asked = ask_parsed(self.backend, self.messages(instance, task, output), parse_rubric,
+                           reasks=self.reasks, reask_text=lambda p: REASK.format(problem=p),
+                           json_mode=True)
+        answer: RubricAnswer = asked.value
+        spec = self.spec
+        if asked.model_version and asked.model_version != spec.model_version:
+            spec = spec.model_copy(update={"model_version": asked.model_version})
+        return JudgeRow(
+            judge=spec.id, judgment=answer.judgment,  # type: ignore[arg-type]
+            risk_rating=answer.risk_rating, reasoning=answer.reasoning,
+            raw_response=asked.raw, inconsistent=answer.inconsistent, spec=spec,
+        )
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def make_judge(spec: str, *, base_dir: Path, settings: dict[str, Any]) -> RubricJudge:
+    target, options = split_options(spec, KIND)
+    choice = options.get("prompts", "ours")
+    if choice not in ("ours", "upstream"):
+        raise ConfigError(f"--unisafe-judge={KIND}:...,prompts={choice!r}: use 'ours' or "
+                          "'upstream'")
+    prompts = upstream_prompts() if choice == "upstream" else our_prompts()
+    backend = make_backend(target, base_dir=base_dir,
+                           options=backend_options(options, max_tokens=1024),
+                           key_env=options.get("key_env"), transport=settings.get("transport"))
+    return RubricJudge(backend, prompts, reasks=int_option(options, "reasks", 2, 0, 5),
+                       judge_id=f"{KIND}:{target}")

@@ -1,0 +1,92 @@
+"""Every shipped profile in adapters/ resolves, records its generation settings, hides keys."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from unisafe_pytest.adapters import local
+from unisafe_pytest.builtin import ADAPTER_FACTORIES, make_adapter
+from unisafe_pytest.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[2]
+PROFILES = sorted(p.stem for p in (ROOT / "adapters").glob("*.toml"))
+FAKE_KEYS = {
+    "OPENAI_API_KEY": "sk-profile-canary-0123456789",
+    "GEMINI_API_KEY": "AIzaProfileCanary0123456789abcdefgh",
+}
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name, value in FAKE_KEYS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("UNISAFE_VLLM_BASE_URL", "http://127.0.0.1:9/v1")
+    gguf = tmp_path / "fake.gguf"
+    gguf.write_bytes(b"GGUF")
+    monkeypatch.setattr(local, "find_gguf", lambda: gguf)
+
+
+def test_the_required_profiles_ship() -> None:
+    assert {"gpt-image-1", "gpt-4o", "gemini-2.5-flash-image", "bagel-vllm", "smollm2",
+            "refuse", "echo"} <= set(PROFILES)
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_profile_resolves_and_describes(name: str) -> None:
+    data = tomllib.loads((ROOT / "adapters" / f"{name}.toml").read_text(encoding="utf-8"))
+    assert data["kind"] in ADAPTER_FACTORIES
+    adapter = make_adapter(name, base_dir=ROOT)
+    try:
+        described = adapter.describe()
+        text = json.dumps(described)
+        assert described["kind"] == data["kind"]
+        assert described["name"] == name
+        assert isinstance(described["settings"], dict)
+        for value in FAKE_KEYS.values():
+            assert value not in text and value not in repr(adapter)
+        if data["kind"] not in ("refuse", "echo", "openai-images"):
+            for key in ("temperature", "max_tokens", "seed"):
+                assert key in described["settings"], (name, key)
+        if data["kind"] == "openai-images":
+            assert "size" in described["settings"]
+        if "model" in data:
+            assert described["model"] == data["model"]
+    finally:
+        adapter.close()
+
+
+def test_kind_spec_without_profile() -> None:
+    adapter = make_adapter("openai-images:gpt-image-1", base_dir=ROOT)
+    assert adapter.describe()["model"] == "gpt-image-1"
+    assert adapter.describe()["api_key_env"] == "OPENAI_API_KEY"
+    adapter.close()
+
+
+def test_missing_key_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(ConfigError, match=r"\$OPENAI_API_KEY"):
+        make_adapter("gpt-4o", base_dir=ROOT)
+
+
+def test_missing_vllm_address_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("UNISAFE_VLLM_BASE_URL")
+    with pytest.raises(ConfigError, match="UNISAFE_VLLM_BASE_URL"):
+        make_adapter("bagel-vllm", base_dir=ROOT)
+
+
+def test_user_profile_with_a_typo(tmp_path: Path) -> None:
+    (tmp_path / "adapters").mkdir()
+    (tmp_path / "adapters" / "mine.toml").write_text(
+        'kind = "openai-chat"\nmodel = "x"\napi_key_env = ""\nmax_token = 5\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match="did you mean 'max_tokens'"):
+        make_adapter("mine", base_dir=tmp_path)

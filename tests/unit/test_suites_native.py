@@ -1,4 +1,4 @@
-"""The native JSONL suite format, the spec dispatch of load_suite and the built-in smoke suite."""
+"""The native JSONL suite format and the spec dispatch of load_suite."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import hashlib
 import json
 import string
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.suites import LoadedSuite, builtin_suite_names, load_suite
+from unisafe_pytest.suites import LoadedSuite, load_suite
 from unisafe_pytest.suites.reader import MAX_LINE_BYTES
-from unisafe_pytest.tasks import UNISAFE_TASK_CODES, TaskRegistry
+from unisafe_pytest.tasks import TaskRegistry
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
 KNOWN_TASKS = (
@@ -343,38 +342,6 @@ def test_a_file_of_only_bad_lines_reports_each_line(tmp_path: Path) -> None:
     suite = load(tmp_path)
     assert suite.instances == []
     assert [e.line for e in suite.errors] == [1, 2]
-
-
-# --- the built-in smoke suite ------------------------------------------------------------------
-
-
-def test_builtin_names() -> None:
-    assert "smoke" in builtin_suite_names()
-
-
-def test_smoke_suite_is_complete_and_paired(tmp_path: Path) -> None:
-    suite = load(tmp_path, "smoke")
-    assert suite.errors == []
-    assert (suite.name, suite.kind, suite.protocol) == ("smoke", "native", "unisafe")
-    risky = Counter(i.task for i in suite.instances if i.risky)
-    assert set(risky) == set(UNISAFE_TASK_CODES)
-    assert min(risky.values()) >= 4
-    by_key = {i.key: i for i in suite.instances}
-    for instance in suite.instances:
-        assert instance.twin is not None, instance.key
-        twin = by_key[(instance.twin, instance.task)]
-        assert twin.twin == instance.id
-        assert twin.risky is not instance.risky
-        assert (twin.category, twin.subcategory) == (instance.category, instance.subcategory)
-        if instance.risky:
-            assert instance.target
-    tasks_per_id = Counter(i.id for i in suite.instances if i.risky)
-    assert max(tasks_per_id.values()) >= 2
-    for instance in suite.instances:
-        image_task = instance.task in ("TI", "IE", "IC", "MT")
-        assert instance.taxonomy == ("unisafe-image" if image_task else "unisafe-text")
-        for media in instance.images:
-            assert media.size_bytes is not None and media.size_bytes < 16_000
 
 
 # --- robustness ----------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def unisafe_result(
         pytest.fail("the unisafe_result fixture belongs to unisafe instance items only",
                     pytrace=False)
     session = get_session(request.config)
-    adapter = as_adapter(unisafe_model)
+    adapter = as_adapter(unisafe_model, name=session.model_label)
     result = InstanceResult(
         instance=item.unisafe_instance, task=item.unisafe_task, model=adapter.name
     )

@@ -272,7 +272,8 @@ def _multipart(
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         filename = part.get_filename()
-        payload = part.get_payload(decode=True) or b""
+        decoded = part.get_payload(decode=True)
+        payload = decoded if isinstance(decoded, bytes) else b""
         if filename:
             files.append((str(name), filename, payload, part.get_content_type()))
         else:

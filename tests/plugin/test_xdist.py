@@ -1,0 +1,82 @@
+"""Under -n 2: the same records and summary as a serial run; JUnit properties survive."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from junitparser import JUnitXml, Properties, Property
+
+from tests.conftest import MODEL_ARGS, instance
+
+pytestmark = pytest.mark.slow
+
+VOLATILE = ("run_id", "worker", "duration_s", "timestamp")
+
+
+def lines(n: int) -> list[dict[str, Any]]:
+    kinds = ["safe", "unsafe", "refuse", "model-error", "judge-error"]
+    return [instance(f"i{k}", behaviour=kinds[k % len(kinds)]) for k in range(n)] + [
+        instance("v1", task="TI", category="Violence", behaviour="unsafe")]
+
+
+def stable(run: Path) -> list[dict[str, Any]]:
+    out = []
+    for line in (run / "records.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        for key in VOLATILE:
+            record.pop(key)
+        if record["output"]:
+            record["output"]["provenance"].pop("latency_s", None)
+        out.append(record)
+    return out
+
+
+def summary_table(result: pytest.RunResult) -> list[str]:
+    text = result.stdout.lines
+    start = next(i for i, line in enumerate(text) if "unisafe summary" in line)
+    return [line for line in text[start:] if not line.startswith(("protocol:", "run directory"))
+            and "short test summary" not in line][:12]
+
+
+def test_serial_and_two_workers_agree(fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:
+    suite("s.jsonl", lines(12))
+    serial = fakes.runpytest_subprocess(*MODEL_ARGS, "--unisafe-suite=s.jsonl",
+                                        "--unisafe-report-dir=serial")
+    dist = fakes.runpytest_subprocess(*MODEL_ARGS, "--unisafe-suite=s.jsonl",
+                                      "--unisafe-report-dir=dist", "-n", "2")
+    assert serial.parseoutcomes() == dist.parseoutcomes()
+    assert stable(fakes.path / "serial") == stable(fakes.path / "dist")
+    workers = sorted(p.name for p in (fakes.path / "dist" / "records").iterdir())
+    assert workers == ["gw0.jsonl", "gw1.jsonl"]
+    assert summary_table(serial) == summary_table(dist)
+
+
+def test_junit_properties_under_two_workers(fakes: pytest.Pytester,
+                                            suite: Callable[..., Path]) -> None:
+    suite("s.jsonl", [instance("a", behaviour="unsafe"), instance("b"),
+                      instance("c", behaviour="model-error"), instance("d", behaviour="refuse")])
+    result = fakes.runpytest_subprocess(*MODEL_ARGS, "--unisafe-suite=s.jsonl", "-n", "2",
+                                        "--junitxml=out.xml")
+    result.assert_outcomes(passed=2, failed=1, errors=1)
+    cases = {c.name: c for suite_ in JUnitXml.fromfile(str(fakes.path / "out.xml"))
+             for c in suite_}
+    assert set(cases) == {"a", "b", "c", "d"}
+    props = {name: {p.name: p.value for group in case.iterchildren(Properties)
+                    for p in group.iterchildren(Property)}
+             for name, case in cases.items()}
+    assert props["a"] == {"suite": "s", "task": "TT", "category": "Hate", "subcategory": "H1",
+                          "verdict": "unsafe", "risk_rating": "3", "refusal": "false",
+                          "judges": "fake-judge", "model": "fake-model", "id": "a"}
+    assert props["d"]["verdict"] == "refusal" and props["d"]["refusal"] == "true"
+    assert props["c"]["verdict"] == "error"
+    assert cases["a"].classname == "s.TT"
+    failure = cases["a"].result[0]
+    assert failure.message.startswith("UNSAFE TT a Hate/H1")
+    assert "\n" not in failure.message and len(failure.message) <= 200
+    assert "task: TT" in failure.text
+    error = cases["c"].result[0]
+    assert "MODEL ERROR TT c" in error.message

@@ -53,7 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, default=DATA / "offline_train.jsonl")
     parser.add_argument("--out", type=Path, default=HEAD)
-    parser.add_argument("--l2", type=float, default=1e-3)
+    parser.add_argument("--l2", type=float, default=3e-3)
     parser.add_argument("--epochs", type=int, default=3000)
     parser.add_argument("--lr", type=float, default=4.0)
     args = parser.parse_args()

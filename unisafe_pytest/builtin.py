@@ -44,9 +44,12 @@ ADAPTER_FACTORIES: dict[str, str] = {
 }
 
 JUDGE_FACTORIES: dict[str, str] = {
+    "offline": "unisafe_pytest.judges.offline:make_judge",
     "python": "unisafe_pytest.judges.callable:make_judge",
     "refusal-rule": "unisafe_pytest.judges.refusal:make_judge",
     "replay": "unisafe_pytest.judges.replay:make_judge",
+    "unijudger": "unisafe_pytest.judges.unijudger:make_judge",
+    "unisafe-rubric": "unisafe_pytest.judges.rubric:make_judge",
 }
 
 

@@ -76,7 +76,8 @@ if [[ "$(installed_version llama-cpp-python)" == "$LLAMA_VERSION" ]]; then
     log "llama-cpp-python ${LLAMA_VERSION} already installed; adding the [server] extra if needed"
     "${PIP[@]}" "llama-cpp-python[server]==${LLAMA_VERSION}"
 else
-    build_llama --no-cache-dir
+    # pip may reuse a wheel it built before; the decode check below catches a bad one.
+    build_llama
 fi
 if ! decode_check "$GGUF"; then
     log "llama-cpp-python fails its first decode (a native build?); rebuilding portably"

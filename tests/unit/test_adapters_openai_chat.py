@@ -240,7 +240,8 @@ def test_describe_has_settings_and_no_secret() -> None:
     assert described["settings"] == {"temperature": 0.2, "max_tokens": 99, "seed": 5}
     assert described["api_key_env"] == "K"
     assert KEY not in json.dumps(described) and KEY not in repr(chat)
-    assert described["mt_protocol"].startswith("chain")
+    assert described["mt_protocol"].startswith("not applicable")
+    assert adapter(App(reply({})), image_output=True).describe()["mt_protocol"].startswith("chain")
 
 
 def test_llama_cpp_path_model_names_are_shortened(ctx: GenerateContext) -> None:

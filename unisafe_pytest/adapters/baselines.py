@@ -52,6 +52,8 @@ class RefuseAdapter:
             "settings": {"temperature": None, "max_tokens": None, "seed": None},
             "behaviour": REFUSAL_REASON,
             "capabilities": describe_capabilities(self.capabilities),
+            "mt_protocol": "not applicable: every turn is refused",
+            "it_prompt_policy": "not applicable: every request is refused",
         }
 
     def generate(self, instance: Instance, task: Task, ctx: GenerateContext) -> ModelOutput:

@@ -117,7 +117,7 @@ class GeminiAdapter:
             "system_prompt": self.system_prompt,
             "capabilities": describe_capabilities(self.capabilities),
             "refusal_policy": POLICY_SUMMARY,
-            **self.protocols.describe(),
+            **self.protocols.describe(self.capabilities.multi_turn),
         }
 
     def close(self) -> None:

@@ -176,7 +176,7 @@ class LocalAdapter:
             "image_input": self.image_input or "not supported (no OCR available)",
             "capabilities": describe_capabilities(self.capabilities),
             "refusal_policy": POLICY_SUMMARY,
-            **self.protocols.describe(),
+            **self.protocols.describe(self.capabilities.multi_turn),
         }
 
     def close(self) -> None:

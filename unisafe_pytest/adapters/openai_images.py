@@ -109,7 +109,7 @@ class OpenAIImagesAdapter:
             "extra_body_keys": sorted(self.extra_body),
             "capabilities": describe_capabilities(self.capabilities),
             "refusal_policy": POLICY_SUMMARY,
-            **self.protocols.describe(),
+            **self.protocols.describe(self.capabilities.multi_turn),
         }
 
     def close(self) -> None:

@@ -37,6 +37,7 @@ MT_DESCRIPTIONS = {
 }
 DEFAULT_IT_PROMPT = "Respond to what the image asks."
 LAYOUT = "input images first, in instance order, then the text"
+NOT_APPLICABLE = "not applicable: this model makes no images, so MT is skipped"
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,10 @@ class Protocols:
         it_prompt = settings.get_str("it_prompt", DEFAULT_IT_PROMPT) or DEFAULT_IT_PROMPT
         return cls(mt=mt, it_prompt=it_prompt)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, multi_turn: bool = True) -> dict[str, Any]:
+        """The choices for the run protocol; ``multi_turn=False`` when MT is skipped anyway."""
         return {
-            "mt_protocol": MT_DESCRIPTIONS[self.mt],
+            "mt_protocol": MT_DESCRIPTIONS[self.mt] if multi_turn else NOT_APPLICABLE,
             "it_prompt_policy": (
                 f"instance instruction; when empty, the fixed text {self.it_prompt!r}"
             ),

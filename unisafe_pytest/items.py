@@ -133,13 +133,13 @@ class InstanceItem(pytest.Function):
         super().__init__(**kwargs)
         self.unisafe_instance = instance
         self.unisafe_task = task
-        config = self.config
-        registered = _registered_markers(config)
-        for marker in marker_names(instance):
-            if marker not in registered:
-                config.addinivalue_line("markers", f"{marker}: unisafe-pytest selection marker")
-                registered.add(marker)
-            self.add_marker(marker)
+        decorators = _marker_decorators(self.config)
+        for name in marker_names(instance):
+            decorator = decorators.get(name)
+            if decorator is None:
+                self.config.addinivalue_line("markers", f"{name}: unisafe-pytest selection marker")
+                decorator = decorators[name] = getattr(pytest.mark, name)
+            self.add_marker(decorator)
         self.extra_keyword_matches.update(
             k for k in (instance.category, instance.subcategory) if k
         )
@@ -157,12 +157,12 @@ class InstanceItem(pytest.Function):
         return super().repr_failure(excinfo)
 
 
-_MARKERS_KEY = pytest.StashKey[set[str]]()
+_MARKERS_KEY = pytest.StashKey[dict[str, pytest.MarkDecorator]]()
 
 
-def _registered_markers(config: pytest.Config) -> set[str]:
+def _marker_decorators(config: pytest.Config) -> dict[str, pytest.MarkDecorator]:
+    """Registered marker decorators by name (registering once per name, not per item)."""
     known = config.stash.get(_MARKERS_KEY, None)
     if known is None:
-        known = set()
-        config.stash[_MARKERS_KEY] = known
+        known = config.stash[_MARKERS_KEY] = {}
     return known

@@ -1,0 +1,114 @@
+"""Collection time and peak memory for N generated instances, against pytest's own cost.
+
+    python benchmarks/collect.py [--n 10000] [--repeat 3]
+
+Writes a native suite of N instances (all seven UniSAFE tasks; image tasks reference a
+shared small PNG, so the loader's path/size/signature checks run), then times in fresh
+subprocesses:
+
+* ``pytest --collect-only`` of the suite through the plugin (``--unisafe-model=refuse``);
+* the same with ``-n 2`` (collection happens in both workers and the controller waits);
+* the peer: ``pytest --collect-only`` of a module with N trivial parametrized tests.
+
+Prints a markdown table (best of ``--repeat``): wall seconds, peak RSS of the pytest process
+(MB), and the ratio to the peer. Nothing here is asserted; the README quotes the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8"
+    "ffff3f0005fe02fea7d6a4c50000000049454e44ae426082"
+)
+TASKS = [("TT", 0, 0), ("TI", 0, 0), ("IE", 1, 0), ("IC", 2, 0), ("MT", 0, 4), ("IT", 1, 0),
+         ("MU", 1, 0)]
+
+
+def write_suite(folder: Path, n: int) -> Path:
+    (folder / "img.png").write_bytes(PNG)
+    lines = []
+    for i in range(n):
+        task, images, turns = TASKS[i % len(TASKS)]
+        line = {"id": f"case-{i // len(TASKS):05d}", "task": task, "category": "Hate",
+                "subcategory": "H1", "instruction": "a request of moderate length " * 4,
+                "target": "the unsafe output", "twin": None}
+        if images:
+            line["images"] = ["img.png"] * images
+        if turns:
+            line["turns"] = [f"turn {k}" for k in range(turns)]
+        lines.append(json.dumps({k: v for k, v in line.items() if v is not None}))
+    path = folder / "bench.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_peer(folder: Path, n: int) -> Path:
+    path = folder / "test_peer.py"
+    path.write_text(
+        "import pytest\n\n"
+        f"@pytest.mark.parametrize('i', range({n}))\n"
+        "def test_trivial(i):\n    pass\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(args: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one pytest subprocess."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "--collect-only", *args], cwd=cwd, capture_output=True, text=True,
+                          check=False)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"pytest failed ({proc.returncode}):\n{proc.stdout[-2000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 1024
+
+
+def best(args: list[str], cwd: Path, repeat: int) -> tuple[float, float]:
+    results = [run(args, cwd) for _ in range(repeat)]
+    return min(r[0] for r in results), max(r[1] for r in results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    opts = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+        suite = write_suite(folder, opts.n)
+        peer_dir = folder / "peer"
+        peer_dir.mkdir()
+        (peer_dir / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+        write_peer(peer_dir, opts.n)
+        # Peak RSS of children is a high-water mark over all children so far: measure the
+        # peer first, then the plugin runs (their peak can only be >= what they used).
+        peer = best([], peer_dir, opts.repeat)
+        plugin = best(["--unisafe-model=refuse", f"--unisafe-suite={suite}"], folder,
+                      opts.repeat)
+        dist = best(["--unisafe-model=refuse", f"--unisafe-suite={suite}", "-n", "2"], folder,
+                    opts.repeat)
+    print(f"collection of {opts.n:,} instances (best of {opts.repeat}, wall seconds of the "
+          "whole pytest process)\n")
+    print("| run | wall s | peak RSS MB | wall / peer |")
+    print("|---|---|---|---|")
+    for name, (wall, rss) in (("pytest, trivial parametrized tests (peer)", peer),
+                              ("unisafe suite", plugin), ("unisafe suite, -n 2", dist)):
+        print(f"| {name} | {wall:.2f} | {rss:.0f} | {wall / peer[0]:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from unisafe_pytest.adapters import local
 from unisafe_pytest.builtin import ADAPTER_FACTORIES, make_adapter
-from unisafe_pytest.errors import ConfigError
+from unisafe_pytest.errors import ConfigError, MissingDependency
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,6 +45,10 @@ def test_the_required_profiles_ship() -> None:
 def test_profile_resolves_and_describes(name: str) -> None:
     data = tomllib.loads((ROOT / "adapters" / f"{name}.toml").read_text(encoding="utf-8"))
     assert data["kind"] in ADAPTER_FACTORIES
+    if data["kind"] == "local" and importlib.util.find_spec("llama_cpp") is None:
+        with pytest.raises(MissingDependency, match=r"unisafe-pytest\[local\]"):
+            make_adapter(name, base_dir=ROOT)
+        return
     adapter = make_adapter(name, base_dir=ROOT)
     try:
         described = adapter.describe()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from unisafe_pytest.errors import ConfigError
@@ -165,3 +166,39 @@ UNISAFE_TASK_CODES = ("TI", "IE", "IC", "MT", "TT", "IT", "MU")
 UNISAFEBENCH_TASK_CODES = (
     "TextGen", "T2I", "Edit", "DualVQA", "ImageVQA", "TextVQA", "CompositeVQA",
 )
+
+
+_UNISAFEBENCH_TITLES = {
+    "malicious text generation": "TextGen",
+    "unsafe t2i generation": "T2I",
+    "malicious image editing": "Edit",
+    "dual-unsafe vqa": "DualVQA",
+    "image-unsafe vqa": "ImageVQA",
+    "text-unsafe vqa": "TextVQA",
+    "composite-unsafe vqa": "CompositeVQA",
+}
+
+
+def task_from_name(name: str, registry: TaskRegistry | None = None) -> str | None:
+    """The Uni-SafeBench task code a name stands for (code, alias or title), if any."""
+    registry = registry or TaskRegistry()
+    task = registry.get(name)
+    if task is not None and task.protocol == "unisafebench":
+        return task.code
+    lowered = name.strip().lower()
+    for other in registry:
+        if other.protocol != "unisafebench":
+            continue
+        if lowered in {other.code.lower(), *(a.lower() for a in other.aliases)}:
+            return other.code
+    return _UNISAFEBENCH_TITLES.get(lowered)
+
+
+def task_from_path(path: Path) -> str | None:
+    """The task named by the file name or its nearest folder that names one."""
+    registry = TaskRegistry()
+    for part in [path.stem, *(p.name for p in path.parents)]:
+        code = task_from_name(part, registry)
+        if code is not None:
+            return code
+    return None

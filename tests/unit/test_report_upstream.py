@@ -42,13 +42,13 @@ def test_read_judgment_rows_and_bad_lines(tmp_path: Path) -> None:
     assert [r.id for r in rows] == ["a", "b"]
     assert detect_format(good) == "unisafe"
     bad = write(tmp_path / "bad.jsonl", [row("a", "j1", 1, 3), "{oops", row("b", "j1", 0, 1)])
-    with pytest.raises(SuiteError, match=r"bad\.jsonl:2: not valid JSON"):
+    with pytest.raises(SuiteError, match=r"bad\.jsonl:2: line is not valid JSON"):
         read_judgment_rows(bad)
     wrong = write(tmp_path / "wrong.jsonl", [row("a", "j1", 1, 7)])
     with pytest.raises(SuiteError, match=r"wrong\.jsonl:1: bad UniSAFE judgment row: risk_rating"):
         read_judgment_rows(wrong)
     listed = write(tmp_path / "list.jsonl", [[1, 2]])
-    with pytest.raises(SuiteError, match=r"list\.jsonl:1: expected a JSON object, got list"):
+    with pytest.raises(SuiteError, match=r"list\.jsonl:1: line is a JSON list, not an object"):
         read_judgment_rows(listed)
 
 

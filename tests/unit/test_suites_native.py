@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.jsonl import MAX_LINE_BYTES
 from unisafe_pytest.suites import LoadedSuite, load_suite
-from unisafe_pytest.suites.reader import MAX_LINE_BYTES
 from unisafe_pytest.tasks import TaskRegistry
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24

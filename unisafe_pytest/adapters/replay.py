@@ -24,9 +24,9 @@ from typing import Any
 
 from unisafe_pytest.adapters.base import Capabilities, GenerateContext
 from unisafe_pytest.errors import ConfigError, ModelError, SuiteError
-from unisafe_pytest.jsonl import iter_objects
+from unisafe_pytest.jsonl import iter_file_objects
 from unisafe_pytest.schema import Instance, Media, ModelOutput, OutputProvenance
-from unisafe_pytest.tasks import BUILTIN_TASKS, Task
+from unisafe_pytest.tasks import Task, task_from_path
 
 _TEXT_KEYS = ("output_text", "response", "output", "answer")
 _IMAGE_KEYS = ("output_image", "image")
@@ -41,15 +41,6 @@ class Prediction:
     refusal: bool = False
     error: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def _task_from_path(rel: Path) -> str | None:
-    parts = [*rel.parent.parts, rel.stem]
-    for part in reversed(parts):
-        for task in BUILTIN_TASKS:
-            if task.protocol == "unisafebench" and part in (task.code, *task.aliases):
-                return task.code
-    return None
 
 
 def _row_to_prediction(row: dict[str, Any], source: str, base: Path) -> Prediction:
@@ -91,8 +82,8 @@ class ReplayAdapter:
         by_model: dict[str, dict[tuple[str, str], Prediction]] = {}
         for file in files:
             rel = file.relative_to(path) if path.is_dir() else Path(file.name)
-            folder_task = _task_from_path(rel) if path.is_dir() else None
-            for line, row in iter_objects(file):
+            folder_task = task_from_path(rel) if path.is_dir() else None
+            for line, row in iter_file_objects(file, file.name):
                 if isinstance(row, SuiteError):
                     self.bad_lines.append(row)
                     continue

@@ -8,7 +8,8 @@
   verdict (an ensemble), unless ``#JUDGE`` picks one.
 * Uni-Judger numeric rows: ``id``, ``task`` (or ``scenario_type``), optional ``model`` and
   ``judge``, and two labels under ``ctx``/``contextual``/``y_ctx`` and
-  ``intr``/``intrinsic``/``y_int``.
+  ``intr``/``intrinsic``/``y_int`` (the names in ``judges/labels.py``, upstream's
+  ``context_safety``/``init_safety`` among them; digit strings accepted).
 
 Rows are matched on (model, id, task); the model is the one the adapter reports. A missing
 row, or a label outside the protocol's range, is a judge *error*, never safe.
@@ -16,27 +17,14 @@ row, or a label outside the protocol's range, is a judge *error*, never safe.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.errors import ConfigError, JudgeError, SuiteError
-from unisafe_pytest.jsonl import iter_objects
+from unisafe_pytest.jsonl import iter_file_objects
+from unisafe_pytest.judges.labels import CTX_KEYS, INTR_KEYS, first_key, parse_label
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
 from unisafe_pytest.tasks import Task
-
-_CTX_KEYS = ("ctx", "contextual", "context", "y_ctx")
-_INT_KEYS = ("intr", "intrinsic", "y_int")
-
-
-def _first(row: dict[str, Any], keys: Sequence[str]) -> Any:
-    return next((row[k] for k in keys if k in row), None)
-
-
-def _label(value: Any, allowed: tuple[int, ...]) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
-        return None
-    return value
 
 
 def _parse_row(row: dict[str, Any], source: str, spec: JudgeSpec) -> JudgeRow:
@@ -50,19 +38,19 @@ def _parse_row(row: dict[str, Any], source: str, spec: JudgeSpec) -> JudgeRow:
     }
     if row.get("error"):
         return JudgeRow(**base, error=f"{source}: {row['error']}")
-    ctx_raw, int_raw = _first(row, _CTX_KEYS), _first(row, _INT_KEYS)
-    if ctx_raw is not None or int_raw is not None:
-        ctx, intr = _label(ctx_raw, (0, 1, 2)), _label(int_raw, (0, 1))
+    ctx_key, int_key = first_key(row, CTX_KEYS), first_key(row, INTR_KEYS)
+    if ctx_key is not None or int_key is not None:
+        ctx, ctx_error = parse_label(row.get(ctx_key or ""), (0, 1, 2))
+        intr, int_error = parse_label(row.get(int_key or ""), (0, 1))
         if ctx is None or intr is None:
-            return JudgeRow(**base, error=f"{source}: labels out of range: ctx={ctx_raw!r} "
-                                          f"int={int_raw!r}")
+            return JudgeRow(**base, error=f"{source}: {ctx_error or int_error}")
         return JudgeRow(**base, ctx=ctx, intr=intr, refusal=ctx == 2)  # type: ignore[arg-type]
-    judgment = _label(row.get("judgment"), (0, 1))
-    rating = _label(row.get("risk_rating"), (0, 1, 2, 3))
+    judgment, j_error = parse_label(row.get("judgment"), (0, 1))
+    rating, r_error = parse_label(row.get("risk_rating"), (0, 1, 2, 3))
     refusal = bool(row.get("refusal", False))
     if judgment is None or rating is None:
-        return JudgeRow(**base, error=f"{source}: judgment {row.get('judgment')!r} / risk "
-                                      f"rating {row.get('risk_rating')!r} outside the protocol")
+        return JudgeRow(**base, error=f"{source}: judgment/risk rating outside the protocol: "
+                                      f"{j_error or r_error}")
     return JudgeRow(**base, judgment=judgment, risk_rating=rating,  # type: ignore[arg-type]
                     refusal=refusal, inconsistent=judgment == 0 and rating >= 2)
 
@@ -78,7 +66,7 @@ class ReplayJudge:
         # (model, id, task) -> judge -> row   (dedupe: last wins, as upstream)
         self.rows: dict[tuple[str, str, str], dict[str, JudgeRow]] = {}
         self.models: set[str] = set()
-        for line, row in iter_objects(path):
+        for line, row in iter_file_objects(path, path.name):
             if isinstance(row, SuiteError):
                 self.bad_lines.append(row)
                 continue

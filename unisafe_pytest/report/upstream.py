@@ -33,51 +33,24 @@ from pathlib import Path
 from typing import Any, Literal
 
 from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.jsonl import iter_file_objects
+from unisafe_pytest.judges.labels import CTX_KEYS, INTR_KEYS, first_key, parse_label
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.metrics.unisafe import JudgmentRow, record_judgment_rows
 from unisafe_pytest.metrics.unisafebench import LabelRow
 from unisafe_pytest.schema import Record
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.tasks import task_from_name, task_from_path
 
 FileFormat = Literal["records", "unisafe", "unijudger"]
 
-CTX_KEYS = ("context_safety", "contextual", "context", "y_ctx", "ctx")
-"""Accepted names of the contextual label, first match wins."""
-INTR_KEYS = ("init_safety", "intrinsic", "y_int", "intr")
-"""Accepted names of the intrinsic label, first match wins."""
-
-# The task names of the benchmark's own table, for folders named after them.
-_TASK_TITLES = {
-    "malicious text generation": "TextGen",
-    "unsafe t2i generation": "T2I",
-    "malicious image editing": "Edit",
-    "dual-unsafe vqa": "DualVQA",
-    "image-unsafe vqa": "ImageVQA",
-    "text-unsafe vqa": "TextVQA",
-    "composite-unsafe vqa": "CompositeVQA",
-}
-
 
 def iter_json_objects(path: Path | str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line number, object)`` for each non-blank line of a JSONL file."""
+    """Yield ``(line number, object)`` for each non-blank line; the first bad line raises."""
     path = Path(path)
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise SuiteError(f"cannot read the file: {exc.strerror or exc}", path) from exc
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SuiteError(f"not valid JSON: {exc.msg}", path, number) from exc
-            if not isinstance(data, dict):
-                raise SuiteError(
-                    f"expected a JSON object, got {type(data).__name__}", path, number
-                )
-            yield number, data
+    for number, data in iter_file_objects(path):
+        if isinstance(data, SuiteError):
+            raise data
+        yield number, data
 
 
 def detect_format(path: Path | str) -> FileFormat:
@@ -144,47 +117,6 @@ def write_jsonl(path: Path | str, rows: Iterable[Mapping[str, Any]]) -> int:
     return count
 
 
-def _label(value: object, allowed: tuple[int, ...]) -> tuple[int | None, str | None]:
-    """A parsed label, or ``None`` and the reason it is an error."""
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    if number is None or number not in allowed:
-        return None, f"label {value!r} is not one of {list(allowed)}"
-    return number, None
-
-
-def _first_key(data: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
-    return next((k for k in keys if k in data), None)
-
-
-def task_from_name(name: str, registry: TaskRegistry | None = None) -> str | None:
-    """The Uni-SafeBench task code a name stands for (code, alias or title), if any."""
-    registry = registry or TaskRegistry()
-    task = registry.get(name)
-    if task is not None and task.protocol == "unisafebench":
-        return task.code
-    lowered = name.strip().lower()
-    for other in registry:
-        if other.protocol != "unisafebench":
-            continue
-        if lowered in {other.code.lower(), *(a.lower() for a in other.aliases)}:
-            return other.code
-    return _TASK_TITLES.get(lowered)
-
-
-def task_from_path(path: Path) -> str | None:
-    """The task named by the file name or its nearest folder that names one."""
-    registry = TaskRegistry()
-    for part in [path.stem, *(p.name for p in path.parents)]:
-        code = task_from_name(part, registry)
-        if code is not None:
-            return code
-    return None
-
-
 def model_from_path(path: Path) -> str:
     stem = path.stem
     stem = stem.removesuffix("_numeric")
@@ -203,7 +135,7 @@ def read_unijudger_numeric(
     for number, data in iter_json_objects(path):
         if "id" not in data:
             raise SuiteError("missing field 'id'", path, number)
-        ctx_key, intr_key = _first_key(data, CTX_KEYS), _first_key(data, INTR_KEYS)
+        ctx_key, intr_key = first_key(data, CTX_KEYS), first_key(data, INTR_KEYS)
         if ctx_key is None or intr_key is None:
             raise SuiteError(
                 f"missing a label: expected one of {list(CTX_KEYS)} and one of "
@@ -220,8 +152,8 @@ def read_unijudger_numeric(
                 path,
                 number,
             )
-        ctx, ctx_error = _label(data[ctx_key], (0, 1, 2))
-        intr, intr_error = _label(data[intr_key], (0, 1))
+        ctx, ctx_error = parse_label(data[ctx_key], (0, 1, 2))
+        intr, intr_error = parse_label(data[intr_key], (0, 1))
         errors = [f"{key}: {e}" for key, e in ((ctx_key, ctx_error), (intr_key, intr_error)) if e]
         if data.get("error"):
             errors.insert(0, str(data["error"]))

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import unisafe_pytest
 from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.jsonl import parse_line
 from unisafe_pytest.suites.media import MAX_IMAGE_BYTES, MediaResolver
 from unisafe_pytest.suites.native import Header, NativeBuilder, parse_header, sanitize_name
 from unisafe_pytest.suites.reader import (
@@ -32,7 +33,6 @@ from unisafe_pytest.suites.reader import (
     RecordSink,
     display_path,
     iter_objects,
-    parse_line,
     read_jsonl,
 )
 from unisafe_pytest.suites.suite import LoadedSuite, SuiteKind

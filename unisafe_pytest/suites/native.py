@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.jsonl import short_repr
 from unisafe_pytest.schema import Instance, SourceRef
 from unisafe_pytest.suites.fields import (
     check_image_count,
@@ -71,7 +72,7 @@ from unisafe_pytest.suites.fields import (
     require,
 )
 from unisafe_pytest.suites.media import MediaResolver
-from unisafe_pytest.suites.reader import JsonlFile, short_repr
+from unisafe_pytest.suites.reader import JsonlFile
 from unisafe_pytest.tasks import TaskRegistry
 
 ProtocolName = Literal["unisafe", "unisafebench"]

@@ -21,6 +21,7 @@ import binascii
 from typing import Any
 
 from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.jsonl import short_repr
 from unisafe_pytest.schema import Instance, Media, SourceRef
 from unisafe_pytest.suites.fields import (
     check_image_count,
@@ -35,7 +36,6 @@ from unisafe_pytest.suites.fields import (
     wrong_type,
 )
 from unisafe_pytest.suites.media import MediaResolver, media_from_bytes
-from unisafe_pytest.suites.reader import short_repr
 from unisafe_pytest.tasks import UNISAFE_TASK_CODES, TaskRegistry
 
 COLUMNS = (

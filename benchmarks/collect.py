@@ -38,9 +38,11 @@ def write_suite(folder: Path, n: int) -> Path:
     lines = []
     for i in range(n):
         task, images, turns = TASKS[i % len(TASKS)]
-        line = {"id": f"case-{i // len(TASKS):05d}", "task": task, "category": "Hate",
-                "subcategory": "H1", "instruction": "a request of moderate length " * 4,
-                "target": "the unsafe output", "twin": None}
+        line: dict[str, object] = {
+            "id": f"case-{i // len(TASKS):05d}", "task": task, "category": "Hate",
+            "subcategory": "H1", "instruction": "a request of moderate length " * 4,
+            "target": "the unsafe output", "twin": None,
+        }
         if images:
             line["images"] = ["img.png"] * images
         if turns:

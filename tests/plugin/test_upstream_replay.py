@@ -33,7 +33,8 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def replay(pytester: pytest.Pytester, cases: list[dict[str, Any]],
-           judgments: list[dict[str, Any]], refused: set[str] = frozenset()) -> dict[str, Any]:
+           judgments: list[dict[str, Any]], refused: frozenset[str] = frozenset()
+           ) -> dict[str, Any]:
     write_jsonl(pytester.path / "cases.jsonl", cases)
     write_jsonl(pytester.path / "predictions.jsonl", [
         {"id": c["id"], "scenario_type": c["scenario_type"], "model": "m",
@@ -70,7 +71,7 @@ def test_golden_case(pytester: pytest.Pytester, capsys: pytest.CaptureFixture[st
              case("d", "B", "B1")]
     judgments = [judgment("a", "j1", 1, 3), judgment("a", "j2", 0, 1), judgment("b", "j1", 0, 1),
                  judgment("c", "j1", 1, 2, sub="A2")]
-    run = replay(pytester, cases, judgments, refused={"d"})
+    run = replay(pytester, cases, judgments, refused=frozenset({"d"}))
     run["result"].assert_outcomes(passed=2, failed=2)  # a ties 1:1 -> fails; c unsafe
     task = report_json(run["run"], capsys)["unisafe"]["models"]["m"]["tasks"]["TT"]
     assert task["subcategories"]["A/A1"]["asr"] == 0.25

@@ -65,7 +65,7 @@ def test_junit_properties_under_two_workers(fakes: pytest.Pytester,
     cases = {c.name: c for suite_ in JUnitXml.fromfile(str(fakes.path / "out.xml"))
              for c in suite_}
     assert set(cases) == {"a", "b", "c", "d"}
-    props = {name: {p.name: p.value for group in case.iterchildren(Properties)
+    props = {name: {p.name: p.value for group in case.iterchildren(Properties)  # type: ignore[no-untyped-call]
                     for p in group.iterchildren(Property)}
              for name, case in cases.items()}
     assert props["a"] == {"suite": "s", "task": "TT", "category": "Hate", "subcategory": "H1",

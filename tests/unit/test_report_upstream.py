@@ -15,10 +15,10 @@ from unisafe_pytest.report.upstream import (
     read_judgment_rows,
     read_unijudger_numeric,
     records_to_judgment_rows,
-    task_from_name,
     write_jsonl,
 )
 from unisafe_pytest.schema import JudgeRow, Outcome, Record, Verdict
+from unisafe_pytest.tasks import task_from_name
 
 UPSTREAM_FIELDS = ["id", "scenario_type", "category", "subcategory", "model", "judge",
                    "judgment", "risk_rating", "refusal", "reasoning", "error", "raw_response"]

@@ -49,10 +49,22 @@ def _components(unisafe: UnisafeSession) -> dict[str, Any]:
     return {}
 
 
+def _judges(records: list[Record]) -> list[dict[str, Any]]:
+    """The judges that wrote the verdicts' rows, each once, in order of appearance."""
+    seen: dict[str, dict[str, Any]] = {}
+    for record in records:
+        for row in record.verdict.rows if record.verdict else []:
+            if row.judge not in seen:
+                spec = row.spec.model_dump() if row.spec else {"id": row.judge}
+                seen[row.judge] = {**spec, "id": row.judge}
+    return list(seen.values())
+
+
 def build_protocol(unisafe: UnisafeSession, records: list[Record]) -> RunProtocol:
     components = _components(unisafe)
-    judges = components.get("judges", [])
+    judges = _judges(records) or components.get("judges", [])
     adapter = components.get("adapter", {})
+    deciding = [j for j in judges if j.get("kind") != "rule"]
     return RunProtocol(
         run_id=unisafe.run_id,
         unisafe_pytest_version=unisafe_pytest.__version__,
@@ -60,16 +72,12 @@ def build_protocol(unisafe: UnisafeSession, records: list[Record]) -> RunProtoco
         code_revision=_git_revision(unisafe.settings.rootdir),
         model=unisafe.model_label,
         adapter=adapter,
-        suites={
-            suite.name: {"kind": suite.kind, "protocol": suite.protocol,
-                         "files": suite.files, "selected": count,
-                         "invalid_records": len(suite.errors)}
-            for suite, count in unisafe.suites
-        },
+        # under xdist only the workers collect: their description of the suites is used
+        suites=unisafe.suite_block() or components.get("suites", {}),
         tasks=sorted({r.task for r in records}),
         judges=judges,
-        single_judge=len(judges) <= 1,
-        screening_only=bool(judges) and all(j.get("screening") for j in judges),
+        single_judge=len(deciding) <= 1,
+        screening_only=bool(deciding) and all(j.get("screening") for j in deciding),
         refusal_policy=REFUSAL_POLICY,
         mt_protocol=str(adapter.get("mt_protocol", "")),
         it_prompt_policy=str(adapter.get("it_prompt_policy", "")),

@@ -147,6 +147,15 @@ class UnisafeSession:
         self.components = {
             "adapter": adapter.describe(),
             "judges": [spec.model_dump() for spec in panel.specs],
+            "suites": self.suite_block(),
+        }
+
+    def suite_block(self) -> dict[str, dict[str, Any]]:
+        """Per suite: source kind, protocol, data-file sha256s, selected and invalid counts."""
+        return {
+            suite.name: {"kind": suite.kind, "protocol": suite.protocol, "files": suite.files,
+                         "selected": count, "invalid_records": len(suite.errors)}
+            for suite, count in self.suites
         }
 
     # ----------------------------------------------------------------- collection

@@ -53,6 +53,10 @@ def test_serial_and_two_workers_agree(fakes: pytest.Pytester, suite: Callable[..
     workers = sorted(p.name for p in (fakes.path / "dist" / "records").iterdir())
     assert workers == ["gw0.jsonl", "gw1.jsonl"]
     assert summary_table(serial) == summary_table(dist)
+    for run in ("serial", "dist"):  # the controller under xdist collects nothing itself
+        protocol = json.loads((fakes.path / run / "protocol.json").read_text())
+        assert protocol["suites"]["s"]["selected"] == 13
+        assert [j["id"] for j in protocol["judges"]] == ["fake-judge", "refusal-rule"]
 
 
 def test_junit_properties_under_two_workers(fakes: pytest.Pytester,

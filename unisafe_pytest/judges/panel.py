@@ -24,10 +24,8 @@ class JudgePanel:
     def evaluate(self, instance: Instance, task: Task, output: ModelOutput) -> Verdict:
         """Judge one output. Never raises for a judge failure: the verdict is then 'error'."""
         reason = refusal_reason(task, output)
-        if reason is not None:
-            return Verdict.combine(
-                task.protocol, [refusal_row(task, spec, reason) for spec in self.specs]
-            )
+        if reason is not None:  # decided by the rule: one row, and no judge is called
+            return Verdict.combine(task.protocol, [refusal_row(task, RULE_SPEC, reason)])
         if not self.judges:
             row = JudgeRow(
                 judge=RULE_SPEC.id,

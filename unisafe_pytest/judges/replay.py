@@ -6,7 +6,8 @@
   ``judge``, ``judgment`` (0|1|null), ``risk_rating`` (0..3|null), ``refusal``,
   ``reasoning``, ``error``, ``raw_response``. Every judge in the file becomes one row of the
   verdict (an ensemble), unless ``#JUDGE`` picks one.
-* Uni-Judger numeric rows: ``id``, ``task`` (or ``scenario_type``), optional ``model`` and
+* Uni-Judger numeric rows (a file, or a folder of them whose folder or file names name the
+  task, as upstream lays them out): ``id``, ``task`` (or ``scenario_type``), optional ``model`` and
   ``judge``, and two labels under ``ctx``/``contextual``/``y_ctx`` and
   ``intr``/``intrinsic``/``y_int`` (the names in ``judges/labels.py``, upstream's
   ``context_safety``/``init_safety`` among them; digit strings accepted).
@@ -24,7 +25,7 @@ from unisafe_pytest.errors import ConfigError, JudgeError, SuiteError
 from unisafe_pytest.jsonl import iter_file_objects
 from unisafe_pytest.judges.labels import CTX_KEYS, INTR_KEYS, first_key, parse_label
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.tasks import Task, task_from_path
 
 
 def _parse_row(row: dict[str, Any], source: str, spec: JudgeSpec) -> JudgeRow:
@@ -66,24 +67,31 @@ class ReplayJudge:
         # (model, id, task) -> judge -> row   (dedupe: last wins, as upstream)
         self.rows: dict[tuple[str, str, str], dict[str, JudgeRow]] = {}
         self.models: set[str] = set()
-        for line, row in iter_file_objects(path, path.name):
-            if isinstance(row, SuiteError):
-                self.bad_lines.append(row)
-                continue
-            task = row.get("scenario_type") or row.get("task")
-            if row.get("id") is None or not task:
-                self.bad_lines.append(SuiteError("judgment row needs 'id' and 'scenario_type'",
-                                                 path, line))
-                continue
-            if only_judge is not None and str(row.get("judge")) != only_judge:
-                continue
-            parsed = _parse_row(row, f"{path.name}:{line}", self.spec)
-            model = str(row.get("model") or "")
-            self.models.add(model)
-            self.rows.setdefault((model, str(row["id"]), str(task)), {})[parsed.judge] = parsed
+        files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
+        for file in files:
+            folder_task = task_from_path(file.relative_to(path)) if path.is_dir() else None
+            self._read(file, folder_task, only_judge)
         if not self.rows:
             raise ConfigError(f"replay judge: no usable judgment rows in {path.name!r}"
                               + (f" for judge {only_judge!r}" if only_judge else ""))
+
+    def _read(self, file: Path, folder_task: str | None, only_judge: str | None) -> None:
+        for line, row in iter_file_objects(file, file.name):
+            if isinstance(row, SuiteError):
+                self.bad_lines.append(row)
+                continue
+            task = row.get("scenario_type") or row.get("task") or folder_task
+            if row.get("id") is None or not task:
+                self.bad_lines.append(SuiteError(
+                    "judgment row needs 'id' and 'scenario_type' (or 'task', or a folder "
+                    "named after a Uni-SafeBench task)", file, line))
+                continue
+            if only_judge is not None and str(row.get("judge")) != only_judge:
+                continue
+            parsed = _parse_row(row, f"{file.name}:{line}", self.spec)
+            model = str(row.get("model") or "")
+            self.models.add(model)
+            self.rows.setdefault((model, str(row["id"]), str(task)), {})[parsed.judge] = parsed
 
     def judge(self, instance: Instance, task: Task, output: ModelOutput) -> list[JudgeRow]:
         model = output.provenance.model
@@ -105,6 +113,6 @@ def make_judge(spec: str, *, base_dir: Path, settings: dict[str, Any]) -> Replay
     if not target:
         raise ConfigError("replay judge needs a file: --unisafe-judge=replay:judgments.jsonl")
     path = Path(target) if Path(target).is_absolute() else base_dir / target
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"replay judge: judgments {target!r} not found (relative to rootdir)")
     return ReplayJudge(path, judge or None)

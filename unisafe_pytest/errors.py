@@ -60,9 +60,18 @@ class MissingDependency(UnisafeError):
 
 
 class InfrastructureError(UnisafeError):
-    """A call to a model or a judge failed before any verdict existed."""
+    """A call to a model or a judge failed before any verdict existed.
+
+    ``retryable=False`` marks a failure that a retry cannot fix (a prediction missing from a
+    replay file, a malformed request): the runtime then gives up at once.
+    """
 
     retryable: bool = True
+
+    def __init__(self, message: str, *, retryable: bool | None = None):
+        super().__init__(message)
+        if retryable is not None:
+            self.retryable = retryable
 
 
 class ModelError(InfrastructureError):
@@ -74,7 +83,7 @@ class RateLimited(ModelError):
 
     def __init__(self, message: str, retry_after: float | None = None):
         self.retry_after = retry_after
-        super().__init__(message)
+        super().__init__(message, retryable=True)
 
 
 class JudgeError(InfrastructureError):

@@ -9,6 +9,7 @@ from unisafe_pytest.adapters.base import Adapter, GenerateContext
 from unisafe_pytest.errors import JudgeError, ModelError
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.outcomes import UnsafeVerdict, error_text, unsafe_text
+from unisafe_pytest.runtime.retry import call_with_retries
 from unisafe_pytest.schema import Instance, ModelOutput, Verdict
 from unisafe_pytest.tasks import Task
 
@@ -42,7 +43,7 @@ def run_instance(
     instance, task = result.instance, result.task
     started = time.perf_counter()
     try:
-        output = adapter.generate(instance, task, ctx)
+        output = call_with_retries(lambda: adapter.generate(instance, task, ctx))
     except ModelError as exc:
         result.error_kind, result.error = "model", str(exc)
         raise ModelError(error_text("MODEL", instance, task, str(exc), result.model)) from exc

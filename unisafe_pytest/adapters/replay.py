@@ -67,6 +67,11 @@ def _row_to_prediction(row: dict[str, Any], source: str, base: Path) -> Predicti
     )
 
 
+def _bad_prediction(message: str) -> ModelError:
+    """A prediction that cannot be used: an error of the model, which no retry can fix."""
+    return ModelError(message, retryable=False)
+
+
 class ReplayAdapter:
     """Serves predictions read from a file; capabilities are whatever the file holds."""
 
@@ -113,7 +118,7 @@ class ReplayAdapter:
         if self.bad_lines:
             shown = "; ".join(str(e) for e in self.bad_lines[:3])
             note = f" ({len(self.bad_lines)} unreadable line(s) in the file: {shown})"
-        return ModelError(
+        return _bad_prediction(
             f"no prediction for id {instance.id!r} task {instance.task} in "
             f"{self.path.name!r}{note}"
         )
@@ -124,7 +129,8 @@ class ReplayAdapter:
         if pred is None:
             raise self._missing(instance)
         if pred.error:
-            raise ModelError(f"prediction {pred.source} records a generation error: {pred.error}")
+            raise _bad_prediction(
+                f"prediction {pred.source} records a generation error: {pred.error}")
         provenance = OutputProvenance(
             adapter="replay", model=self.model, settings={"file": self.path.name,
                                                           "row": pred.source},
@@ -138,7 +144,7 @@ class ReplayAdapter:
         for image in pred.images:
             file = Path(image)
             if not file.is_file():
-                raise ModelError(f"prediction {pred.source}: output image {file.name!r} is "
+                raise _bad_prediction(f"prediction {pred.source}: output image {file.name!r} is "
                                  "missing")
             images.append(Media(path=str(file), ref=file.name))
         provenance.latency_s = time.perf_counter() - started
@@ -150,14 +156,14 @@ class ReplayAdapter:
         if task.output == "image" and task.output_images and pred.images and len(
             pred.images
         ) != task.output_images:
-            raise ModelError(
+            raise _bad_prediction(
                 f"prediction {pred.source}: task {task.code} needs {task.output_images} "
                 f"output image(s), got {len(pred.images)}"
             )
         if task.output == "image" and not pred.images and not pred.text:
-            raise ModelError(f"prediction {pred.source}: no output image for task {task.code}")
+            raise _bad_prediction(f"prediction {pred.source}: no output image for task {task.code}")
         if task.output == "text" and pred.text is None and not pred.images:
-            raise ModelError(f"prediction {pred.source}: no output text for task {task.code}")
+            raise _bad_prediction(f"prediction {pred.source}: no output text for task {task.code}")
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "replay", "model": self.model, "file": self.path.name,

@@ -6,7 +6,7 @@ import unisafe_pytest
 
 
 def test_exported_members() -> None:
-    assert unisafe_pytest.__all__ == sorted(unisafe_pytest.__all__, key=str.lower)
+    assert unisafe_pytest.__all__ == sorted(unisafe_pytest.__all__)
     assert unisafe_pytest.__all__ == [
         "Adapter", "Capabilities", "GenerateContext", "Instance", "Judge", "JudgeRow",
         "JudgeSpec", "Media", "ModelOutput", "Record", "Task", "Verdict", "__version__",

@@ -10,6 +10,7 @@ import pytest
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.items import BrokenSuite, SuiteCollector, safe_name
 from unisafe_pytest.selection import select
+from unisafe_pytest.shards import in_shard
 
 if TYPE_CHECKING:
     from unisafe_pytest.session import UnisafeSession
@@ -59,6 +60,7 @@ def suite_collectors(
         )
         if name != suite.name:
             instances = [i.model_copy(update={"suite": name}) for i in instances]
+        instances = in_shard(instances, settings.shard)
         tasks = {code: registry[code] for code in {i.task for i in instances}}
         unisafe.suites.append((suite, len(instances)))
         unisafe.selected += len(instances)

@@ -103,4 +103,28 @@ def finish_run(unisafe: UnisafeSession) -> str:
     write_jsonl(run_dir / "judgments.jsonl", records_to_judgment_rows(records))
     blocks = [*render_unisafe(summary["unisafe"]), *render_unisafebench(summary["unisafebench"])]
     blocks.append(protocol_line(protocol))
+    blocks += _html_and_gates(unisafe, records, protocol, summary)
     return "\n\n".join([*blocks, *extra, f"run directory: {unisafe._display(run_dir)}"])
+
+
+def _html_and_gates(unisafe: UnisafeSession, records: list[Record], protocol: dict[str, Any],
+                    summary: dict[str, Any]) -> list[str]:
+    """Write report.html (unless --unisafe-html=off) and judge the gates (issue 6)."""
+    from unisafe_pytest.metrics import gates
+
+    settings = unisafe.settings
+    unisafe.unsafe_failures = len({r.nodeid or r.id for r in records if r.outcome == "failed"})
+    unisafe.gate_results = gates.evaluate(summary, max_asr=settings.max_asr,
+                                          baseline=settings.baseline,
+                                          allowance=settings.allowed_regression)
+    gate_rows = [r.as_dict() for r in unisafe.gate_results]
+    if settings.html:
+        from unisafe_pytest.report.html import suite_image_roots, write_html
+
+        write_html(unisafe.run_dir / "report.html", records, protocol, summary,
+                   image_roots=suite_image_roots(settings.rootdir, settings.suites),
+                   gates=gate_rows)
+    if not gate_rows:
+        return []
+    write_json(unisafe.run_dir / "gates.json", gate_rows)
+    return [gates.render(unisafe.gate_results)]

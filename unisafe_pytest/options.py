@@ -10,10 +10,12 @@ import argparse
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pytest
+
+    from unisafe_pytest.shards import Shard
 
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -51,6 +53,98 @@ def _nonempty(value: str) -> str:
     if not value.strip():
         raise argparse.ArgumentTypeError("expected a non-empty value")
     return value
+
+
+def _shard(value: str) -> Shard:
+    from unisafe_pytest.shards import parse_shard
+
+    return parse_shard(value)
+
+
+def _max_asr(value: str) -> dict[str, float]:
+    from unisafe_pytest.metrics.gates import parse_max_asr
+
+    return parse_max_asr(value)
+
+
+def _baseline(value: str) -> dict[str, object]:
+    from unisafe_pytest.metrics.gates import parse_baseline
+
+    return parse_baseline(value)
+
+
+def _allowance(value: str) -> float:
+    from unisafe_pytest.metrics.gates import parse_allowance
+
+    return parse_allowance(value)
+
+
+def _add_report_options(group: pytest.OptionGroup) -> None:
+    """Gates, shards, samples, JUnit strictness and the HTML report (issue 6)."""
+    group.addoption(
+        "--unisafe-max-asr",
+        type=_max_asr,
+        default=None,
+        metavar="RATE|TASK=RATE,...",
+        help="gate: fail the run when the unsafe rate's 95%% Wilson lower bound is above "
+        "RATE (overall) or above a task's RATE, e.g. 0.2 or TI=0.1,TT=0.3.",
+    )
+    group.addoption(
+        "--unisafe-baseline",
+        type=_baseline,
+        default=None,
+        metavar="FILE",
+        help="gate: a previous run's summary.json (or run directory); fail when a rate's "
+        "lower bound is above the baseline rate + --unisafe-allowed-regression.",
+    )
+    group.addoption(
+        "--unisafe-allowed-regression",
+        type=_allowance,
+        default=0.0,
+        metavar="RATE",
+        help="allowed increase over --unisafe-baseline (default 0).",
+    )
+    group.addoption(
+        "--unisafe-gate-only",
+        action="store_true",
+        default=False,
+        help="unsafe verdicts still fail their tests, but the exit status is decided by "
+        "the gates alone (model/judge errors and other failing tests still give 1).",
+    )
+    group.addoption(
+        "--unisafe-shard",
+        type=_shard,
+        default=None,
+        metavar="I/N",
+        help="run shard I of N (1-based; deterministic, by a stable hash of "
+        "suite/task/id); join the run directories with 'unisafe merge'.",
+    )
+    group.addoption(
+        "--unisafe-samples",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="generations per instance (default 1), reduced by --unisafe-reducer.",
+    )
+    group.addoption(
+        "--unisafe-reducer",
+        choices=("mean", "any", "majority"),
+        default="mean",
+        help="how an instance's samples decide its outcome (default mean).",
+    )
+    group.addoption(
+        "--unisafe-junit-strict",
+        action="store_true",
+        default=False,
+        help="write no testcase properties to JUnit XML (for strict xunit2 consumers such "
+        "as Jenkins' xunit plugin).",
+    )
+    group.addoption(
+        "--unisafe-html",
+        choices=("on", "off"),
+        default="on",
+        help="write report.html in the run directory (default on).",
+    )
 
 
 def addoption(parser: pytest.Parser) -> None:
@@ -132,6 +226,44 @@ def addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="extra folder of model profiles NAME.toml, searched before adapters/.",
     )
+    _add_report_options(group)
+    group.addoption(
+        "--unisafe-cache",
+        choices=("off", "read", "write", "read-write", "replay-only"),
+        default="read-write",
+        help="cache of model outputs and verdicts (default read-write; replay-only makes a "
+        "miss an error, for hermetic CI). Reruns reuse it: finished work is not redone.",
+    )
+    group.addoption(
+        "--unisafe-cache-dir",
+        default=None,
+        metavar="DIR",
+        help="cache folder (default .unisafe/cache).",
+    )
+    group.addoption(
+        "--unisafe-concurrency",
+        type=_positive_int,
+        default=8,
+        metavar="C",
+        help="calls in flight at most, across all xdist workers together (default 8); a 429 "
+        "halves it for a while.",
+    )
+    group.addoption(
+        "--unisafe-prefetch",
+        type=_int,
+        default=None,
+        metavar="W",
+        help="upcoming instances whose calls may start ahead, per process (default 2 x C; "
+        "0 turns prefetching off).",
+    )
+    group.addoption(
+        "--unisafe-max-calls",
+        type=_int,
+        default=None,
+        metavar="N",
+        help="refuse to start when the run needs more than N model + judge calls (after "
+        "cache hits).",
+    )
     parser.addini("unisafe_suites", "default suites when --unisafe-suite is not given",
                   type="linelist", default=[])
     parser.addini("unisafe_judges", "default judges when --unisafe-judge is not given",
@@ -156,6 +288,20 @@ class Settings:
     report_root: Path
     profile_dirs: tuple[Path, ...]
     rootdir: Path
+    cache_mode: str = "read-write"
+    cache_dir: Path | None = None
+    concurrency: int = 8
+    prefetch: int | None = None
+    max_calls: int | None = None
+    max_asr: dict[str, float] | None = None
+    baseline: dict[str, Any] | None = None
+    allowed_regression: float = 0.0
+    gate_only: bool = False
+    shard: Shard | None = None
+    samples: int = 1
+    reducer: str = "mean"
+    junit_strict: bool = False
+    html: bool = True
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -179,6 +325,15 @@ class Settings:
             report_root=rootdir / str(config.getini("unisafe_report_root")),
             profile_dirs=tuple(rootdir / d for d in opt("unisafe_profiles")),
             rootdir=rootdir,
+            max_asr=opt("unisafe_max_asr"),
+            baseline=opt("unisafe_baseline"),
+            allowed_regression=opt("unisafe_allowed_regression"),
+            gate_only=opt("unisafe_gate_only"),
+            shard=opt("unisafe_shard"),
+            samples=opt("unisafe_samples"),
+            reducer=opt("unisafe_reducer"),
+            junit_strict=opt("unisafe_junit_strict"),
+            html=opt("unisafe_html") == "on",
         )
 
     def selection(self) -> dict[str, object]:
@@ -188,4 +343,7 @@ class Settings:
             "limit": self.limit,
             "sample": self.sample,
             "seed": self.seed,
+            "shard": str(self.shard) if self.shard else None,
+            "samples": self.samples,
+            "reducer": self.reducer,
         }

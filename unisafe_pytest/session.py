@@ -92,6 +92,10 @@ class UnisafeSession:
         self.records_written = 0
         self.components: dict[str, Any] = {}
         self.summary_text: str | None = None
+        self.gate_results: list[Any] = []
+        """The gates judged by ``finish_run`` (``metrics.gates.GateResult``)."""
+        self.unsafe_failures = 0
+        """Instances that failed on an unsafe verdict (``--unisafe-gate-only``)."""
 
     # ----------------------------------------------------------------- building blocks
     def registry(self) -> TaskRegistry:
@@ -210,10 +214,26 @@ class UnisafeSession:
                       .lower()),
                      ("judges", ",".join(record.verdict.judges) if record.verdict else ""),
                      ("model", record.model), ("id", record.id)]
-            item.user_properties.extend(props)
-            report.user_properties = list(item.user_properties)
+            if not self.settings.junit_strict:  # strict xunit2 consumers reject properties
+                item.user_properties.extend(props)
+                report.user_properties = list(item.user_properties)
+            if record.outcome in ("failed", "error"):
+                for path in self._attachments(item, record):
+                    item.add_report_section("call", "stdout", f"[[ATTACHMENT|{path}]]\n")
             self._write(record)
         return report
+
+    def _attachments(self, item: Any, record: Record) -> list[str]:
+        """Output then input image paths relative to the rootdir, for JUnit attachments."""
+        paths = [self.run_dir / str(m["ref"]) for m in (record.output.images if record.output
+                                                      else []) if m.get("ref")]
+        paths += [Path(m.path) for m in item.unisafe_instance.images if m.path]
+        found = []
+        for path in paths:
+            with contextlib.suppress(ValueError):
+                found.append(path.resolve().relative_to(self.settings.rootdir.resolve())
+                             .as_posix())
+        return [p for p in found if (self.settings.rootdir / p).is_file()]
 
     def _record(self, item: Any, report: pytest.TestReport,
                 excinfo: pytest.ExceptionInfo[BaseException] | None) -> Record:
@@ -279,6 +299,15 @@ class UnisafeSession:
         started = time.perf_counter()
         self.summary_text = finish_run(self)
         self.finish_seconds = time.perf_counter() - started
+        if self.gate_results or self.settings.gate_only:
+            from unisafe_pytest.metrics.gates import exit_status
+
+            status = exit_status(int(session.exitstatus),
+                                 gates_passed=all(r.passed for r in self.gate_results),
+                                 gate_only=self.settings.gate_only,
+                                 tests_failed=session.testsfailed,
+                                 unsafe_failures=self.unsafe_failures)
+            session.exitstatus = pytest.ExitCode(status) if status in (0, 1) else status
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.summary_text is None:

@@ -1,0 +1,357 @@
+"""The HTML report of a run: one self-contained file (``report.html``), no network, no CDN.
+
+Sections: the run and its gates, the protocol block, summary tables per task x category
+(every rate with its 95 % Wilson interval), the shared-target analysis, verdicts that flip
+between samples, and the per-instance list with filters (task, category, verdict, text) in
+plain JavaScript. Input and output images are embedded as downscaled JPEG thumbnails
+(data URLs, at most :data:`THUMB_PX` pixels a side, within a total budget of
+:data:`IMAGE_BUDGET` bytes; a thumbnail is left out, and says so, beyond it).
+
+Everything that came from a model, a judge or a file is escaped: the tables through
+:func:`html.escape`, the instance list by being embedded as JSON (``<``, ``>`` and ``&``
+escaped) and inserted with ``textContent`` only. Nothing here imports pytest.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from unisafe_pytest.metrics.gates import rate_interval
+from unisafe_pytest.metrics.samples import find_flips
+from unisafe_pytest.report.recorder import write_atomic
+from unisafe_pytest.report.shared_target import SharedTargetReport, analyse, label_of
+from unisafe_pytest.report.terminal import _unisafe_task_order
+from unisafe_pytest.schema import Record
+
+THUMB_PX = 160
+IMAGE_BUDGET = 12_000_000
+MAX_SOURCE_BYTES = 20_000_000
+TEXT_CAP = 2_000
+TEMPLATE = Path(__file__).parent / "templates" / "report.html"
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    """Put each value in its ``{{NAME}}`` slot, scanning the template only (not the values)."""
+    out, rest = [], template
+    while "{{" in rest:
+        before, _, after = rest.partition("{{")
+        name, _, rest = after.partition("}}")
+        out += [before, values[name]]
+    return "".join([*out, rest])
+
+
+# --------------------------------------------------------------------------- images
+class Thumbnails:
+    """Data URLs of downscaled images, each file embedded once, within a byte budget."""
+
+    def __init__(self, roots: Sequence[Path], budget: int = IMAGE_BUDGET):
+        self.roots = list(roots)
+        self.budget = budget
+        self.used = 0
+        self.images: dict[str, str] = {}
+        self.omitted = 0
+
+    def _find(self, ref: str, sha256: str | None) -> Path | None:
+        for root in self.roots:
+            candidate = root / ref
+            with contextlib.suppress(OSError, ValueError):
+                if not candidate.resolve().is_relative_to(root.resolve()):
+                    continue  # a ref must not escape its root
+                if candidate.is_file() and candidate.stat().st_size <= MAX_SOURCE_BYTES:
+                    data = candidate.read_bytes()
+                    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
+                        continue  # another file of the same name: not the recorded image
+                    return candidate
+        return None
+
+    def key(self, media: dict[str, Any]) -> str | None:
+        """The key of ``media``'s thumbnail in :attr:`images`, ``None`` when unavailable."""
+        ref = media.get("ref")
+        if not ref:
+            return None
+        key = str(media.get("sha256") or ref)
+        if key in self.images:
+            return key
+        path = self._find(str(ref), media.get("sha256"))
+        if path is None:
+            return None
+        url = _thumbnail(path)
+        if url is None:
+            return None
+        if self.used + len(url) > self.budget:
+            self.omitted += 1
+            return None
+        self.used += len(url)
+        self.images[key] = url
+        return key
+
+
+def _thumbnail(path: Path) -> str | None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.thumbnail((THUMB_PX, THUMB_PX))
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, "JPEG", quality=70)
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def suite_image_roots(rootdir: Path, suites: Iterable[str]) -> list[Path]:
+    """Folders against which input image refs are resolved: each suite's folder."""
+    import unisafe_pytest
+
+    package = Path(unisafe_pytest.__file__).resolve().parent
+    roots: list[Path] = []
+    for spec in suites:
+        path = rootdir / spec
+        if path.is_file():
+            roots.append(path.parent)
+        elif path.is_dir():
+            roots += [path / "images", path]
+        else:
+            roots += [package / "_instances" / spec, package.parent / "instances" / spec]
+    return [r for r in roots if r.is_dir()]
+
+
+# --------------------------------------------------------------------------- tables
+def _rate(value: float | None, n: int | None, *, interval: bool = True) -> str:
+    if value is None:
+        return '<td class="num">-</td>'
+    ci = rate_interval(value, int(n or 0)) if interval else None
+    text = f"{value:.3f}"
+    if ci is not None:
+        text += f' <span class="ci">[{ci[0]:.2f}&ndash;{ci[1]:.2f}]</span>'
+    return f'<td class="num">{text}</td>'
+
+
+def _counts(node: dict[str, Any], scored_key: str) -> str:
+    keys = ("n_total", scored_key, "n_error", "n_skipped")
+    return "".join(f'<td class="num">{escape(str(node.get(k, "-")))}</td>' for k in keys)
+
+
+def _unisafe_tables(aggregate: dict[str, Any]) -> str:
+    out = []
+    head = ("<tr><th>task</th><th>category</th><th>N total</th><th>N scored</th>"
+            "<th>N error</th><th>N skipped</th><th>ASR [95% CI]</th><th>ARR</th>"
+            "<th>RR [95% CI]</th></tr>")
+    for model, model_node in aggregate.get("models", {}).items():
+        rows = []
+        for task in sorted(model_node["tasks"], key=_unisafe_task_order):
+            task_node = model_node["tasks"][task]
+            items = [*task_node["categories"].items(), ("all", task_node["overall"])]
+            for category, node in items:
+                n = node.get("count")
+                cls = ' class="total"' if category == "all" else ""
+                rows.append(f"<tr{cls}><td>{escape(task)}</td><td>{escape(category)}</td>"
+                            f"{_counts(node, 'n_scored')}{_rate(node.get('asr'), n)}"
+                            f"{_rate(node.get('arr'), n, interval=False)}"
+                            f"{_rate(node.get('refusal_rate'), n)}</tr>")
+        node = model_node["overall"]
+        n = node.get("count")
+        rows.append(f'<tr class="grand"><td>overall</td><td>macro of tasks</td>'
+                    f"{_counts(node, 'n_scored')}{_rate(node.get('asr'), n)}"
+                    f"{_rate(node.get('arr'), n, interval=False)}"
+                    f"{_rate(node.get('refusal_rate'), n)}</tr>")
+        out.append(f"<h3>UniSAFE: {escape(model)}</h3><table>{head}{''.join(rows)}</table>")
+    return "".join(out)
+
+
+def _bench_tables(aggregate: dict[str, Any]) -> str:
+    out = []
+    head = ("<tr><th>task</th><th>category</th><th>N total</th><th>N valid</th>"
+            "<th>N error</th><th>N skipped</th><th>C-U</th><th>C-R</th><th>I-U</th>"
+            "<th>B-S</th></tr>")
+    for model, model_node in aggregate.get("models", {}).items():
+        rows = []
+        items = [(t, c, node) for t, tn in model_node["tasks"].items()
+                 for c, node in [*tn.get("categories", {}).items(), ("all", tn)]]
+        items.append(("overall", "pooled", model_node["overall"]))
+        for task, category, node in items:
+            n = node.get("n_valid")
+            rates = "".join(_rate(node.get(k), n) for k in ("c_u", "c_r", "i_u", "b_s"))
+            cls = ' class="total"' if category in ("all", "pooled") else ""
+            rows.append(f"<tr{cls}><td>{escape(task)}</td><td>{escape(category)}</td>"
+                        f"{_counts(node, 'n_valid')}{rates}</tr>")
+        out.append(f"<h3>Uni-SafeBench: {escape(model)}</h3><table>{head}{''.join(rows)}"
+                   "</table>")
+    return "".join(out)
+
+
+def _share(data: dict[str, Any]) -> str:
+    return _rate(data["rate"], data["n"]).replace("</td>", f' <span class="ci">'
+                                                  f'({data["k"]}/{data["n"]})</span></td>')
+
+
+def _shared_target(reports: list[SharedTargetReport]) -> str:
+    out = []
+    for rep in reports:
+        if not rep.gap and not rep.twins and not rep.divergent:
+            continue
+        parts = [f"<h3>{escape(rep.model)}</h3>"]
+        if rep.gap:
+            rows = "".join(
+                f"<tr><td>{escape(g.category)}</td><td class='num'>{g.targets}</td>"
+                f"{_share(g.text_unsafe.as_dict())}{_share(g.image_unsafe.as_dict())}"
+                f"<td class='num'>{'-' if g.gap is None else f'{g.gap:+.3f}'}</td>"
+                f"{_share(g.text_refusal.as_dict())}{_share(g.image_refusal.as_dict())}</tr>"
+                for g in rep.gap)
+            parts.append("<h4>Modality gap (risky targets scored in both modalities)</h4>"
+                         "<table><tr><th>category</th><th>targets</th><th>text unsafe</th>"
+                         "<th>image unsafe</th><th>gap</th><th>text refusal</th>"
+                         f"<th>image refusal</th></tr>{rows}</table>")
+        rows = "".join(f"<tr><td>{escape(d['id'])}</td><td>{escape(d['category'])}</td>"
+                       f"<td>{escape(', '.join(d['refused']))}</td>"
+                       f"<td>{escape(', '.join(d['complied']))}</td></tr>"
+                       for d in rep.divergent) or "<tr><td colspan=4>none</td></tr>"
+        parts.append("<h4>Refused in one modality, complied with in another</h4><table>"
+                     "<tr><th>target</th><th>category</th><th>refused in</th>"
+                     f"<th>unsafe in</th></tr>{rows}</table>")
+        if rep.twins:
+            rows = "".join(f"<tr><td>{escape(t['task'])}</td>{_share(t['risky_unsafe'])}"
+                           f"{_share(t['benign_refusal'])}</tr>" for t in rep.twins)
+            parts.append("<h4>Over-refusal on benign twins, beside the unsafe rate</h4><table>"
+                         "<tr><th>task</th><th>unsafe rate (risky)</th>"
+                         f"<th>over-refusal (benign twins)</th></tr>{rows}</table>")
+        matrix = "".join(
+            f"<tr><td>{escape(e['id'])}</td><td>{escape(e['category'])}</td>"
+            + "".join(f"<td class='v-{escape(e['verdicts'].get(t, 'none'))}'>"
+                      f"{escape(e['verdicts'].get(t, ''))}</td>" for t in rep.tasks) + "</tr>"
+            for e in rep.targets)
+        parts.append("<details><summary>Verdicts of every target across tasks</summary>"
+                     "<table><tr><th>target</th><th>category</th>"
+                     + "".join(f"<th>{escape(t)}</th>" for t in rep.tasks)
+                     + f"</tr>{matrix}</table></details>")
+        out.append("".join(parts))
+    if not out:
+        return ""
+    return "<section><h2>Shared targets</h2>" + "".join(out) + "</section>"
+
+
+def _protocol(protocol: dict[str, Any] | None) -> str:
+    if not protocol:
+        return "<p>No protocol block: numbers are not comparable to other runs.</p>"
+    keys = ("run_id", "model", "unisafe_pytest_version", "code_revision", "tasks",
+            "single_judge", "screening_only", "refusal_policy", "mt_protocol",
+            "it_prompt_policy", "selection", "merged_from")
+    rows = []
+    for key in keys:
+        if key in protocol and protocol[key] not in (None, "", [], {}):
+            value = protocol[key]
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            rows.append(f"<tr><th>{escape(key)}</th><td>{escape(str(text))}</td></tr>")
+    judges = ", ".join(f"{j.get('id')} (prompt {str(j.get('prompt_hash') or '-')[:8]}, "
+                       f"parser {j.get('parser_version') or '-'})"
+                       for j in protocol.get("judges") or [] if isinstance(j, dict))
+    rows.append(f"<tr><th>judges</th><td>{escape(judges or 'not recorded')}</td></tr>")
+    full = escape(json.dumps(protocol, indent=2, ensure_ascii=False))
+    return (f"<table class='kv'>{''.join(rows)}</table><details><summary>Full protocol "
+            f"block</summary><pre>{full}</pre></details>")
+
+
+def _gates(gates: Sequence[dict[str, Any]]) -> str:
+    if not gates:
+        return ""
+    rows = "".join(f"<tr class='{'ok' if g['passed'] else 'bad'}'><td>"
+                   f"{'passed' if g['passed'] else 'FAILED'}</td><td>{escape(g['message'])}"
+                   "</td></tr>" for g in gates)
+    return f"<section><h2>Gates</h2><table>{rows}</table></section>"
+
+
+def _flips(records: list[Record]) -> str:
+    flips = find_flips(records)
+    if not any(r.sample for r in records):
+        return ""
+    rows = "".join(f"<tr><td>{escape(f.task)}</td><td>{escape(f.id)}</td>"
+                   f"<td>{escape(f.category)}</td><td>{escape(' / '.join(f.labels))}</td></tr>"
+                   for f in flips) or "<tr><td colspan=4>none</td></tr>"
+    return ("<section><h2>Verdicts that flip between samples</h2><table><tr><th>task</th>"
+            f"<th>id</th><th>category</th><th>samples</th></tr>{rows}</table></section>")
+
+
+# --------------------------------------------------------------------------- instances
+def _cap(text: str | None) -> str:
+    if not text:
+        return ""
+    return text if len(text) <= TEXT_CAP else text[:TEXT_CAP] + " [...]"
+
+
+def _instance(record: Record, thumbs: Thumbnails) -> dict[str, Any]:
+    verdict = record.verdict
+    rows = [{"judge": r.judge, "judgment": r.judgment, "risk_rating": r.risk_rating,
+             "ctx": r.ctx, "intr": r.intr, "refusal": r.refusal, "error": r.error,
+             "reasoning": _cap(r.reasoning),
+             "prompt_hash": r.spec.prompt_hash if r.spec else None,
+             "parser": r.spec.parser_version if r.spec else None}
+            for r in (verdict.rows if verdict else [])]
+    output = record.output
+    return {
+        "suite": record.suite, "task": record.task, "id": record.id, "sample": record.sample,
+        "category": record.category, "subcategory": record.subcategory,
+        "risky": record.risky, "verdict": label_of(record), "outcome": record.outcome,
+        "rating": verdict.risk_rating if verdict else None,
+        "rationale": _cap(verdict.rationale if verdict else record.error or
+                          record.skip_reason),
+        "text": _cap(output.text if output else None),
+        "inputs": [thumbs.key(m) for m in record.inputs],
+        "outputs": [thumbs.key(m) for m in (output.images if output else [])],
+        "judges": rows, "provenance": output.provenance if output else {},
+        "model": record.model, "nodeid": record.nodeid,
+    }
+
+
+def _script_json(data: Any) -> str:
+    text = json.dumps(data, ensure_ascii=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def render_html(records: Sequence[Record], protocol: dict[str, Any] | None,
+                summary: dict[str, Any], *, image_roots: Sequence[Path] = (),
+                gates: Sequence[dict[str, Any]] = ()) -> str:
+    """The whole page as a string."""
+    records = list(records)
+    thumbs = Thumbnails(image_roots)
+    instances = [_instance(r, thumbs) for r in records]
+    models = sorted({r.model for r in records}) or [str((protocol or {}).get("model", "?"))]
+    counts: dict[str, int] = {}
+    for item in instances:
+        counts[item["verdict"]] = counts.get(item["verdict"], 0) + 1
+    overview = ", ".join(f"{n} {label}" for label, n in sorted(counts.items())) or "no records"
+    if thumbs.omitted:
+        overview += f"; {thumbs.omitted} thumbnail(s) left out (size budget)"
+    tables = _unisafe_tables(summary.get("unisafe") or {}) + _bench_tables(
+        summary.get("unisafebench") or {})
+    body = "".join([
+        f"<h1>unisafe report: {escape(', '.join(models))}</h1>",
+        f"<p class='overview'>{len(records)} records: {escape(overview)}</p>",
+        _gates(gates),
+        "<section><h2>Summary</h2><p class='note'>Rates with 95% Wilson intervals over the "
+        "N scored items of each row (for macro-averaged rows an approximation). ARR is a "
+        "mean risk rating (0-3).</p>", tables or "<p>No scored records.</p>", "</section>",
+        _shared_target(analyse(records)),
+        _flips(records),
+        f"<section><h2>Protocol</h2>{_protocol(protocol)}</section>",
+    ])
+    data = {"instances": instances, "images": thumbs.images}
+    return _fill(TEMPLATE.read_text(encoding="utf-8"), {
+        "TITLE": escape(f"unisafe report: {', '.join(models)}"), "BODY": body,
+        "DATA": _script_json(data)})
+
+
+def write_html(path: Path, records: Sequence[Record], protocol: dict[str, Any] | None,
+               summary: dict[str, Any], *, image_roots: Sequence[Path] = (),
+               gates: Sequence[dict[str, Any]] = ()) -> Path:
+    """Write the report atomically; output image refs resolve against ``path``'s folder."""
+    roots = [path.parent, *image_roots]
+    write_atomic(path, render_html(records, protocol, summary, image_roots=roots, gates=gates))
+    return path

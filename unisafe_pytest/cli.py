@@ -1,7 +1,9 @@
 """The ``unisafe`` command: summaries and format conversion outside pytest.
 
     unisafe report PATH [PATH...] [--json] [--format auto|unisafe|unijudger]
+                   [--html OUT] [--images DIR] [--shared-target]
     unisafe export-judgments RUN_DIR -o FILE
+    unisafe compare | merge | gate ...     (see cli_runs.py)
 
 ``report`` reads run directories (``records.jsonl`` or ``records/*.jsonl``, and
 ``protocol.json``), records files, upstream UniSAFE judgment rows or Uni-Judger numeric
@@ -22,11 +24,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from unisafe_pytest.cli_runs import add_commands
 from unisafe_pytest.errors import UnisafeError
 from unisafe_pytest.metrics.counts import dedupe_records
+from unisafe_pytest.metrics.gates import with_intervals
 from unisafe_pytest.metrics.unisafe import JudgmentRow, aggregate_judgments
 from unisafe_pytest.metrics.unisafebench import LabelRow, aggregate_label_rows
+from unisafe_pytest.report.html import write_html
 from unisafe_pytest.report.rundir import read_records, read_run_dir
+from unisafe_pytest.report.shared_target import analyse, render_text
 from unisafe_pytest.report.summary import build_summary_json, protocol_line
 from unisafe_pytest.report.terminal import render_summary, render_unisafe, render_unisafebench
 from unisafe_pytest.report.upstream import (
@@ -82,6 +88,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="Uni-SafeBench task of Uni-Judger files without a task field (default: from "
         "the folder or file name, e.g. T2I or VQA/safety_I_safety_T)",
     )
+    report.add_argument("--html", type=Path, metavar="OUT",
+                        help="also write the HTML report (run directories only)")
+    report.add_argument("--images", type=Path, action="append", default=[], metavar="DIR",
+                        help="folder where input image refs resolve (a suite's folder), "
+                        "repeatable; output images resolve against each run directory")
+    report.add_argument("--shared-target", action="store_true",
+                        help="print the shared-target analysis (run directories only)")
     report.set_defaults(func=_report)
 
     export = commands.add_parser(
@@ -95,6 +108,7 @@ def _build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
                         help="the JSONL file to write (replaced atomically)")
     export.set_defaults(func=_export)
+    add_commands(commands)
     return parser
 
 
@@ -155,10 +169,17 @@ def _report(args: argparse.Namespace) -> int:
             blocks.append(block)
         records = dedupe_records(records)
         protocol = _merge_protocols(blocks)
+        summary = build_summary_json(records, protocol)
         if args.json:
-            print(_dump(build_summary_json(records, protocol)))
+            print(_dump(with_intervals(summary)))
         else:
             print(render_summary(records, protocol_line(protocol)))
+        if args.shared_target:
+            print("\n" + render_text(analyse(records)))
+        if args.html:
+            roots = [p for p in paths if p.is_dir()] + list(args.images)
+            write_html(args.html, records, protocol, summary, image_roots=roots)
+            print(f"wrote {args.html}", file=sys.stderr)
         return 0
     if kind == "unisafe":
         rows: list[JudgmentRow] = []

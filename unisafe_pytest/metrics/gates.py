@@ -47,6 +47,24 @@ def rate_interval(rate: float | None, n: int) -> tuple[float, float] | None:
     return wilson(k, n)
 
 
+_RATE_KEYS = {"asr": "count", "refusal_rate": "count", "c_u": "n_valid", "c_r": "n_valid",
+              "i_u": "n_valid", "b_s": "n_valid"}
+
+
+def with_intervals(node: Any) -> Any:
+    """A copy of a summary (or any node of it) with ``<rate>_ci`` beside every rate."""
+    if isinstance(node, list):
+        return [with_intervals(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: with_intervals(value) for key, value in node.items()}
+    for key, n_key in _RATE_KEYS.items():
+        if key in node and n_key in node:
+            interval = rate_interval(node[key], int(node[n_key] or 0))
+            out[f"{key}_ci"] = list(interval) if interval else None
+    return out
+
+
 @dataclass(frozen=True)
 class Cell:
     """One gated cell: a (model, task) unsafe rate, or the model's overall one."""

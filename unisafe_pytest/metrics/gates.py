@@ -101,38 +101,41 @@ def summary_cells(summary: Mapping[str, Any]) -> Iterator[Cell]:
 
 
 # --------------------------------------------------------------------------- parsing
-def _fraction(text: str, what: str) -> float:
+def _fraction(text: str, what: str = "") -> float:
+    prefix = f"{what}: " if what else ""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{what}: expected a number in [0, 1], got {text!r}"
-                                         ) from None
+        value = -1.0
     if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{what}: expected a number in [0, 1], got {text!r}")
+        raise argparse.ArgumentTypeError(f"{prefix}expected a number in [0, 1], got {text!r}")
     return value
 
 
 def parse_max_asr(value: str) -> dict[str, float]:
     """``"0.2"`` -> ``{"overall": 0.2}``; ``"TI=0.1,TT=0.3"`` -> per task (``overall=`` too)."""
     parts = [p.strip() for p in value.split(",") if p.strip()]
-    if not parts:
-        raise argparse.ArgumentTypeError("expected a rate (0.2) or TASK=RATE pairs (TI=0.1)")
+    hint = "a rate for the overall gate (e.g. 0.2) or TASK=RATE pairs (e.g. TI=0.1,TT=0.3)"
     if len(parts) == 1 and "=" not in parts[0]:
-        return {OVERALL: _fraction(parts[0], "--unisafe-max-asr")}
+        try:
+            float(parts[0])
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {hint}, got {value!r}") from None
+        return {OVERALL: _fraction(parts[0])}
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected {hint}, got {value!r}")
     limits: dict[str, float] = {}
     for part in parts:
         task, sep, rate = part.partition("=")
         task = task.strip()
         if not sep or not task or not task.replace("_", "").isalnum():
-            raise argparse.ArgumentTypeError(
-                f"--unisafe-max-asr: {part!r} is not TASK=RATE (e.g. TI=0.1,TT=0.3, or one "
-                "rate for the overall gate)")
-        limits[task] = _fraction(rate.strip(), f"--unisafe-max-asr {task}")
+            raise argparse.ArgumentTypeError(f"{part!r} is not TASK=RATE; expected {hint}")
+        limits[task] = _fraction(rate.strip(), task)
     return limits
 
 
 def parse_allowance(value: str) -> float:
-    return _fraction(value, "--unisafe-allowed-regression")
+    return _fraction(value)
 
 
 def parse_baseline(value: str) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 FAKES = '''
+import os
+
 from unisafe_pytest import Capabilities, JudgeRow, JudgeSpec, ModelOutput
 from unisafe_pytest.errors import JudgeError, ModelError
 
@@ -46,9 +48,14 @@ class Model:
 
 class Judge:
     spec = JudgeSpec(id="fake-judge", kind="test", prompt_hash="0" * 16, parser_version="1")
+    cacheable = True
 
     def judge(self, instance, task, output):
         CALLS["judge"] += 1
+        log = os.environ.get("FAKE_JUDGE_LOG")
+        if log:
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write(instance.id + "\\n")
         behaviour = instance.metadata.get("behaviour", "safe")
         if behaviour == "judge-error":
             raise JudgeError("judge answered 'maybe' three times")

@@ -9,6 +9,7 @@ import pytest
 
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.items import BrokenSuite, SuiteCollector, safe_name
+from unisafe_pytest.schema import Instance
 from unisafe_pytest.selection import select
 from unisafe_pytest.shards import in_shard
 
@@ -25,6 +26,41 @@ def suite_specs(unisafe: UnisafeSession) -> list[str]:
 
 
 def _load(unisafe: UnisafeSession, spec: str) -> LoadedSuite:
+    """Load a suite once per process (pre-flight and collection share it)."""
+    known: LoadedSuite | SuiteError | None = unisafe.loaded.get(spec)
+    if isinstance(known, SuiteError):
+        raise known
+    if known is None:
+        try:
+            known = _load_uncached(unisafe, spec)
+        except SuiteError as exc:
+            unisafe.loaded[spec] = exc
+            raise
+        unisafe.loaded[spec] = known
+    return known
+
+
+def planned_instances(unisafe: UnisafeSession) -> list[Instance]:
+    """The instances the run will hold (before -k/-m), for the pre-flight count."""
+    instances: list[Instance] = []
+    for spec in suite_specs(unisafe):
+        try:
+            suite = _load(unisafe, spec)
+        except SuiteError:
+            continue
+        instances += _selected(unisafe, suite)
+    return instances
+
+
+def _selected(unisafe: UnisafeSession, suite: LoadedSuite) -> list[Instance]:
+    """The suite's instances after the --unisafe-* selection options and the shard."""
+    s = unisafe.settings
+    instances = select(suite.instances, tasks=s.tasks, categories=s.categories,
+                       sample=s.sample, seed=s.seed, limit=s.limit)
+    return in_shard(instances, s.shard)
+
+
+def _load_uncached(unisafe: UnisafeSession, spec: str) -> LoadedSuite:
     config = unisafe.config
     try:
         suite: LoadedSuite | None = config.hook.pytest_unisafe_load_suite(
@@ -43,7 +79,6 @@ def suite_collectors(
     unisafe: UnisafeSession, session: pytest.Session
 ) -> Iterator[pytest.Collector]:
     """One collector per suite spec; a suite that fails to load is one collection error."""
-    settings = unisafe.settings
     registry = unisafe.registry()
     used: set[str] = set()
     for spec in suite_specs(unisafe):
@@ -54,13 +89,9 @@ def suite_collectors(
             yield BrokenSuite.from_parent(session, name=name, nodeid=name, error=exc)
             continue
         name = _unique(safe_name(suite.name), used)
-        instances = select(
-            suite.instances, tasks=settings.tasks, categories=settings.categories,
-            sample=settings.sample, seed=settings.seed, limit=settings.limit,
-        )
+        instances = _selected(unisafe, suite)
         if name != suite.name:
             instances = [i.model_copy(update={"suite": name}) for i in instances]
-        instances = in_shard(instances, settings.shard)
         tasks = {code: registry[code] for code in {i.task for i in instances}}
         unisafe.suites.append((suite, len(instances)))
         unisafe.selected += len(instances)

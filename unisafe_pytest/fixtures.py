@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from unisafe_pytest.adapters.base import Adapter, GenerateContext
+from unisafe_pytest.adapters.base import Adapter
 from unisafe_pytest.adapters.callable import as_adapter
 from unisafe_pytest.judges.callable import as_judge
 from unisafe_pytest.judges.panel import JudgePanel
-from unisafe_pytest.runner import InstanceResult, run_instance
+from unisafe_pytest.runner import InstanceResult
 from unisafe_pytest.session import RESULT_KEY, get_session
 
 
@@ -43,7 +43,10 @@ def _panel(judge: Any) -> JudgePanel:
 def unisafe_result(
     request: pytest.FixtureRequest, unisafe_model: Any, unisafe_judge: Any
 ) -> InstanceResult:
-    """Generate and judge this item's instance (in setup: failures are pytest errors)."""
+    """Generate and judge this item's instance (in setup: failures are pytest errors).
+
+    The calls may already have run ahead on the prefetch pipeline; this takes their result.
+    """
     from unisafe_pytest.items import InstanceItem
 
     item = request.node
@@ -52,20 +55,21 @@ def unisafe_result(
                     pytrace=False)
     session = get_session(request.config)
     adapter = as_adapter(unisafe_model, name=session.model_label)
-    result = InstanceResult(
-        instance=item.unisafe_instance, task=item.unisafe_task, model=adapter.name
-    )
-    item.stash[RESULT_KEY] = result
     reason = adapter.capabilities.unsupported_reason(item.unisafe_task)
     if reason is not None:
+        item.stash[RESULT_KEY] = InstanceResult(
+            instance=item.unisafe_instance, task=item.unisafe_task, model=adapter.name)
         pytest.skip(f"{reason} [--unisafe-model={session.model_label}]")
     panel = _panel(unisafe_judge)
     session.note_components(adapter, panel)
-    ctx = GenerateContext(output_dir=session.outputs_dir())
-    run_instance(result, adapter, panel, ctx)
+    _, pipeline = session.runtime(adapter, panel)
+    pipeline.ahead(session.upcoming(item, adapter))
+    result = pipeline.take(item)
+    item.stash[RESULT_KEY] = result
+    result.raise_failure()
     if result.output is not None and result.verdict is not None:
         request.config.hook.pytest_unisafe_verdict(
-            instance=item.unisafe_instance, output=result.output, verdict=result.verdict, item=item
+            instance=item.unisafe_instance, output=result.output, verdict=result.verdict,
+            item=item,
         )
     return result
-

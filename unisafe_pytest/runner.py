@@ -1,16 +1,37 @@
-"""One instance's way through the model and the judges (no pytest here)."""
+"""One instance's way through the model and the judges (no pytest here).
+
+    cache hit? -> output           else: limiter slot -> adapter.generate (retried) -> cache
+    refusal rule -> no judge call  else: per judge: cache hit? else slot -> judge -> cache
+    -> Verdict.combine
+
+``compute`` never raises: it is run ahead of time on worker threads by the prefetch pipeline,
+so it keeps what happened (output, verdict, or the exception) in the InstanceResult, and the
+``unisafe_result`` fixture turns that into the outcome in the item's own setup.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from unisafe_pytest.adapters.base import Adapter, GenerateContext
-from unisafe_pytest.errors import JudgeError, ModelError
-from unisafe_pytest.judges.panel import JudgePanel
+from unisafe_pytest.errors import InfrastructureError, JudgeError, ModelError, RateLimited
+from unisafe_pytest.judges.base import Judge
+from unisafe_pytest.judges.panel import JudgePanel, ask_directly
 from unisafe_pytest.outcomes import UnsafeVerdict, error_text, unsafe_text
+from unisafe_pytest.runtime.cache import (
+    Cache,
+    digest,
+    instance_key,
+    output_material,
+    verdict_material,
+)
+from unisafe_pytest.runtime.limiter import Limiter
 from unisafe_pytest.runtime.retry import call_with_retries
-from unisafe_pytest.schema import Instance, ModelOutput, Verdict
+from unisafe_pytest.schema import Instance, JudgeRow, ModelOutput, Verdict
 from unisafe_pytest.tasks import Task
 
 
@@ -25,6 +46,10 @@ class InstanceResult:
     verdict: Verdict | None = None
     error_kind: str | None = None
     error: str | None = None
+    exception: BaseException | None = None
+    """The failure to raise in the item's setup (the dashboard text is in its message)."""
+    cache: dict[str, Any] = field(default_factory=dict)
+    """``{"output": "hit"|"miss"|"off", "why": ...}`` for the record."""
     timings: dict[str, float] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -32,31 +57,125 @@ class InstanceResult:
         if self.verdict is not None and self.verdict.label == "unsafe":
             raise UnsafeVerdict(unsafe_text(self.instance, self.task, self.verdict, self.model))
 
+    def raise_failure(self) -> None:
+        if self.exception is not None:
+            raise self.exception
 
-def run_instance(
-    result: InstanceResult, adapter: Adapter, panel: JudgePanel, ctx: GenerateContext
-) -> InstanceResult:
-    """Generate and judge; fills ``result`` as it goes so a failure keeps what was done.
 
-    Raises ModelError or JudgeError (with the dashboard text) when the instance is unscored.
-    """
-    instance, task = result.instance, result.task
+@dataclass
+class RunContext:
+    """Everything ``compute`` needs besides the instance."""
+
+    adapter: Adapter
+    panel: JudgePanel
+    output_dir: Path
+    model: str
+    cache: Cache | None = None
+    limiter: Limiter | None = None
+    sample: int = 0
+    calls: dict[str, int] = field(default_factory=lambda: {"model": 0, "judge": 0})
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _count(self, kind: str) -> None:
+        with self._lock:
+            self.calls[kind] += 1
+
+    def _limited(self, fn: Any) -> Any:
+        limiter = self.limiter
+        if limiter is None:
+            return call_with_retries(fn)
+
+        def on_retry(attempt: int, error: InfrastructureError, wait: float) -> None:
+            if isinstance(error, RateLimited):
+                limiter.rate_limited()
+
+        def one_call() -> Any:
+            with limiter.slot():
+                answer = fn()
+            limiter.succeeded()
+            return answer
+
+        return call_with_retries(one_call, on_retry=on_retry)
+
+    def generate(self, instance: Instance, task: Task, result: InstanceResult) -> ModelOutput:
+        ctx = GenerateContext(output_dir=self.output_dir, sample=self.sample)
+        cacheable = self.cache is not None and getattr(self.adapter, "cacheable", False)
+        if not cacheable:
+            result.cache["output"] = "off"
+            self._count("model")
+            output: ModelOutput = self._limited(lambda: self.adapter.generate(instance, task, ctx))
+            return output
+        assert self.cache is not None
+        material = output_material(instance, self.adapter.describe(), self.sample)
+        key, ikey = digest(material), instance_key(instance.suite, instance, self.sample)
+        cached = self.cache.get_output(key, ikey, material)
+        if cached is not None:
+            result.cache["output"] = "hit"
+            return cached
+        result.cache.update(output="miss", why=self.cache.why(ikey, key, material))
+        self._count("model")
+        output = self._limited(lambda: self.adapter.generate(instance, task, ctx))
+        self.cache.put_output(key, ikey, material, output)
+        result.cache["output_key"] = key
+        return output
+
+    def ask(self, judge: Judge, instance: Instance, task: Task,
+            output: ModelOutput) -> list[JudgeRow]:
+        """One judge's rows, through the cache; network judges take a limiter slot."""
+        remote = bool(getattr(judge, "remote", False))
+
+        def call() -> list[JudgeRow]:
+            self._count("judge")
+            if remote:
+                rows: list[JudgeRow] = self._limited(
+                    lambda: ask_directly(judge, instance, task, output))
+                return rows
+            return ask_directly(judge, instance, task, output)
+
+        if self.cache is None or not getattr(judge, "cacheable", False):
+            return call()
+        out_key = digest(output_material(instance, self.adapter.describe(), self.sample))
+        material = verdict_material(out_key, output, judge.spec, instance)
+        key = digest(material)
+        cached = self.cache.get_rows(key)
+        if cached is not None:
+            return cached
+        rows = call()
+        self.cache.put_rows(key, material, rows)
+        return rows
+
+
+def compute(instance: Instance, task: Task, run: RunContext) -> InstanceResult:
+    """Generate and judge one instance; never raises (see the module docstring)."""
+    result = InstanceResult(instance=instance, task=task, model=run.model)
     started = time.perf_counter()
     try:
-        output = call_with_retries(lambda: adapter.generate(instance, task, ctx))
+        output = run.generate(instance, task, result)
     except ModelError as exc:
-        result.error_kind, result.error = "model", str(exc)
-        raise ModelError(error_text("MODEL", instance, task, str(exc), result.model)) from exc
+        return _failed(result, "model", str(exc), exc)
+    except Exception as exc:  # a cache miss in replay-only mode, a bug in an adapter...
+        return _failed(result, "model", f"{type(exc).__name__}: {exc}", exc)
     result.timings["generate_s"] = time.perf_counter() - started
     result.output = output
     if output.error:
-        result.error_kind, result.error = "model", output.error
-        raise ModelError(error_text("MODEL", instance, task, output.error, result.model))
+        return _failed(result, "model", output.error, None)
     started = time.perf_counter()
-    verdict = panel.evaluate(instance, task, output)
+    try:
+        verdict = run.panel.evaluate(instance, task, output, ask=run.ask)
+    except Exception as exc:
+        return _failed(result, "judge", f"{type(exc).__name__}: {exc}", exc)
     result.timings["judge_s"] = time.perf_counter() - started
     result.verdict = verdict
     if verdict.label == "error":
-        result.error_kind, result.error = "judge", verdict.rationale
-        raise JudgeError(error_text("JUDGE", instance, task, verdict.rationale, result.model))
+        return _failed(result, "judge", verdict.rationale, None)
+    return result
+
+
+def _failed(result: InstanceResult, kind: str, message: str,
+            cause: BaseException | None) -> InstanceResult:
+    result.error_kind, result.error = kind, message
+    text = error_text(kind.upper(), result.instance, result.task, message, result.model)
+    error: InfrastructureError = ModelError(text) if kind == "model" else JudgeError(text)
+    error.__cause__ = cause
+    result.exception = error
     return result

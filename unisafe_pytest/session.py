@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +18,7 @@ from typing import Any, Literal
 import pytest
 
 from unisafe_pytest.adapters.base import Adapter
-from unisafe_pytest.distributed import is_worker, worker_id, worker_input
+from unisafe_pytest.distributed import is_worker, upcoming_indices, worker_id, worker_input
 from unisafe_pytest.errors import (
     ConfigError,
     JudgeError,
@@ -29,8 +29,12 @@ from unisafe_pytest.errors import (
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.options import Settings
 from unisafe_pytest.outcomes import clean, short_repr
+from unisafe_pytest.preflight import Plan, plan
 from unisafe_pytest.report.recorder import RecordWriter, ensure_dir
-from unisafe_pytest.runner import InstanceResult
+from unisafe_pytest.runner import InstanceResult, RunContext, compute
+from unisafe_pytest.runtime.cache import Cache
+from unisafe_pytest.runtime.limiter import Limiter
+from unisafe_pytest.runtime.pipeline import Prefetcher
 from unisafe_pytest.schema import Media, OutputSummary, Record
 from unisafe_pytest.tasks import TaskRegistry
 
@@ -88,7 +92,12 @@ class UnisafeSession:
         self._panel: JudgePanel | None = None
         self._build_error: dict[str, UnisafeError] = {}
         self.suites: list[Any] = []
+        self.loaded: dict[str, Any] = {}
         self.selected = 0
+        self._run: tuple[tuple[int, int], RunContext, Prefetcher[Any, InstanceResult]] | None = (
+            None)
+        self._order: dict[str, int] | None = None
+        self.plan: Plan | None = None
         self.records_written = 0
         self.components: dict[str, Any] = {}
         self.summary_text: str | None = None
@@ -143,6 +152,79 @@ class UnisafeSession:
 
     def outputs_dir(self) -> Path:
         return self.run_dir / "outputs"
+
+    # ----------------------------------------------------------------- runtime
+    def runtime(self, adapter: Adapter, panel: JudgePanel
+                ) -> tuple[RunContext, Prefetcher[Any, InstanceResult]]:
+        """The run context and prefetch pipeline of this process for (adapter, panel)."""
+        ident = (id(adapter), id(panel))
+        if self._run is None or self._run[0] != ident:
+            s = self.settings
+            cache = Cache(s.cache_dir, s.cache_mode) if (  # type: ignore[arg-type]
+                s.cache_dir is not None and s.cache_mode != "off") else None
+            limiter = Limiter(self.run_dir / "limiter", s.concurrency)
+            run = RunContext(adapter=adapter, panel=panel, output_dir=self.outputs_dir(),
+                             model=adapter.name, cache=cache, limiter=limiter)
+            threads = min(s.concurrency, int(getattr(adapter, "max_concurrency", 1)))
+            window = s.prefetch if s.prefetch is not None else 2 * s.concurrency
+
+            def work(item: Any) -> InstanceResult:
+                return compute(item.unisafe_instance, item.unisafe_task, run)
+
+            if self._run is not None:
+                self._run[2].close()
+            self._run = (ident, run, Prefetcher(work, threads=threads, window=window))
+        return self._run[1], self._run[2]
+
+    def upcoming(self, item: pytest.Item, adapter: Adapter) -> Iterator[pytest.Item]:
+        """The instance items this process will run after ``item``, in order."""
+        from unisafe_pytest.items import InstanceItem
+
+        items = item.session.items
+        queued = upcoming_indices(self.config)
+        if queued is None:
+            if self._order is None:
+                self._order = {it.nodeid: n for n, it in enumerate(items)}
+            start = self._order.get(item.nodeid, len(items)) + 1
+            following: Iterable[pytest.Item] = items[start:]
+        else:
+            following = (items[i] for i in queued if 0 <= i < len(items))
+        for nxt in following:
+            if isinstance(nxt, InstanceItem) and (
+                adapter.capabilities.unsupported_reason(nxt.unisafe_task) is None
+            ):
+                yield nxt
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if is_worker(self.config):
+            return
+        self.plan = self._preflight()
+        max_calls = self.settings.max_calls
+        if self.plan is not None and max_calls is not None and self.plan.calls_max > max_calls:
+            raise pytest.UsageError(
+                f"this run needs up to {self.plan.calls_max} model + judge calls "
+                f"({self.plan.line().removeprefix('unisafe: pre-flight: ')}), over "
+                f"--unisafe-max-calls={max_calls}; narrow it with --unisafe-task, "
+                "--unisafe-sample or --unisafe-limit, or raise the limit"
+            )
+
+    def _preflight(self) -> Plan | None:
+        from unisafe_pytest.collection import planned_instances
+
+        adapter = None
+        if self.settings.model:
+            try:
+                adapter = self.adapter()
+            except UnisafeError:
+                return None  # every instance will report the error itself
+        s = self.settings
+        cache = Cache(s.cache_dir, s.cache_mode) if (  # type: ignore[arg-type]
+            s.cache_dir is not None and s.cache_mode != "off") else None
+        return plan(planned_instances(self), self.registry(), adapter,
+                    max(1, len(s.judges)), cache)
+
+    def pytest_report_header(self, config: pytest.Config) -> str | None:
+        return self.plan.line() if self.plan is not None else None
 
     def note_components(self, adapter: Adapter, panel: JudgePanel) -> None:
         """Remember what produced the records (written once per process)."""
@@ -287,6 +369,8 @@ class UnisafeSession:
     # ----------------------------------------------------------------- end of run
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.writer.close()
+        if self._run is not None:
+            self._run[2].close()
         for closeable in (self._adapter, self._panel):
             if closeable is not None:
                 closeable.close()

@@ -58,11 +58,12 @@ def report_json(run: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]
 
 
 def strip_counts(node: Any) -> Any:
-    """Upstream's shape: without our cell counts (n_*) and without the cells that have no
-    scored prompt (we list them so their errors show; upstream leaves them out)."""
+    """Upstream's shape: without our cell counts (n_*), Wilson intervals (*_ci) and the cells
+    that have no scored prompt (we list them so their errors show; upstream leaves them out)."""
     if isinstance(node, dict):
         return {k: strip_counts(v) for k, v in node.items()
-                if not k.startswith("n_") and not (isinstance(v, dict) and v.get("count") == 0)}
+                if not k.startswith("n_") and not k.endswith("_ci")
+                and not (isinstance(v, dict) and v.get("count") == 0)}
     return node
 
 

@@ -69,6 +69,11 @@ class Adapter(Protocol):
     """Adapter label (written to records and the protocol block)."""
     capabilities: Capabilities
 
+    # Optional attributes the runtime reads with getattr():
+    #   cacheable: bool = False   outputs may be cached: describe() names everything that
+    #                             shapes an output (model, version, generation settings)
+    #   max_concurrency: int = 1  calls that may run at once in one process (thread safety)
+
     def generate(self, instance: Instance, task: Task, ctx: GenerateContext) -> ModelOutput:
         """Ask the model one instance. Raise ``ModelError`` on failure (never return a guess)."""
         ...

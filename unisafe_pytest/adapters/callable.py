@@ -72,8 +72,9 @@ def load_object(spec: str, what: str) -> object:
         raise ConfigError(f"{what}: expected python:package.module:factory, got {spec!r}")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"{what}: cannot import {module_name!r}: {exc}") from exc
+    except Exception as exc:  # ImportError, or any error raised while importing it
+        raise ConfigError(
+            f"{what}: cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
     try:
         factory = getattr(module, attr)
     except AttributeError:

@@ -86,6 +86,10 @@ class GeminiAdapter:
         self.safety_settings: list[Any] = safety
         self.generation_config = s.get_table("generation_config")
         max_images = s.get_int("max_input_images", 3) or 0
+        # the runtime's contract: outputs may be cached (the description carries every
+        # setting that shapes them), and this many calls may run at once in one process
+        self.cacheable = True
+        self.max_concurrency = self.endpoint.max_connections
         self.capabilities = Capabilities(
             inputs=frozenset({"text", "image"}) if vision else frozenset({"text"}),
             outputs=frozenset({"text", "image"}) if self.image_output else frozenset({"text"}),

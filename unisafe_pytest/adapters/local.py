@@ -133,6 +133,8 @@ class LocalAdapter:
             tesseract_ocr(lang) if s.get_bool("ocr", True) else None
         )
         self.image_input = f"ocr:tesseract (lang={lang})" if self._ocr is not None else None
+        self.cacheable = True  # deterministic settings; the description names the model file
+        self.max_concurrency = 1  # one llama context: calls run one at a time
         self.capabilities = LocalCapabilities(
             inputs=frozenset({"text", "image"}) if self._ocr else frozenset({"text"}),
             outputs=frozenset({"text"}),

@@ -77,6 +77,10 @@ class OpenAIChatAdapter:
         self.system_prompt = s.get_str("system_prompt")
         self.extra_body = s.get_table("extra_body")
         max_images = s.get_int("max_input_images", 8 if vision else 0) or 0
+        # the runtime's contract: outputs may be cached (the description carries every
+        # setting that shapes them), and this many calls may run at once in one process
+        self.cacheable = True
+        self.max_concurrency = self.endpoint.max_connections
         self.capabilities = Capabilities(
             inputs=frozenset({"text", "image"}) if vision else frozenset({"text"}),
             outputs=frozenset({"text", "image"}) if image_output else frozenset({"text"}),

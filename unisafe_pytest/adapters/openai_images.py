@@ -75,6 +75,10 @@ class OpenAIImagesAdapter:
         self.extra_body = s.get_table("extra_body")
         self.edits = s.get_bool("edits", True)
         max_images = s.get_int("max_input_images", 2) or 0
+        # the runtime's contract: outputs may be cached (the description carries every
+        # setting that shapes them), and this many calls may run at once in one process
+        self.cacheable = True
+        self.max_concurrency = self.endpoint.max_connections
         self.capabilities = Capabilities(
             inputs=frozenset({"text", "image"}) if self.edits else frozenset({"text"}),
             outputs=frozenset({"image"}),

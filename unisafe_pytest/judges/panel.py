@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from unisafe_pytest.errors import JudgeError
 from unisafe_pytest.judges.base import Judge
 from unisafe_pytest.judges.refusal import RULE_SPEC, refusal_reason, refusal_row
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput, Verdict
 from unisafe_pytest.tasks import Task
+
+Ask = Callable[[Judge, Instance, Task, ModelOutput], list[JudgeRow]]
+
+
+def ask_directly(judge: Judge, instance: Instance, task: Task,
+                 output: ModelOutput) -> list[JudgeRow]:
+    answer = judge.judge(instance, task, output)
+    return [answer] if isinstance(answer, JudgeRow) else list(answer)
 
 
 class JudgePanel:
@@ -21,8 +29,13 @@ class JudgePanel:
     def specs(self) -> list[JudgeSpec]:
         return [j.spec for j in self.judges] or [RULE_SPEC]
 
-    def evaluate(self, instance: Instance, task: Task, output: ModelOutput) -> Verdict:
-        """Judge one output. Never raises for a judge failure: the verdict is then 'error'."""
+    def evaluate(self, instance: Instance, task: Task, output: ModelOutput,
+                 ask: Ask | None = None) -> Verdict:
+        """Judge one output. Never raises for a judge failure: the verdict is then 'error'.
+
+        ``ask(judge, instance, task, output)`` performs one judge's call; the runtime passes
+        one that adds caching and the concurrency limit. By default the judge is asked directly.
+        """
         reason = refusal_reason(task, output)
         if reason is not None:  # decided by the rule: one row, and no judge is called
             return Verdict.combine(task.protocol, [refusal_row(task, RULE_SPEC, reason)])
@@ -37,11 +50,9 @@ class JudgePanel:
         rows: list[JudgeRow] = []
         for judge in self.judges:
             try:
-                answer = judge.judge(instance, task, output)
+                rows.extend((ask or ask_directly)(judge, instance, task, output))
             except JudgeError as exc:
                 rows.append(JudgeRow(judge=judge.spec.id, error=str(exc), spec=judge.spec))
-                continue
-            rows.extend([answer] if isinstance(answer, JudgeRow) else answer)
         return Verdict.combine(task.protocol, rows)
 
     def close(self) -> None:

@@ -1,0 +1,228 @@
+"""Content-addressed cache of model outputs and judge rows, safe under xdist and kill -9.
+
+Layout (under ``.unisafe/cache`` by default, with ``.gitignore`` and ``CACHEDIR.TAG``)::
+
+    outputs/ab/<sha256>.json     one model output (ModelOutput JSON + the key material)
+    verdicts/ab/<sha256>.json    one judge's rows for one output
+    blobs/ab/<sha256>.<ext>      generated images, by content
+    index/ab/<sha256>.json       the last key material seen for an instance, to explain misses
+
+Keys are sha256 of canonical JSON (the *key material*): for outputs, the adapter's
+description (kind, model, version, generation settings), the full request (task,
+instruction, turns, target-free instance text, input images by sha256) and the sample
+index; for verdicts, the output key, the output's content hash and the judge's spec (id,
+model, prompt hash, parser version, arguments). Secrets are never part of a key: adapters'
+descriptions carry no key, by contract.
+
+Entries are written to a temporary file and renamed into place (atomic on POSIX), so a
+reader sees a whole entry or none, whatever process dies when. Errors are never written
+(failed generations, judge errors, 429s, 5xx); refusals are.
+
+Modes: ``off``; ``read`` (use hits, write nothing); ``write`` (always call, store);
+``read-write`` (the default); ``replay-only`` (a miss is an error: hermetic CI).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from unisafe_pytest.errors import CacheMiss, UnisafeWarning
+from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
+
+CacheMode = Literal["off", "read", "write", "read-write", "replay-only"]
+CACHE_MODES: tuple[str, ...] = ("off", "read", "write", "read-write", "replay-only")
+FORMAT = 1
+"""Bumped when the key material or the entry format changes: old entries then miss."""
+
+
+def canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+
+
+def digest(data: Any) -> str:
+    return hashlib.sha256(canonical(data).encode("utf-8")).hexdigest()
+
+
+def output_material(instance: Instance, adapter: Mapping[str, Any], sample: int) -> dict[str, Any]:
+    """What identifies one generation: who answers, with which settings, to which request."""
+    return {
+        "format": FORMAT,
+        "adapter": dict(adapter),
+        "request": {
+            "task": instance.task,
+            "instruction": instance.instruction,
+            "turns": list(instance.turns),
+            "images": [m.digest() for m in instance.images],
+        },
+        "sample": sample,
+    }
+
+
+def output_content_hash(output: ModelOutput) -> str:
+    return digest({
+        "text": output.text,
+        "images": [m.digest() for m in output.images],
+        "refusal": output.refusal,
+    })
+
+
+def verdict_material(output_key: str, output: ModelOutput, judge: JudgeSpec,
+                     instance: Instance) -> dict[str, Any]:
+    """What identifies one judgment: the output judged, its context, and the judge."""
+    return {
+        "format": FORMAT,
+        "output": output_key,
+        "content": output_content_hash(output),
+        "context": {"category": instance.category, "subcategory": instance.subcategory,
+                    "target": instance.target, "intention": instance.intention},
+        "judge": judge.model_dump(mode="json"),
+    }
+
+
+def _diff(old: Any, new: Any, path: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new)):
+            out += _diff(old.get(key), new.get(key), f"{path}.{key}" if path else str(key))
+        return out
+    return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
+
+
+class Cache:
+    """The on-disk cache. Every method is safe to call from several processes at once."""
+
+    def __init__(self, root: Path, mode: CacheMode = "read-write"):
+        self.root = root
+        self.mode = mode
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def reads(self) -> bool:
+        return self.mode in ("read", "read-write", "replay-only")
+
+    @property
+    def writes(self) -> bool:
+        return self.mode in ("write", "read-write")
+
+    def _path(self, space: str, key: str, suffix: str = ".json") -> Path:
+        if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
+            raise ValueError(f"cache key {key!r} is not a sha256 hex digest")
+        return self.root / space / key[:2] / f"{key}{suffix}"
+
+    def _write(self, path: Path, text: str) -> None:
+        from unisafe_pytest.report.recorder import ensure_dir
+
+        try:
+            ensure_dir(path.parent)
+            if not (self.root / "CACHEDIR.TAG").exists():
+                ensure_dir(self.root)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            warnings.warn(UnisafeWarning(f"cache write failed ({exc}); continuing without it"),
+                          stacklevel=2)
+
+    def _read(self, path: Path) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            warnings.warn(UnisafeWarning(f"unreadable cache entry {path.name} ({exc}); "
+                                         "ignoring it"), stacklevel=2)
+            return None
+        return data
+
+    # ----------------------------------------------------------------- outputs
+    def get_output(self, key: str, instance_key: str,
+                   material: dict[str, Any]) -> ModelOutput | None:
+        if not self.reads:
+            return None
+        data = self._read(self._path("outputs", key))
+        if data is None:
+            self.misses += 1
+            if self.mode == "replay-only":
+                raise CacheMiss("replay-only cache: no stored output for this request ("
+                                + self.why(instance_key, key, material) + ")")
+            return None
+        output = ModelOutput.model_validate(data["output"])
+        for media in output.images:
+            blob = self._path("blobs", media.sha256 or "", Path(media.ref or "x.png").suffix)
+            if not blob.is_file():
+                self.misses += 1
+                return None
+            media.path = str(blob)
+        output.provenance.cached = True
+        self.hits += 1
+        return output
+
+    def put_output(self, key: str, instance_key: str, material: dict[str, Any],
+                   output: ModelOutput) -> None:
+        if not self.writes or output.error:
+            return
+        stored = output.model_copy(deep=True)
+        for media in stored.images:
+            sha = media.digest()
+            blob = self._path("blobs", sha, Path(media.ref or media.path or "x.png").suffix)
+            if not blob.exists() and media.path:
+                tmp = blob.with_name(f".{blob.name}.{os.getpid()}.tmp")
+                try:
+                    blob.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(media.path, tmp)
+                    os.replace(tmp, blob)
+                except OSError as exc:
+                    warnings.warn(UnisafeWarning(f"cache write failed ({exc})"), stacklevel=2)
+                    return
+            media.path = None
+        self._write(self._path("outputs", key), canonical(
+            {"material": material, "output": stored.model_dump(mode="json")}))
+        self._write(self._path("index", instance_key), canonical({"key": key,
+                                                                   "material": material}))
+
+    # ----------------------------------------------------------------- verdict rows
+    def get_rows(self, key: str) -> list[JudgeRow] | None:
+        if not self.reads:
+            return None
+        data = self._read(self._path("verdicts", key))
+        if data is None:
+            self.misses += 1
+            if self.mode == "replay-only":
+                raise CacheMiss("replay-only cache: no stored judgment for this output and judge")
+            return None
+        self.hits += 1
+        return [JudgeRow.model_validate(row) for row in data["rows"]]
+
+    def put_rows(self, key: str, material: dict[str, Any], rows: list[JudgeRow]) -> None:
+        if not self.writes or any(row.error for row in rows) or not rows:
+            return
+        self._write(self._path("verdicts", key), canonical(
+            {"material": material, "rows": [r.model_dump(mode="json") for r in rows]}))
+
+    # ----------------------------------------------------------------- explaining misses
+    def why(self, instance_key: str, key: str, material: dict[str, Any] | None = None) -> str:
+        """Why ``key`` missed for an instance: what changed since its last stored entry."""
+        last = self._read(self._path("index", instance_key))
+        if last is None:
+            return "this instance was never stored"
+        if last.get("key") == key:
+            return "the stored entry is missing or unreadable"
+        if material is None:
+            entry = self._read(self._path("outputs", last["key"]))
+            return "the request or settings changed" if entry else "entry removed"
+        changes = _diff(last.get("material", {}), material)
+        return "changed since the stored entry: " + "; ".join(changes[:5])
+
+
+def instance_key(suite: str, instance: Instance, sample: int) -> str:
+    return digest({"suite": suite, "id": instance.id, "task": instance.task, "sample": sample})
+

@@ -1,0 +1,95 @@
+"""A concurrency limit shared by every process of a run (xdist workers included).
+
+``--unisafe-concurrency C`` bounds the calls in flight across all workers: a call holds one
+of C slot files under an exclusive ``flock``; the kernel releases a dead process's locks,
+so a killed worker never leaks a slot. A 429 halves the effective limit for every process
+(written to a shared file), and each success run of the current limit's length adds one slot
+back, up to C (additive increase, multiplicative decrease).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+
+class Limiter:
+    """At most ``limit`` holders at once across processes sharing ``folder``."""
+
+    def __init__(self, folder: Path, limit: int, poll_s: float = 0.005):
+        if limit < 1:
+            raise ValueError(f"limit={limit!r} must be at least 1")
+        self.folder = folder
+        self.limit = limit
+        self.poll_s = poll_s
+        folder.mkdir(parents=True, exist_ok=True)
+        self._effective_file = folder / "effective"
+        self._local = threading.Lock()
+        self._successes = 0
+        self.peak_local = 0
+        self._held = 0
+
+    def effective(self) -> int:
+        try:
+            value = int(self._effective_file.read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            return self.limit
+        return max(1, min(self.limit, value))
+
+    def _set_effective(self, value: int) -> None:
+        tmp = self._effective_file.with_name(f".effective.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(str(max(1, min(self.limit, value))), encoding="ascii")
+        os.replace(tmp, self._effective_file)
+
+    def _try_slot(self) -> IO[bytes] | None:
+        for index in range(self.effective()):
+            handle = open(self.folder / f"slot-{index}", "ab")  # noqa: SIM115 (held open)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            return handle
+        return None
+
+    @contextlib.contextmanager
+    def slot(self, deadline_s: float | None = None) -> Iterator[None]:
+        """Hold one slot for the duration of the block (waits for a free one)."""
+        started = time.monotonic()
+        handle = self._try_slot()
+        while handle is None:
+            if deadline_s is not None and time.monotonic() - started > deadline_s:
+                raise TimeoutError(f"no free concurrency slot within {deadline_s:g} s")
+            time.sleep(self.poll_s)
+            handle = self._try_slot()
+        with self._local:
+            self._held += 1
+            self.peak_local = max(self.peak_local, self._held)
+        try:
+            yield
+        finally:
+            with self._local:
+                self._held -= 1
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    def rate_limited(self) -> None:
+        """A 429 was seen: halve the limit for every process."""
+        with self._local:
+            self._successes = 0
+            self._set_effective(self.effective() // 2)
+
+    def succeeded(self) -> None:
+        """A call succeeded: after a full run of successes, allow one more slot."""
+        with self._local:
+            self._successes += 1
+            current = self.effective()
+            if current < self.limit and self._successes >= current:
+                self._successes = 0
+                self._set_effective(current + 1)

@@ -24,7 +24,8 @@ Kinds:
 - ``echo_key``: HTTP 500 whose message repeats the credential it received (a careless
   provider): clients must redact it.
 
-A request whose JSON ``model`` is ``garbage-judge`` always gets ``garbage``.
+A request whose JSON ``model`` is ``garbage-judge`` always gets ``garbage``, and one whose
+model is ``fault-<kind>`` always gets ``<kind>`` (to aim a judge at a fault).
 
 It counts requests: :meth:`FaultServer.counts` maps each prompt trigger (or ``"-"``) to how
 many requests carried it; ``total`` is all of them. Use it in-process::
@@ -119,6 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
         kind = "ok"
         if model == GARBAGE_JUDGE:
             kind = "garbage"
+        elif model.startswith("fault-") and model[len("fault-"):] in KINDS:
+            kind = model[len("fault-"):]
         elif match is not None:
             times = match.group("times")
             if times is None or seen <= int(times):

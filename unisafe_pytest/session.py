@@ -352,6 +352,7 @@ class UnisafeSession:
             outcome=outcome, skip_reason=skip_reason, error=error, error_kind=error_kind,
             verdict=result.verdict if result is not None else None, output=output,
             inputs=[_describe_media(m, self.run_dir) for m in instance.images],
+            cache=result.cache if result is not None else {},
             worker=self.worker, duration_s=round(report.duration, 6),
             timestamp=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         )

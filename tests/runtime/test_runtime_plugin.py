@@ -56,6 +56,24 @@ def test_rerun_calls_no_model_and_no_judge(fakes: pytest.Pytester,
                                  "(12 outputs cached)*"])
 
 
+def test_a_miss_says_what_changed(fakes: pytest.Pytester) -> None:
+    with LatencyServer() as server:
+        suite = suite_of(fakes, 2)
+        fakes.runpytest_subprocess(*profile(fakes, server.base_url), suite,
+                                   "--unisafe-report-dir=first").assert_outcomes(passed=2)
+        hotter = profile(fakes, server.base_url, temperature=0.7)
+        fakes.runpytest_subprocess(*hotter, suite, "--unisafe-report-dir=second")
+        assert server.state.total == 4
+    first = [json.loads(x) for x in (fakes.path / "first" / "records.jsonl").read_text()
+             .splitlines()]
+    second = [json.loads(x) for x in (fakes.path / "second" / "records.jsonl").read_text()
+              .splitlines()]
+    assert [r["cache"]["output"] for r in first] == ["miss", "miss"]
+    assert first[0]["cache"]["why"] == "this instance was never stored"
+    assert second[0]["cache"]["output"] == "miss"
+    assert "temperature: 0.0 -> 0.7" in second[0]["cache"]["why"]
+
+
 def test_replay_only_cache_makes_a_miss_an_error(fakes: pytest.Pytester) -> None:
     with LatencyServer() as server:
         args = [*profile(fakes, server.base_url), suite_of(fakes, 2)]

@@ -60,6 +60,9 @@ class Record(BaseModel):
     output: OutputSummary | None = None
     inputs: list[dict[str, Any]] = Field(default_factory=list)
     """Input images by reference and sha256."""
+    cache: dict[str, Any] = Field(default_factory=dict)
+    """How the output was obtained: ``{"output": "hit" | "miss" | "off", "why": ...}``; on a
+    miss, ``why`` says what changed since the instance's last stored entry."""
     worker: str = "main"
     duration_s: float | None = None
     timestamp: str | None = None

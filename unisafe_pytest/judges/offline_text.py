@@ -7,9 +7,9 @@
 - Head: logistic regression over the 384 dimensions, trained by
   ``scripts/train_offline_judge.py`` on ``data/offline_train.jsonl`` (our own texts) and
   shipped as ``data/offline_head.json``.
-- Long texts are scored window by window (a few sentences each) and as a whole; the text's
-  score is the highest. A harmful passage therefore cannot be diluted by padding around it,
-  such as text addressed to the judge.
+- Texts are scored as a whole, by sliding windows of consecutive sentences and sentence by
+  sentence; the text's score is the highest. A harmful passage therefore cannot be diluted by
+  padding around it, such as text addressed to the judge.
 
 Every heavy import happens on first use; a missing one raises ``MissingDependency`` naming the
 ``offline`` extra.
@@ -35,7 +35,8 @@ TOKENIZER = DATA / "minilm-tokenizer.json"
 HEAD = DATA / "offline_head.json"
 MAX_TOKENS = 256
 WINDOW_WORDS = 48
-MAX_WINDOWS = 48
+MAX_WINDOWS = 64
+MIN_SENTENCE_WORDS = 5
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
 
 
@@ -89,24 +90,23 @@ class Embedder:
 
 
 def windows(text: str) -> list[str]:
-    """The whole text plus windows of whole sentences, about ``WINDOW_WORDS`` words each."""
+    """The whole text, then for each sentence the longest run of sentences starting there
+    that fits in ``WINDOW_WORDS`` words, then each sentence of ``MIN_SENTENCE_WORDS`` words
+    or more (at most ``MAX_WINDOWS`` pieces, duplicates dropped)."""
     clean = " ".join(text.split())
     if not clean:
         return []
+    sentences = [" ".join(s.split()) for s in _SENTENCE.split(text)]
+    sentences = [s for s in sentences if s]
+    sizes = [len(s.split()) for s in sentences]
     out: list[str] = [clean]
-    current: list[str] = []
-    count = 0
-    for sentence in (" ".join(s.split()) for s in _SENTENCE.split(text)):
-        if not sentence:
-            continue
-        words = len(sentence.split())
-        if current and count + words > WINDOW_WORDS:
-            out.append(" ".join(current))
-            current, count = [], 0
-        current.append(sentence)
-        count += words
-    if current:
-        out.append(" ".join(current))
+    for i in range(len(sentences)):
+        j, words = i, 0
+        while j < len(sentences) and (j == i or words + sizes[j] <= WINDOW_WORDS):
+            words += sizes[j]
+            j += 1
+        out.append(" ".join(sentences[i:j]))
+    out += [s for s, n in zip(sentences, sizes, strict=True) if n >= MIN_SENTENCE_WORDS]
     return list(dict.fromkeys(out))[:MAX_WINDOWS]
 
 

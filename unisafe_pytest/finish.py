@@ -118,13 +118,17 @@ def _html_and_gates(unisafe: UnisafeSession, records: list[Record], protocol: di
                                           baseline=settings.baseline,
                                           allowance=settings.allowed_regression)
     gate_rows = [r.as_dict() for r in unisafe.gate_results]
+    blocks: list[str] = []
     if settings.html:
         from unisafe_pytest.report.html import suite_image_roots, write_html
 
-        write_html(unisafe.run_dir / "report.html", records, protocol, summary,
-                   image_roots=suite_image_roots(settings.rootdir, settings.suites),
-                   gates=gate_rows)
-    if not gate_rows:
-        return []
-    write_json(unisafe.run_dir / "gates.json", gate_rows)
-    return [gates.render(unisafe.gate_results)]
+        try:
+            write_html(unisafe.run_dir / "report.html", records, protocol, summary,
+                       image_roots=suite_image_roots(settings.rootdir, settings.suites),
+                       gates=gate_rows)
+        except (OSError, ValueError) as exc:  # the report must not take the summary down
+            blocks.append(f"unisafe: could not write report.html: {exc}")
+    if gate_rows:
+        write_json(unisafe.run_dir / "gates.json", gate_rows)
+        blocks.append(gates.render(unisafe.gate_results))
+    return blocks

@@ -70,3 +70,9 @@ def test_thumbnails_respect_the_budget_and_the_recorded_hash(tmp_path: Path) -> 
     assert thumbs.key({"ref": "a.png", "sha256": "0" * 64}) is None  # another file
     assert thumbs.key({"ref": "../a.png"}) is None  # never outside a root
     assert thumbs.key({"ref": "a.png"}) == "a.png"
+
+
+def test_a_hostile_image_loses_only_its_thumbnail(tmp_path: Path) -> None:
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    thumbs = Thumbnails([tmp_path])
+    assert thumbs.key({"ref": "broken.png"}) is None

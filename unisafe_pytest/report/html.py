@@ -95,14 +95,18 @@ class Thumbnails:
 
 
 def _thumbnail(path: Path) -> str | None:
-    from PIL import Image, UnidentifiedImageError
+    import warnings
+
+    from PIL import Image
 
     try:
-        with Image.open(path) as image:
-            image.thumbnail((THUMB_PX, THUMB_PX))
-            buffer = io.BytesIO()
-            image.convert("RGB").save(buffer, "JPEG", quality=70)
-    except (OSError, UnidentifiedImageError, ValueError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.thumbnail((THUMB_PX, THUMB_PX))
+                buffer = io.BytesIO()
+                image.convert("RGB").save(buffer, "JPEG", quality=70)
+    except Exception:  # a hostile or broken file (bomb, truncated...) only loses its thumbnail
         return None
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 

@@ -163,7 +163,7 @@ def test_missing_images_are_errors_not_safe(fake: tuple[str, FakeJudgeState], tm
 def test_output_is_fenced_and_cannot_close_its_block(
     fake: tuple[str, FakeJudgeState], tmp_path: Path
 ) -> None:
-    url, state = fake
+    url, _state = fake
     judge = judge_for(url, tmp_path)
     instance, _, _ = case("TT")
     token = "DATA-0123456789abcdef"
@@ -196,6 +196,7 @@ def test_gemini_backend_request_shape(tmp_path: Path) -> None:
         del os.environ["UNISAFE_TEST_GEMINI_KEY"]
     instance, output, _ = case("IE")
     row = judge.judge(instance, TASKS["IE"], output)
+    assert isinstance(row, JudgeRow)
     assert row.judgment == 1 and row.spec is not None and row.spec.model_version == "g-1"
     body = seen[0]
     assert body["generationConfig"] == {"temperature": 0.0, "maxOutputTokens": 1024,

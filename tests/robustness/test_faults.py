@@ -37,7 +37,8 @@ def server() -> Iterator[FaultServer]:
 
 
 def fault(id: str, trigger: str, task: str = "TT") -> dict[str, object]:
-    return instance(id, task=task, instruction=f"request {id} FAULT={trigger}")
+    """An instance whose prompt carries ``FAULT=<trigger>#<id>`` (a count of its own)."""
+    return instance(id, task=task, instruction=f"request {id} FAULT={trigger}#{id}")
 
 
 # (id, trigger, outcome, what the record's error says, requests the server sees)
@@ -75,7 +76,7 @@ def test_model_faults_end_as_errors_or_retried_successes(
     for ident, trigger, outcome, message, requests in MODEL_FAULTS:
         record = records[f"s1-{ident}"]
         assert record["outcome"] == outcome, (ident, record)
-        key = f"FAULT={trigger}"
+        key = f"FAULT={trigger}#s1-{ident}"
         assert after.get(key, 0) - before.get(key, 0) == requests, (ident, after)
         if outcome == "error":
             assert record["error_kind"] == "model", (ident, record)
@@ -210,9 +211,6 @@ def test_a_garbage_judge_is_an_error_never_a_pass(garbage: pytest.Pytester,
     assert check_counts_add_up(run)["n_error"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="JudgePanel.evaluate catches JudgeError only: a judge "
-                   "returning a non-row or raising another exception is recorded as an "
-                   "'internal' error, not a judge error naming the judge")
 @pytest.mark.parametrize("factory", ["says_maybe", "raises"])
 def test_a_garbage_judge_is_recorded_as_a_judge_error(garbage: pytest.Pytester,
                                                       factory: str) -> None:
@@ -224,8 +222,6 @@ def test_a_garbage_judge_is_recorded_as_a_judge_error(garbage: pytest.Pytester,
         assert "garbage" in record["error"], record["error"]
 
 
-@pytest.mark.xfail(strict=True, reason="Verdict.combine counts a UniSAFE verdict row that "
-                   "has only Uni-SafeBench labels (ctx=0, intr=0) as judgment 0: safe")
 def test_labels_of_the_other_protocol_are_not_safe(garbage: pytest.Pytester) -> None:
     result = garbage.runpytest("--unisafe-model=python:fakes:make_model",
                                "--unisafe-judge=python:garbage_judges:wrong_protocol_unsafe",

@@ -80,8 +80,6 @@ def test_parse_label_gives_an_allowed_label_or_a_reason(value: Any,
         assert re.fullmatch(r"\s*\d+\s*", value), value
 
 
-@pytest.mark.xfail(strict=True, reason="labels.parse_label: str.isdigit() accepts '²', then "
-                   "int('²') raises ValueError instead of returning an error reason")
 def test_parse_label_superscript_digit_is_an_error_not_a_crash() -> None:
     assert parse_label("²", (0, 1)) == (None, "label '²' is not one of [0, 1]")
 
@@ -215,8 +213,6 @@ def test_replay_rows_are_labels_of_the_protocol_or_errors(lines: list[Any]) -> N
         assert error.path is not None and error.line is not None
 
 
-@pytest.mark.xfail(strict=True, reason="replay._parse_row: bool(row['refusal']) makes the "
-                   "string 'false' a refusal, so an unsafe row (1, 3) passes as a refusal")
 def test_a_refusal_field_of_false_text_is_not_a_refusal() -> None:
     path = _write([{"id": "a", "scenario_type": "TT", "model": "m", "judge": "J",
                     "judgment": 1, "risk_rating": 3, "refusal": "false"}])

@@ -6,8 +6,12 @@ both or in neither. A value outside the allowed set is an error with a reason, n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
+
+_DIGITS = re.compile(r"[0-9]+")
+"""ASCII digits only: ``str.isdigit`` also accepts characters such as '²' that int() rejects."""
 
 CTX_KEYS = ("context_safety", "contextual", "context", "y_ctx", "ctx")
 """Accepted names of the contextual label, first match wins."""
@@ -20,7 +24,7 @@ def parse_label(value: object, allowed: tuple[int, ...]) -> tuple[int | None, st
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         number = int(value.strip())
     if number is None or number not in allowed:
         return None, f"label {value!r} is not one of {list(allowed)}"

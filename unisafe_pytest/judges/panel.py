@@ -16,7 +16,10 @@ Ask = Callable[[Judge, Instance, Task, ModelOutput], list[JudgeRow]]
 def ask_directly(judge: Judge, instance: Instance, task: Task,
                  output: ModelOutput) -> list[JudgeRow]:
     answer = judge.judge(instance, task, output)
-    return [answer] if isinstance(answer, JudgeRow) else list(answer)
+    rows = [answer] if isinstance(answer, JudgeRow) else list(answer)
+    if not rows or not all(isinstance(row, JudgeRow) for row in rows):
+        raise JudgeError(f"judge {judge.spec.id!r} answered {answer!r:.80}, not JudgeRow(s)")
+    return rows
 
 
 class JudgePanel:
@@ -50,9 +53,13 @@ class JudgePanel:
         rows: list[JudgeRow] = []
         for judge in self.judges:
             try:
-                rows.extend((ask or ask_directly)(judge, instance, task, output))
+                answer = (ask or ask_directly)(judge, instance, task, output)
             except JudgeError as exc:
-                rows.append(JudgeRow(judge=judge.spec.id, error=str(exc), spec=judge.spec))
+                answer = [JudgeRow(judge=judge.spec.id, error=str(exc), spec=judge.spec)]
+            except Exception as exc:  # a judge's bug is that judge's error, named
+                answer = [JudgeRow(judge=judge.spec.id, spec=judge.spec,
+                                   error=f"judge raised {type(exc).__name__}: {exc}")]
+            rows.extend(answer)
         return Verdict.combine(task.protocol, rows)
 
     def close(self) -> None:

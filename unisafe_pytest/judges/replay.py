@@ -48,7 +48,10 @@ def _parse_row(row: dict[str, Any], source: str, spec: JudgeSpec) -> JudgeRow:
         return JudgeRow(**base, ctx=ctx, intr=intr, refusal=ctx == 2)  # type: ignore[arg-type]
     judgment, j_error = parse_label(row.get("judgment"), (0, 1))
     rating, r_error = parse_label(row.get("risk_rating"), (0, 1, 2, 3))
-    refusal = bool(row.get("refusal", False))
+    refusal = row.get("refusal", False)
+    if not isinstance(refusal, bool):
+        return JudgeRow(**base, error=f"{source}: 'refusal' must be true or false, got "
+                                      f"{refusal!r}")
     if judgment is None or rating is None:
         return JudgeRow(**base, error=f"{source}: judgment/risk rating outside the protocol: "
                                       f"{j_error or r_error}")

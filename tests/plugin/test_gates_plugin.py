@@ -92,3 +92,17 @@ def test_bad_values_fail_before_collection(fakes: pytest.Pytester, option: str,
     result = fakes.runpytest(*MODEL_ARGS, option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{message}*"])
+
+
+@pytest.mark.slow
+def test_gates_decide_the_exit_status_under_xdist(fakes: pytest.Pytester,
+                                                  suite: Callable[..., Path]) -> None:
+    suite("cases.jsonl", cases(2, 18))
+    args = (*MODEL_ARGS, "--unisafe-suite=cases.jsonl", "-n", "2", "--unisafe-gate-only")
+    passing = fakes.runpytest_subprocess(*args, "--unisafe-max-asr=0.3")
+    passing.assert_outcomes(passed=18, failed=2)
+    assert passing.ret == 0
+    failing = fakes.runpytest_subprocess(*args, "--unisafe-max-asr=overall=0.3,TT=0.0",
+                                         "--unisafe-report-dir=strict")
+    assert failing.ret == 1
+    assert not json.loads((fakes.path / "strict" / "gates.json").read_text())[1]["passed"]

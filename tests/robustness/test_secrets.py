@@ -61,7 +61,8 @@ def test_canaries_appear_nowhere(server: FaultServer, fakes: pytest.Pytester,
     texts: list[str] = []
     for run, extra in (("serial", ()), ("dist", ("-n", "2"))):
         suite(f"{run}.jsonl", [{**x, "id": f"{run}-{x['id']}",
-                                "instruction": f"{run} {x['instruction']}"} for x in lines])
+                                "instruction": f"{x['instruction']}#{run}-{x['id']}"}
+                               for x in lines])
         judge_key = "UNISAFE_CANARY_JUDGE_KEY" if run == "serial" else "GEMINI_API_KEY"
         result = fakes.runpytest_subprocess(
             "--unisafe-model=canary", f"--unisafe-suite={run}.jsonl",

@@ -5,8 +5,8 @@ it does for a request is read from the request's last user message, so that runs
 ``-n 2`` (where the order of requests is not fixed) stay deterministic:
 
 ``FAULT=<kind>`` in the prompt picks the answer; ``FAULT=<kind>*<n>`` answers ``<kind>`` to the
-first ``n`` requests carrying that prompt and a normal reply afterwards (a retried success).
-Kinds:
+first ``n`` requests carrying that trigger and a normal reply afterwards (a retried success).
+A ``#tag`` after the trigger (``FAULT=500*2#case-7``) gives it a count of its own. Kinds:
 
 - ``ok`` (the default): a normal completion, ``"fake fault-server answer to: <prompt>"``;
 - ``refuse``: a normal completion whose text opens with a refusal phrase;
@@ -27,8 +27,8 @@ Kinds:
 A request whose JSON ``model`` is ``garbage-judge`` always gets ``garbage``, and one whose
 model is ``fault-<kind>`` always gets ``<kind>`` (to aim a judge at a fault).
 
-It counts requests: :meth:`FaultServer.counts` maps each prompt trigger (or ``"-"``) to how
-many requests carried it; ``total`` is all of them. Use it in-process::
+It counts requests: :meth:`FaultServer.counts` maps each trigger, tag included (or ``"-"``), to
+how many requests carried it; ``total`` is all of them. Use it in-process::
 
     with FaultServer() as server:
         base_url = server.base_url        # http://127.0.0.1:<port>/v1
@@ -49,7 +49,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-TRIGGER = re.compile(r"FAULT=(?P<kind>[a-z0-9_]+)(?:\*(?P<times>\d+))?")
+TRIGGER = re.compile(r"FAULT=(?P<kind>[a-z0-9_]+)(?:\*(?P<times>\d+))?(?:#(?P<tag>[\w-]+))?")
 KINDS = ("ok", "refuse", "429", "500", "malformed", "empty", "endless", "stall", "close",
          "garbage", "echo_key")
 GARBAGE_JUDGE = "garbage-judge"

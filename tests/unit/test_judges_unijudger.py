@@ -98,8 +98,10 @@ def test_bad_labels_reask_then_error(fake: tuple[str, FakeJudgeState], tmp_path:
 
 
 def test_agreement() -> None:
-    records = [{"a": 1, "b": 1, "c": 0}, {"a": 0, "b": 0, "c": 0}, {"a": 1, "b": 0, "c": None},
-               {"a": 0, "b": 0, "c": 1}]
+    records: list[dict[str, int | None]] = [
+        {"a": 1, "b": 1, "c": 0}, {"a": 0, "b": 0, "c": 0}, {"a": 1, "b": 0, "c": None},
+        {"a": 0, "b": 0, "c": 1},
+    ]
     pairs = {(p.judge_a, p.judge_b): p for p in pairwise_agreement(records)}
     assert pairs["a", "b"].n == 4 and pairs["a", "b"].agreement == 0.75
     assert pairs["a", "b"].kappa == pytest.approx(0.5)

@@ -28,6 +28,7 @@ from unisafe_pytest.cli_runs import add_commands
 from unisafe_pytest.errors import UnisafeError
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.metrics.gates import with_intervals
+from unisafe_pytest.metrics.samples import find_flips
 from unisafe_pytest.metrics.unisafe import JudgmentRow, aggregate_judgments
 from unisafe_pytest.metrics.unisafebench import LabelRow, aggregate_label_rows
 from unisafe_pytest.report.html import write_html
@@ -176,6 +177,11 @@ def _report(args: argparse.Namespace) -> int:
             print(render_summary(records, protocol_line(protocol)))
         if args.shared_target:
             print("\n" + render_text(analyse(records)))
+        if not args.json and any(r.sample for r in records):
+            flips = find_flips(records)
+            print(f"\nverdicts that flip between samples: {len(flips)}")
+            for flip in flips:
+                print(f"  {flip.model} {flip.task} {flip.id}: {' / '.join(flip.labels)}")
         if args.html:
             roots = [p for p in paths if p.is_dir()] + list(args.images)
             write_html(args.html, records, protocol, summary, image_roots=roots)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -132,3 +132,25 @@ def _check_report(shard_runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "data:image/jpeg;base64," in page  # the MU input image, found under --images
     assert main(["report", str(shard_runs / "full"), "--shared-target"]) == 0
     assert "Shared targets: fake-model" in capsys.readouterr().out
+
+
+def test_report_lists_verdicts_that_flip_between_samples(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from unisafe_pytest.schema import JudgeRow, Record, Verdict
+
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = []
+    for sample, judgment in enumerate((0, 1, 0)):
+        label: Literal[0, 1] = 1 if judgment else 0
+        verdict = Verdict.combine("unisafe", [JudgeRow(judge="j", judgment=label,
+                                                       risk_rating=2)])
+        rows.append(Record(run_id="r", suite="s", protocol="unisafe", model="m", id="a",
+                            task="TT", category="Hate", sample=sample, verdict=verdict,
+                            outcome="failed" if judgment else "passed").model_dump_json())
+    (run / "records.jsonl").write_text("\n".join(rows) + "\n")
+    assert main(["report", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "verdicts that flip between samples: 1" in out
+    assert "m TT a: safe / unsafe / safe" in out

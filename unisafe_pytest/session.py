@@ -26,6 +26,7 @@ from unisafe_pytest.errors import (
     SuiteError,
     UnisafeError,
 )
+from unisafe_pytest.items import safe_name
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.options import Settings
 from unisafe_pytest.outcomes import clean, short_repr
@@ -35,7 +36,7 @@ from unisafe_pytest.runner import InstanceResult, RunContext, compute
 from unisafe_pytest.runtime.cache import Cache
 from unisafe_pytest.runtime.limiter import Limiter
 from unisafe_pytest.runtime.pipeline import Prefetcher
-from unisafe_pytest.schema import Media, OutputSummary, Record
+from unisafe_pytest.schema import Instance, Media, OutputSummary, Record
 from unisafe_pytest.tasks import TaskRegistry
 
 RESULT_KEY = pytest.StashKey[InstanceResult]()
@@ -55,8 +56,6 @@ def get_session(config: pytest.Config) -> UnisafeSession:
 
 
 def new_run_id(model: str) -> str:
-    from unisafe_pytest.items import safe_name
-
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{safe_name(model)[:40]}-{secrets.token_hex(3)}"
 
@@ -98,6 +97,7 @@ class UnisafeSession:
             None)
         self._order: dict[str, int] | None = None
         self.plan: Plan | None = None
+        self.planned: dict[str, Instance] = {}
         self.records_written = 0
         self.components: dict[str, Any] = {}
         self.summary_text: str | None = None
@@ -220,8 +220,31 @@ class UnisafeSession:
         s = self.settings
         cache = Cache(s.cache_dir, s.cache_mode) if (  # type: ignore[arg-type]
             s.cache_dir is not None and s.cache_mode != "off") else None
-        return plan(planned_instances(self), self.registry(), adapter,
-                    max(1, len(s.judges)), cache)
+        instances = planned_instances(self)
+        self.planned = {f"{safe_name(i.suite)}::{i.task}::{safe_name(i.id)}": i
+                        for i in instances}
+        return plan(instances, self.registry(), adapter, max(1, len(s.judges)), cache)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Controller under xdist: an instance whose worker crashed still gets its record."""
+        if str(report.when) != "???" or is_worker(self.config):  # xdist's crash report
+            return
+        instance = self.planned.get(report.nodeid)
+        if instance is None:
+            return
+        task = self.registry()[instance.task]
+        message = str(report.longrepr).strip().splitlines()[0] if report.longrepr else ""
+        self._write(Record(
+            run_id=self.run_id, suite=instance.suite, protocol=task.protocol,
+            model=self._adapter.name if self._adapter is not None else self.model_label,
+            id=instance.id, task=task.code,
+            category=instance.category, subcategory=instance.subcategory,
+            taxonomy=instance.taxonomy, risky=instance.risky, twin=instance.twin,
+            nodeid=report.nodeid, outcome="error", error_kind="internal",
+            error=f"the worker process died while running this instance ({message})",
+            worker=self.worker,
+            timestamp=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        ))
 
     def pytest_report_header(self, config: pytest.Config) -> str | None:
         return self.plan.line() if self.plan is not None else None

@@ -284,8 +284,6 @@ def test_a_killed_worker_is_replaced_and_reported(fakes: pytest.Pytester,
     check_counts_add_up(run)
 
 
-@pytest.mark.xfail(strict=True, reason="the controller writes no record for an instance whose "
-                   "worker crashed: it is lost from records.jsonl and summary.json")
 def test_a_killed_worker_leaves_an_error_record(fakes: pytest.Pytester,
                                                 killed_run: pytest.RunResult) -> None:
     run = only_run(fakes.path)

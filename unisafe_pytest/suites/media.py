@@ -4,7 +4,8 @@ Collection must stay cheap and offline, so an image reference is checked by path
 
 * it is relative and, after resolving ``..`` and symlinks, stays inside the suite root;
 * it names an existing, regular, readable file of at most ``max_bytes`` (20 MB by default);
-* its first bytes (16 at most are read) carry a PNG, JPEG, GIF, WEBP or BMP signature.
+* its first bytes (33 at most are read) carry a PNG, JPEG, GIF, WEBP or BMP signature, and
+  a PNG's header is whole and declares a sane size (no decompression bomb).
 
 The resulting :class:`~unisafe_pytest.schema.Media` has ``path`` (absolute), ``ref`` (relative
 to the root, POSIX separators), ``mime`` and ``size_bytes``; ``sha256`` stays ``None`` and is
@@ -27,7 +28,10 @@ from unisafe_pytest.schema import Media
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 """Default size limit of one input image."""
 
-_HEAD_BYTES = 16
+_HEAD_BYTES = 33
+"""A PNG's signature and whole IHDR chunk (8 + 25 bytes): enough to see its dimensions."""
+MAX_PIXELS = 89_478_485
+"""Pillow's own decompression-bomb threshold (MAX_IMAGE_PIXELS); larger PNGs are refused."""
 
 
 def sniff_mime(head: bytes) -> str | None:
@@ -42,6 +46,24 @@ def sniff_mime(head: bytes) -> str | None:
         return "image/webp"
     if head.startswith(b"BM"):
         return "image/bmp"
+    return None
+
+
+def header_problem(head: bytes, mime: str) -> str | None:
+    """What is wrong with a PNG's header (truncated, or a decompression bomb), if anything.
+
+    Reads the IHDR chunk only; no pixel is decoded.
+    """
+    if mime != "image/png":
+        return None
+    if len(head) < _HEAD_BYTES or head[12:16] != b"IHDR":
+        return "is truncated: its PNG header (IHDR) is incomplete"
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if width == 0 or height == 0:
+        return f"declares an empty {width}x{height} image"
+    if width * height > MAX_PIXELS:
+        return (f"declares {width}x{height} pixels, over the {MAX_PIXELS:,}-pixel limit "
+                "(a decompression bomb?)")
     return None
 
 
@@ -62,6 +84,9 @@ def media_from_bytes(data: bytes, *, ref: str, max_bytes: int = MAX_IMAGE_BYTES)
             f"embedded image {ref!r} is not a PNG/JPEG/GIF/WEBP/BMP image "
             f"(first bytes {data[:8]!r}); embed the image file's bytes, base64-encoded"
         )
+    problem = header_problem(data[:_HEAD_BYTES], mime)
+    if problem is not None:
+        raise SuiteError(f"embedded image {ref!r} {problem}; embed a whole, sane image")
     return Media.from_bytes(data, ref=ref, mime=mime)
 
 
@@ -149,4 +174,7 @@ class MediaResolver:
                 f"image {ref!r} is not a PNG/JPEG/GIF/WEBP/BMP image (first bytes "
                 f"{head[:8]!r}); convert it to PNG or JPEG"
             )
+        problem = header_problem(head, mime)
+        if problem is not None:
+            raise SuiteError(f"image {ref!r} {problem}; replace it with a whole, sane image")
         return Media(path=str(real), ref=portable, mime=mime, size_bytes=st.st_size)

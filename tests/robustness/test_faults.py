@@ -95,8 +95,8 @@ def test_a_rerun_completes_what_failed(
 ) -> None:
     """A fault that outlives the 4 attempts of one run is gone by the rerun.
 
-    There is no resume: every run has its own run directory, and ``--lf`` reruns what
-    failed or errored. Together the two runs score every instance.
+    Every run has its own run directory; ``--lf`` reruns only what failed or errored, so
+    together the two runs score every instance.
     """
     write_profile(fakes.path, "faulty", server.base_url)
     suite("cases.jsonl", [fault("s2-transient", "500*4"), fault("s2-fine", "ok")])
@@ -111,6 +111,30 @@ def test_a_rerun_completes_what_failed(
     assert one["s2-transient"]["outcome"] == "error"
     assert set(two) == {"s2-transient"} and two["s2-transient"]["outcome"] == "passed"
     assert check_counts_add_up(fakes.path / "rerun")["n_scored"] == 1
+
+
+def test_a_full_rerun_calls_the_model_only_for_what_is_missing(
+    server: FaultServer, fakes: pytest.Pytester, suite: Callable[..., Path]
+) -> None:
+    """With the default cache, a plain rerun is a resume: successes are hits, errors rerun."""
+    write_profile(fakes.path, "faulty", server.base_url)
+    suite("cases.jsonl", [fault("s5-transient", "500*4"), fault("s5-fine", "ok"),
+                          fault("s5-refusal", "refuse")])
+    first = fakes.runpytest("--unisafe-model=faulty", JUDGE, "--unisafe-suite=cases.jsonl",
+                            "--unisafe-report-dir=first")
+    assert outcome_of(first) == {"passed": 2, "errors": 1}
+    before = server.counts()
+    rerun = fakes.runpytest("--unisafe-model=faulty", JUDGE, "--unisafe-suite=cases.jsonl",
+                            "--unisafe-report-dir=rerun")
+    assert outcome_of(rerun) == {"passed": 3}, rerun.stdout.str()[-2000:]
+    after = server.counts()
+    calls = {ident: after.get(f"FAULT={t}#{ident}", 0) - before.get(f"FAULT={t}#{ident}", 0)
+             for ident, t in (("s5-transient", "500*4"), ("s5-fine", "ok"),
+                              ("s5-refusal", "refuse"))}
+    assert calls == {"s5-transient": 1, "s5-fine": 0, "s5-refusal": 0}, calls
+    assert {r["outcome"] for r in records_by_id(fakes.path / "rerun").values()} == {"passed"}
+    assert check_counts_add_up(fakes.path / "rerun") == {"n_total": 3, "n_scored": 3,
+                                                        "n_error": 0, "n_skipped": 0}
 
 
 @pytest.mark.xfail(strict=True, reason="HttpEndpoint.post has no total deadline: a body that "

@@ -4,8 +4,9 @@ The model (an openai-chat profile) and an LLM judge both talk to our FAKE fault 
 127.0.0.1 with canary keys from the environment; the server answers 429, 500, malformed and
 empty bodies, closes connections, and repeats the credential it received in error messages
 (``echo_key``), as a careless provider might. The runs write JUnit, a log file at DEBUG,
-the pytest cache, tracebacks with locals, serially and under ``-n 2``; then every file under
-the pytester folder, stdout, stderr and ``unisafe report`` are scanned for the canaries.
+the pytest cache, the output cache, report.html, tracebacks with locals, serially and under
+``-n 2``; then every file under the pytester folder, stdout, stderr and ``unisafe report``
+are scanned for the canaries.
 """
 
 from __future__ import annotations
@@ -90,7 +91,9 @@ def test_canaries_appear_nowhere(server: FaultServer, fakes: pytest.Pytester,
         texts += [report.stdout, report.stderr]
     assert server.counts().get("total", 0) > 2 * len(TRIGGERS)
     written = [p.name for p in fakes.path.rglob("*") if p.is_file()]
-    assert {"serial.xml", "dist.xml", "serial.log", "dist.log"} <= set(written)
+    assert {"serial.xml", "dist.xml", "serial.log", "dist.log", "report.html"} <= set(written)
+    cached = [p for p in (fakes.path / ".unisafe" / "cache").rglob("*.json") if p.is_file()]
+    assert cached, "the model outputs were cached, and the cache is scanned too"
     assert any(p.endswith(".jsonl") for p in written)
     leaks = scan_for(tuple(CANARIES.values()), fakes.path, *texts)
     assert not leaks, leaks

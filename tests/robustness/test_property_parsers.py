@@ -132,15 +132,11 @@ def test_parse_rubric_keys_take_only_protocol_values(judgment: Any, rating: Any)
         assert raw == parsed or (isinstance(raw, str) and int(raw.strip()) == parsed)
 
 
-@pytest.mark.xfail(strict=True, reason="parsing._small_int: '²'.isdigit() is true and "
-                   "int('²') raises ValueError out of parse_rubric (not a ParseFailure)")
 def test_parse_rubric_superscript_is_a_parse_failure() -> None:
     with pytest.raises(ParseFailure):
         parse_rubric(_rubric("²", 1))
 
 
-@pytest.mark.xfail(strict=True, reason="parse_rubric catches ValueError only: a deeply nested "
-                   "JSON answer raises RecursionError out of the parser")
 def test_parse_rubric_deep_nesting_is_a_parse_failure() -> None:
     with pytest.raises(ParseFailure):
         parse_rubric('{"Reasoning": ' + "[" * 100_000 + "]" * 100_000 + "}")

@@ -116,8 +116,9 @@ class OfflineJudge:
                ) -> tuple[int, int]:
         try:
             reading = self.reader.read(media)
-        except (OSError, ValueError) as exc:
-            raise JudgeError(f"offline judge cannot read {where} ({exc})") from None
+        except Exception as exc:  # OSError, a truncated file, PIL's DecompressionBombError...
+            raise JudgeError(
+                f"offline judge cannot read {where} ({type(exc).__name__}: {exc})") from None
         raw[f"{where} nsfw"] = round(reading.nsfw, 4)
         worst = _band(reading.nsfw, NSFW_BANDS)
         if worst[0]:

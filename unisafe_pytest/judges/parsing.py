@@ -28,6 +28,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from unisafe_pytest.judges.labels import parse_label
+
 PARSER_VERSION = "1"
 """Recorded in every row that an LLM judge writes (JudgeSpec.parser_version)."""
 
@@ -83,11 +85,10 @@ def _lookup(obj: dict[str, Any], names: tuple[str, ...]) -> tuple[bool, Any]:
 def _small_int(value: Any, allowed: range, what: str) -> int:
     if isinstance(value, bool):
         raise ParseFailure(f"{what} is {value!r}, a boolean; expected one of {list(allowed)}")
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) == 1:
-        value = int(value.strip())
-    if not isinstance(value, int) or value not in allowed:
+    number, _ = parse_label(value, tuple(allowed))  # ints or ASCII digits only
+    if number is None:
         raise ParseFailure(f"{what} is {value!r}; expected one of {list(allowed)}")
-    return value
+    return number
 
 
 def parse_rubric(text: str) -> RubricAnswer:
@@ -98,7 +99,7 @@ def parse_rubric(text: str) -> RubricAnswer:
         raise ParseFailure("the answer holds no JSON object")
     try:
         obj = json.loads(body[start : end + 1])
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ParseFailure(f"the JSON object does not parse ({exc})") from None
     if not isinstance(obj, dict):
         raise ParseFailure("the answer is JSON but not an object")

@@ -106,3 +106,15 @@ def test_gates_decide_the_exit_status_under_xdist(fakes: pytest.Pytester,
                                          "--unisafe-report-dir=strict")
     assert failing.ret == 1
     assert not json.loads((fakes.path / "strict" / "gates.json").read_text())[1]["passed"]
+
+
+def test_report_html_is_written_unless_turned_off(fakes: pytest.Pytester,
+                                                  suite: Callable[..., Path]) -> None:
+    suite("cases.jsonl", cases(1, 1))
+    fakes.runpytest(*MODEL_ARGS, "--unisafe-suite=cases.jsonl", "--unisafe-report-dir=on")
+    fakes.runpytest(*MODEL_ARGS, "--unisafe-suite=cases.jsonl", "--unisafe-report-dir=off",
+                    "--unisafe-html=off")
+    assert (fakes.path / "on" / "report.html").is_file()
+    assert not (fakes.path / "on" / "gates.json").exists()  # no gate, no file
+    assert (fakes.path / "off" / "summary.json").is_file()
+    assert not (fakes.path / "off" / "report.html").exists()

@@ -270,6 +270,24 @@ def test_an_llm_judge_answering_garbage_is_a_judge_error(
     assert check_counts_add_up(only_run(fakes.path))["n_error"] == 1
 
 
+@pytest.mark.parametrize("kind", ["500", "429", "malformed", "empty", "close"])
+def test_a_judge_backend_fault_is_a_judge_error(
+    server: FaultServer, fakes: pytest.Pytester, suite: Callable[..., Path], kind: str
+) -> None:
+    write_profile(fakes.path, "faulty", server.base_url)
+    suite("cases.jsonl", [fault(f"jb-{kind}", "ok")])
+    before = server.counts().get("total", 0)
+    judge = f"--unisafe-judge=unisafe-rubric:{server.base_url}#fault-{kind},retries=2"
+    result = fakes.runpytest("--unisafe-model=faulty", judge, "--unisafe-suite=cases.jsonl")
+    assert outcome_of(result) == {"errors": 1}, result.stdout.str()[-2000:]
+    record = records_by_id(only_run(fakes.path))[f"jb-{kind}"]
+    assert record["error_kind"] == "judge" and record["verdict"]["label"] == "error"
+    assert "judge backend failed" in record["error"], record["error"]
+    assert record["output"]["text"].startswith("fake fault-server answer")
+    assert server.counts()["total"] - before == 3  # the model once, the judge twice
+    assert check_counts_add_up(only_run(fakes.path))["n_error"] == 1
+
+
 # -- a worker killed under -n 2 -------------------------------------------------------------
 
 KILLER = '''

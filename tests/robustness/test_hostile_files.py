@@ -191,3 +191,27 @@ def test_a_bomb_output_is_recorded_as_a_judge_error(
     record = records_by_id(only_run(fakes.path))["out-bomb"]
     assert record["error_kind"] == "judge", record
     assert "DecompressionBomb" in record["error"], record["error"]
+
+
+def test_a_unisafebench_folder_keeps_images_inside_its_image_root(
+    fakes: pytest.Pytester, hostile: Path
+) -> None:
+    bench = fakes.path / "bench"
+    (bench / "images").mkdir(parents=True)
+    (bench / "images" / "ok.png").write_bytes(tiny_png())
+    (bench / "images" / "out.png").symlink_to(fakes.path / "outside" / "secret.png")
+    (bench / "beside.png").write_bytes(tiny_png())  # in the folder, not in its image root
+    rows = [{"id": 1, "prompt": "what is this?", "image": "ok.png", "category": "Politics"},
+            {"id": 2, "prompt": "and this?", "image": "../beside.png", "category": "Politics"},
+            {"id": 3, "prompt": "and this?", "image": "out.png", "category": "Politics"},
+            {"id": 4, "prompt": "and this?", "image": "/etc/hostname", "category": "Politics"}]
+    vqa = bench / "VQA" / "safety_I_unsafety_T" / "input.jsonl"
+    vqa.parent.mkdir(parents=True)
+    vqa.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    result = fakes.runpytest(*MODEL_ARGS, "--unisafe-suite=bench",
+                             "--continue-on-collection-errors")
+    assert outcome_of(result) == {"passed": 1, "errors": 3}, result.stdout.str()[-3000:]
+    for line, message in ((2, "escapes the suite folder"), (3, "escapes the suite folder"),
+                          (4, "is absolute")):
+        assert any(f"input.jsonl:{line}: " in x and message in x
+                   for x in result.stdout.lines), (line, result.stdout.str()[-3000:])

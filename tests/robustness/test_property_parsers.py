@@ -240,3 +240,79 @@ def test_report_readers_give_rows_or_a_located_error(lines: list[Any], name: str
     for row in labels:
         if row.error is None:
             assert row.ctx in (0, 1, 2) and row.intr in (0, 1)
+
+
+# -- replay predictions (the replay model) ---------------------------------------------------
+
+prediction_rows = st.fixed_dictionaries(
+    {"id": st.sampled_from(["a", "b"]), "scenario_type": st.sampled_from(["TT", "TI", "XX"])},
+    optional={"model": st.sampled_from(["m", ""]), "output_text": label_values,
+              "output_image": label_values, "output_images": st.lists(label_values, max_size=5),
+              "refusal": st.one_of(st.booleans(), st.none()), "error": label_values,
+              "metadata": label_values})
+
+
+@SETTINGS
+@given(lines=st.lists(st.one_of(prediction_rows, st.binary(max_size=16)), min_size=1,
+                      max_size=4), task=st.sampled_from(["TT", "TI", "MT"]))
+def test_replay_predictions_give_an_output_or_a_model_error(lines: list[Any],
+                                                            task: str) -> None:
+    from unisafe_pytest.adapters.base import GenerateContext
+    from unisafe_pytest.adapters.replay import make_adapter
+    from unisafe_pytest.errors import ModelError
+    from unisafe_pytest.schema import Instance
+    from unisafe_pytest.tasks import TaskRegistry
+
+    path = _write(lines, "predictions.jsonl")
+    try:
+        adapter = make_adapter(path.name, base_dir=path.parent, settings={})
+    except (ConfigError, SuiteError) as exc:
+        assert str(exc)
+        return
+    instance = Instance(suite="s", id="a", task=task, category="Hate", instruction="x",
+                        turns=["1", "2", "3", "4"] if task == "MT" else [])
+    try:
+        output = adapter.generate(instance, TaskRegistry()[task],
+                                  GenerateContext(path.parent / "out"))
+    except ModelError as exc:
+        assert str(exc)
+        return
+    rows = [x for x in lines if isinstance(x, dict) and x.get("id") == "a"]
+    if output.refusal and output.refusal_reason == "refusal flag in predictions":
+        assert any(r.get("refusal") is True for r in rows), (rows, output)
+
+
+def _predictions(row: dict[str, Any]) -> Any:
+    from unisafe_pytest.adapters.base import GenerateContext
+    from unisafe_pytest.adapters.replay import make_adapter
+    from unisafe_pytest.schema import Instance
+    from unisafe_pytest.tasks import TaskRegistry
+
+    path = _write([{"id": "a", "model": "m", **row}], "predictions.jsonl")
+    adapter = make_adapter(path.name, base_dir=path.parent, settings={})
+    task = row["scenario_type"]
+    instance = Instance(suite="s", id="a", task=task, category="Hate", instruction="x")
+    return adapter.generate(instance, TaskRegistry()[task], GenerateContext(path.parent / "o"))
+
+
+@pytest.mark.xfail(strict=True, reason="adapters/replay.py: refusal=bool(row['refusal']) makes "
+                   "the string 'false' a refusal, so the output passes unjudged")
+def test_a_prediction_refusal_of_false_text_is_not_a_refusal() -> None:
+    from unisafe_pytest.errors import ModelError
+
+    try:
+        output = _predictions({"scenario_type": "TT", "output_text": "Step 1: ...",
+                               "refusal": "false"})
+    except ModelError:
+        return
+    assert not output.refusal
+
+
+@pytest.mark.xfail(strict=True, reason="adapters/replay.py: an output_image that is not an "
+                   "image (any readable file, e.g. /etc/hostname) is accepted as the output")
+def test_a_prediction_image_that_is_not_an_image_is_a_model_error() -> None:
+    from unisafe_pytest.errors import ModelError
+
+    not_an_image = _write([{"text": "not an image"}], "notes.txt")
+    with pytest.raises(ModelError):
+        _predictions({"scenario_type": "TI", "output_image": str(not_an_image)})

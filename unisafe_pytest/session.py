@@ -97,6 +97,7 @@ class UnisafeSession:
             None)
         self._order: dict[str, int] | None = None
         self.plan: Plan | None = None
+        self.judges_note = "offline (screening judge, the default; not a paper protocol)"
         self.planned: dict[str, Instance] = {}
         self.records_written = 0
         self.components: dict[str, Any] = {}
@@ -137,6 +138,8 @@ class UnisafeSession:
             raise self._build_error["judge"]
         if self._panel is None:
             judges = []
+            if not self.settings.judges:
+                judges = self._default_judges()
             try:
                 for spec in self.settings.judges:
                     judge = self.config.hook.pytest_unisafe_make_judge(spec=spec,
@@ -149,6 +152,17 @@ class UnisafeSession:
                 raise self._build_error["judge"] from exc
             self._panel = JudgePanel(judges)
         return self._panel
+
+    def _default_judges(self) -> list[Any]:
+        """No --unisafe-judge: the offline screening judge, if its extra is installed."""
+        from unisafe_pytest.errors import MissingDependency
+        from unisafe_pytest.judges import offline
+
+        try:
+            return [offline.default_judge()]
+        except MissingDependency as exc:
+            self.judges_note = f"refusal rule only ({exc})"
+            return []
 
     def outputs_dir(self) -> Path:
         return self.run_dir / "outputs"
@@ -283,7 +297,10 @@ class UnisafeSession:
         if is_worker(config):
             return None
         suites = ", ".join(f"{s.name} ({n})" for s, n in self.suites) or "none"
-        judges = ", ".join(self.settings.judges) or "refusal rule only"
+        if not self.settings.judges:
+            with contextlib.suppress(UnisafeError):
+                self.panel()  # decides which default judge this run has
+        judges = ", ".join(self.settings.judges) or self.judges_note
         return (f"unisafe: model {self.model_label}; suites {suites}; judges {judges}; "
                 f"run dir {self._display(self.run_dir)}")
 

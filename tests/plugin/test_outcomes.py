@@ -58,14 +58,14 @@ def test_refusal_needs_no_judge_call(fakes: pytest.Pytester, suite: Callable[...
     result.stdout.fnmatch_lines(["*JUDGE CALLS 0*"])
 
 
-def test_no_judge_configured_is_an_error_not_a_pass(
+def test_an_undecided_output_is_an_error_not_a_pass(
     fakes: pytest.Pytester, suite: Callable[..., Path]
 ) -> None:
     suite("cases.jsonl", [instance("a"), instance("r", behaviour="refuse")])
     result = fakes.runpytest("--unisafe-model=python:fakes:make_model",
-                             "--unisafe-suite=cases.jsonl")
+                             "--unisafe-suite=cases.jsonl", "--unisafe-judge=refusal-rule")
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*JUDGE ERROR TT a: *no judge configured*"])
+    result.stdout.fnmatch_lines(["*JUDGE ERROR TT a: refusal-rule: the refusal rule cannot*"])
 
 
 def test_unsupported_task_is_skipped_with_the_reason(

@@ -17,7 +17,9 @@ from unisafe_pytest.suites import media as media_module
 from unisafe_pytest.suites.media import MediaResolver, media_from_bytes, sniff_mime
 from unisafe_pytest.tasks import TaskRegistry
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+# a PNG signature and a whole IHDR header (1x1): collection reads no further
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
+PNG += bytes.fromhex("1f15c489")
 
 
 def problem(resolver: MediaResolver, ref: str) -> str:
@@ -127,7 +129,7 @@ def test_oversized_file_in_megabytes(suite_dir: Path) -> None:
 
 def test_oversized_file(suite_dir: Path) -> None:
     assert problem(MediaResolver(suite_dir, max_bytes=10), "img/a.png") == (
-        "image 'img/a.png' is 32 bytes, over the 10 bytes limit; shrink it or raise "
+        "image 'img/a.png' is 33 bytes, over the 10 bytes limit; shrink it or raise "
         "max_image_bytes"
     )
 
@@ -147,7 +149,7 @@ def test_empty_and_control_character_paths(suite_dir: Path) -> None:
     assert "is not valid Unicode" in problem(resolver, "a\ud800.png")
 
 
-def test_only_sixteen_bytes_are_read(suite_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_the_png_header_is_read(suite_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sizes: list[int] = []
     real_open = open
 
@@ -168,7 +170,7 @@ def test_only_sixteen_bytes_are_read(suite_dir: Path, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(media_module, "open", Spy, raising=False)
     MediaResolver(suite_dir).resolve("img/a.png")
-    assert sizes == [16]
+    assert sizes == [33]  # signature + IHDR chunk: the dimensions, never a pixel
 
 
 def test_media_from_bytes_checks_size_and_signature() -> None:
@@ -177,7 +179,7 @@ def test_media_from_bytes_checks_size_and_signature() -> None:
     assert media.sha256 is not None
     with pytest.raises(SuiteError, match="is not a PNG/JPEG/GIF/WEBP/BMP image"):
         media_from_bytes(b"text", ref="x")
-    with pytest.raises(SuiteError, match="is 32 bytes, over the 4 bytes limit"):
+    with pytest.raises(SuiteError, match="is 33 bytes, over the 4 bytes limit"):
         media_from_bytes(PNG, ref="x", max_bytes=4)
 
 
@@ -187,6 +189,6 @@ def test_size_limit_is_a_keyword_of_load_suite(tmp_path: Path) -> None:
     (tmp_path / "s.jsonl").write_text(json.dumps(record) + "\n")
     suite = load_suite("s.jsonl", TaskRegistry(), base_dir=tmp_path, max_image_bytes=8)
     assert [str(e) for e in suite.errors] == [
-        "s.jsonl:1: image 'a.png' is 32 bytes, over the 8 bytes limit; shrink it or raise "
+        "s.jsonl:1: image 'a.png' is 33 bytes, over the 8 bytes limit; shrink it or raise "
         "max_image_bytes"
     ]

@@ -18,7 +18,9 @@ from unisafe_pytest.jsonl import MAX_LINE_BYTES
 from unisafe_pytest.suites import LoadedSuite, load_suite
 from unisafe_pytest.tasks import TaskRegistry
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+# a PNG signature and a whole IHDR header (1x1): collection reads no further
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
+PNG += bytes.fromhex("1f15c489")
 KNOWN_TASKS = (
     "TI, IE, IC, MT, TT, IT, MU, TextGen, T2I, Edit, DualVQA, ImageVQA, TextVQA, CompositeVQA"
 )

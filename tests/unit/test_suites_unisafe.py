@@ -19,7 +19,9 @@ from unisafe_pytest.suites import LoadedSuite, load_suite
 from unisafe_pytest.suites.hf import UNISAFE_HF_ID
 from unisafe_pytest.tasks import TaskRegistry
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+# a PNG signature and a whole IHDR header (1x1): collection reads no further
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
+PNG += bytes.fromhex("1f15c489")
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 28
 # shared/ sits beside the checkout (locally and in CI); the file is copied, never committed.
 SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/unisafe/cases.sample.jsonl"

@@ -295,8 +295,6 @@ def _predictions(row: dict[str, Any]) -> Any:
     return adapter.generate(instance, TaskRegistry()[task], GenerateContext(path.parent / "o"))
 
 
-@pytest.mark.xfail(strict=True, reason="adapters/replay.py: refusal=bool(row['refusal']) makes "
-                   "the string 'false' a refusal, so the output passes unjudged")
 def test_a_prediction_refusal_of_false_text_is_not_a_refusal() -> None:
     from unisafe_pytest.errors import ModelError
 
@@ -308,8 +306,6 @@ def test_a_prediction_refusal_of_false_text_is_not_a_refusal() -> None:
     assert not output.refusal
 
 
-@pytest.mark.xfail(strict=True, reason="adapters/replay.py: an output_image that is not an "
-                   "image (any readable file, e.g. /etc/hostname) is accepted as the output")
 def test_a_prediction_image_that_is_not_an_image_is_a_model_error() -> None:
     from unisafe_pytest.errors import ModelError
 

@@ -26,6 +26,7 @@ from unisafe_pytest.adapters.base import Capabilities, GenerateContext
 from unisafe_pytest.errors import ConfigError, ModelError, SuiteError
 from unisafe_pytest.jsonl import iter_file_objects
 from unisafe_pytest.schema import Instance, Media, ModelOutput, OutputProvenance
+from unisafe_pytest.suites.media import HEAD_BYTES, header_problem, sniff_mime
 from unisafe_pytest.tasks import Task, task_from_path
 
 _TEXT_KEYS = ("output_text", "response", "output", "answer")
@@ -61,8 +62,10 @@ def _row_to_prediction(row: dict[str, Any], source: str, base: Path) -> Predicti
         model=model,
         text=text,
         images=resolved,
-        refusal=bool(row.get("refusal", False)),
-        error=str(error) if error else None,
+        refusal=row.get("refusal", False) is True,
+        error=str(error) if error else (
+            None if isinstance(row.get("refusal", False), bool)
+            else f"'refusal' must be true or false, got {row.get('refusal')!r}"),
         metadata=metadata if isinstance(metadata, dict) else {},
     )
 
@@ -146,7 +149,15 @@ class ReplayAdapter:
             if not file.is_file():
                 raise _bad_prediction(f"prediction {pred.source}: output image {file.name!r} is "
                                  "missing")
-            images.append(Media(path=str(file), ref=file.name))
+            with file.open("rb") as fh:
+                head = fh.read(HEAD_BYTES)
+            mime = sniff_mime(head)
+            problem = "is not a PNG/JPEG/GIF/WEBP/BMP image" if mime is None else (
+                header_problem(head, mime))
+            if problem:
+                raise _bad_prediction(
+                    f"prediction {pred.source}: output image {file.name!r} {problem}")
+            images.append(Media(path=str(file), ref=file.name, mime=mime))
         provenance.latency_s = time.perf_counter() - started
         return ModelOutput(text=pred.text, images=images, refusal=refusal,
                            refusal_reason=reason if refusal else None, provenance=provenance)

@@ -28,7 +28,7 @@ from unisafe_pytest.schema import Media
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 """Default size limit of one input image."""
 
-_HEAD_BYTES = 33
+HEAD_BYTES = 33
 """A PNG's signature and whole IHDR chunk (8 + 25 bytes): enough to see its dimensions."""
 MAX_PIXELS = 89_478_485
 """Pillow's own decompression-bomb threshold (MAX_IMAGE_PIXELS); larger PNGs are refused."""
@@ -56,7 +56,7 @@ def header_problem(head: bytes, mime: str) -> str | None:
     """
     if mime != "image/png":
         return None
-    if len(head) < _HEAD_BYTES or head[12:16] != b"IHDR":
+    if len(head) < HEAD_BYTES or head[12:16] != b"IHDR":
         return "is truncated: its PNG header (IHDR) is incomplete"
     width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
     if width == 0 or height == 0:
@@ -78,13 +78,13 @@ def media_from_bytes(data: bytes, *, ref: str, max_bytes: int = MAX_IMAGE_BYTES)
             f"embedded image {ref!r} is {_megabytes(len(data))}, over the "
             f"{_megabytes(max_bytes)} limit; shrink it or raise max_image_bytes"
         )
-    mime = sniff_mime(data[:_HEAD_BYTES])
+    mime = sniff_mime(data[:HEAD_BYTES])
     if mime is None:
         raise SuiteError(
             f"embedded image {ref!r} is not a PNG/JPEG/GIF/WEBP/BMP image "
             f"(first bytes {data[:8]!r}); embed the image file's bytes, base64-encoded"
         )
-    problem = header_problem(data[:_HEAD_BYTES], mime)
+    problem = header_problem(data[:HEAD_BYTES], mime)
     if problem is not None:
         raise SuiteError(f"embedded image {ref!r} {problem}; embed a whole, sane image")
     return Media.from_bytes(data, ref=ref, mime=mime)
@@ -163,7 +163,7 @@ class MediaResolver:
             )
         try:
             with open(real, "rb") as fh:
-                head = fh.read(_HEAD_BYTES)
+                head = fh.read(HEAD_BYTES)
         except OSError as exc:
             raise SuiteError(
                 f"image {ref!r} cannot be read ({exc.strerror or exc}); check its permissions"

@@ -58,8 +58,25 @@ def check_counts_add_up(run: Path) -> dict[str, int]:
     return overall[0]
 
 
+def premake_unisafe_dir(root: Path) -> None:
+    """Make ``root/.unisafe`` with its markers before a run.
+
+    Works around a race the fault tests exposed (``report/recorder.write_atomic`` names its
+    temporary file after the pid only, so two prefetch threads creating the markers at once
+    can fail: see ``test_two_writes_in_flight_in_one_process_do_not_collide``), which would
+    make these tests flaky. Remove once that test passes.
+    """
+    from unisafe_pytest.report.recorder import CACHEDIR_TAG, GITIGNORE
+
+    folder = root / ".unisafe"
+    folder.mkdir(exist_ok=True)
+    (folder / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
+    (folder / "CACHEDIR.TAG").write_text(CACHEDIR_TAG, encoding="utf-8")
+
+
 def write_profile(root: Path, name: str, base_url: str, **extra: Any) -> None:
-    """``adapters/<name>.toml``: an openai-chat model at ``base_url``."""
+    """``adapters/<name>.toml``: an openai-chat model at ``base_url`` (and ``.unisafe``)."""
+    premake_unisafe_dir(root)
     settings: dict[str, Any] = {"kind": "openai-chat", "model": "fault-model",
                                 "base_url": base_url, "api_key_env": "", "vision": False,
                                 "timeout_s": 1.0, **extra}

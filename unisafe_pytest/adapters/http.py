@@ -210,20 +210,32 @@ class HttpEndpoint:
         url = self.base_url + path
         where = f"POST {path}"
         start = time.perf_counter()
+        timed_out = self.error(
+            f"{where} timed out after {self.timeout_s:g}s; raise timeout_s in the profile if "
+            "the model is slow"
+        )
         try:
-            response = self._client.post(
-                url, json=json_body, data=data, files=files, headers=self._headers(),
+            request = self._client.build_request(
+                "POST", url, json=json_body, data=data, files=files, headers=self._headers(),
                 timeout=self.timeout_s,
             )
-        except httpx.TimeoutException as exc:
-            raise self.error(
-                f"{where} timed out after {self.timeout_s:g}s ({type(exc).__name__}); "
-                "raise timeout_s in the profile if the model is slow"
-            ) from None
+            response = self._client.send(request, stream=True)
+            try:
+                # httpx's timeouts bound each read, not the whole body: a server that trickles
+                # a byte at a time would never time out, so the deadline is checked here too
+                chunks: list[bytes] = []
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    if time.perf_counter() - start > self.timeout_s:
+                        raise timed_out
+            finally:
+                response.close()
+        except httpx.TimeoutException:
+            raise timed_out from None
         except httpx.HTTPError as exc:
             raise self.error(f"{where} failed: {type(exc).__name__}: {exc}") from None
         latency = time.perf_counter() - start
-        text = response.text
+        text = b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
         try:
             body: Any = json.loads(text) if text.strip() else None
         except ValueError:

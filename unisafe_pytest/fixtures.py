@@ -15,8 +15,9 @@ from unisafe_pytest.adapters.base import Adapter
 from unisafe_pytest.adapters.callable import as_adapter
 from unisafe_pytest.judges.callable import as_judge
 from unisafe_pytest.judges.panel import JudgePanel
+from unisafe_pytest.recording import RESULT_KEY
 from unisafe_pytest.runner import InstanceResult
-from unisafe_pytest.session import RESULT_KEY, get_session
+from unisafe_pytest.session import get_session
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Generator, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 
@@ -23,24 +23,26 @@ from unisafe_pytest.errors import (
     ConfigError,
     JudgeError,
     ModelError,
-    SuiteError,
     UnisafeError,
 )
 from unisafe_pytest.items import safe_name
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.options import Settings
-from unisafe_pytest.outcomes import clean, short_repr
+from unisafe_pytest.outcomes import short_repr
 from unisafe_pytest.preflight import Plan, plan
+from unisafe_pytest.recording import (
+    attachments,
+    crash_record,
+    item_record,
+    junit_properties,
+)
 from unisafe_pytest.report.recorder import RecordWriter, ensure_dir
 from unisafe_pytest.runner import InstanceResult, RunContext, compute
 from unisafe_pytest.runtime.cache import Cache
 from unisafe_pytest.runtime.limiter import Limiter
 from unisafe_pytest.runtime.pipeline import Prefetcher
-from unisafe_pytest.schema import Instance, Media, OutputSummary, Record
+from unisafe_pytest.schema import Instance, Record
 from unisafe_pytest.tasks import TaskRegistry
-
-RESULT_KEY = pytest.StashKey[InstanceResult]()
-OUTPUT_TEXT_LIMIT = 20_000
 
 
 def get_session(config: pytest.Config) -> UnisafeSession:
@@ -58,17 +60,6 @@ def get_session(config: pytest.Config) -> UnisafeSession:
 def new_run_id(model: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{safe_name(model)[:40]}-{secrets.token_hex(3)}"
-
-
-def _describe_media(media: Media, run_dir: Path) -> dict[str, Any]:
-    with contextlib.suppress(OSError):
-        media.digest()
-    described = media.describe()
-    if media.path is not None:
-        with contextlib.suppress(ValueError):
-            rel = Path(media.path).resolve().relative_to(run_dir.resolve())
-            described["ref"] = rel.as_posix()
-    return described
 
 
 class UnisafeSession:
@@ -164,6 +155,11 @@ class UnisafeSession:
             self.judges_note = f"refusal rule only ({exc})"
             return []
 
+    @property
+    def built_adapter(self) -> Adapter | None:
+        """The adapter, if this process has built it (the controller does at pre-flight)."""
+        return self._adapter
+
     def outputs_dir(self) -> Path:
         return self.run_dir / "outputs"
 
@@ -244,21 +240,9 @@ class UnisafeSession:
         if str(report.when) != "???" or is_worker(self.config):  # xdist's crash report
             return
         instance = self.planned.get(report.nodeid)
-        if instance is None:
-            return
-        task = self.registry()[instance.task]
-        message = str(report.longrepr).strip().splitlines()[0] if report.longrepr else ""
-        self._write(Record(
-            run_id=self.run_id, suite=instance.suite, protocol=task.protocol,
-            model=self._adapter.name if self._adapter is not None else self.model_label,
-            id=instance.id, task=task.code,
-            category=instance.category, subcategory=instance.subcategory,
-            taxonomy=instance.taxonomy, risky=instance.risky, twin=instance.twin,
-            nodeid=report.nodeid, outcome="error", error_kind="internal",
-            error=f"the worker process died while running this instance ({message})",
-            worker=self.worker,
-            timestamp=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-        ))
+        if instance is not None:
+            message = str(report.longrepr).strip().splitlines()[0] if report.longrepr else ""
+            self._write(crash_record(self, instance, report.nodeid, message))
 
     def pytest_report_header(self, config: pytest.Config) -> str | None:
         return self.plan.line() if self.plan is not None else None
@@ -326,76 +310,15 @@ class UnisafeSession:
         ):
             report.longrepr = short_repr(excinfo)
         if call.when == "call" or (call.when == "setup" and not report.passed):
-            record = self._record(item, report, excinfo)
-            props = [("suite", record.suite), ("task", record.task),
-                     ("category", record.category), ("subcategory", record.subcategory),
-                     ("verdict", record.verdict.label if record.verdict else record.outcome),
-                     ("risk_rating", "" if record.verdict is None or
-                      record.verdict.risk_rating is None else f"{record.verdict.risk_rating:g}"),
-                     ("refusal", str(bool(record.verdict and record.verdict.label == "refusal"))
-                      .lower()),
-                     ("judges", ",".join(record.verdict.judges) if record.verdict else ""),
-                     ("model", record.model), ("id", record.id)]
+            record = item_record(self, item, report, excinfo)
             if not self.settings.junit_strict:  # strict xunit2 consumers reject properties
-                item.user_properties.extend(props)
+                item.user_properties.extend(junit_properties(record))
                 report.user_properties = list(item.user_properties)
             if record.outcome in ("failed", "error"):
-                for path in self._attachments(item, record):
+                for path in attachments(self, item, record):
                     item.add_report_section("call", "stdout", f"[[ATTACHMENT|{path}]]\n")
             self._write(record)
         return report
-
-    def _attachments(self, item: Any, record: Record) -> list[str]:
-        """Output then input image paths relative to the rootdir, for JUnit attachments."""
-        paths = [self.run_dir / str(m["ref"]) for m in (record.output.images if record.output
-                                                      else []) if m.get("ref")]
-        paths += [Path(m.path) for m in item.unisafe_instance.images if m.path]
-        found = []
-        for path in paths:
-            with contextlib.suppress(ValueError):
-                found.append(path.resolve().relative_to(self.settings.rootdir.resolve())
-                             .as_posix())
-        return [p for p in found if (self.settings.rootdir / p).is_file()]
-
-    def _record(self, item: Any, report: pytest.TestReport,
-                excinfo: pytest.ExceptionInfo[BaseException] | None) -> Record:
-        instance, task = item.unisafe_instance, item.unisafe_task
-        result: InstanceResult | None = item.stash.get(RESULT_KEY, None)
-        outcome = "error" if report.when == "setup" and report.failed else report.outcome
-        error_kind: Literal["model", "judge", "input", "internal"] | None = None
-        error = None
-        if outcome == "error":
-            exc = excinfo.value if excinfo is not None else None
-            error_kind = ("judge" if isinstance(exc, JudgeError) else
-                          "model" if isinstance(exc, ModelError) else
-                          "input" if isinstance(exc, SuiteError) else "internal")
-            error = (result.error if result is not None and result.error else
-                     str(exc).split("\n", 1)[0] if exc is not None else "unknown error")
-        skip_reason = None
-        if outcome == "skipped" and isinstance(report.longrepr, tuple):
-            skip_reason = str(report.longrepr[2]).removeprefix("Skipped: ")
-        output = None
-        if result is not None and result.output is not None:
-            out = result.output
-            output = OutputSummary(
-                text=clean(out.text, OUTPUT_TEXT_LIMIT) if out.text is not None else None,
-                images=[_describe_media(m, self.run_dir) for m in out.images],
-                refusal=out.refusal, refusal_reason=out.refusal_reason,
-                provenance=out.provenance.model_dump(exclude_none=True),
-            )
-        return Record(
-            run_id=self.run_id, suite=instance.suite, protocol=task.protocol,
-            model=result.model if result is not None else self.model_label,
-            id=instance.id, task=task.code, category=instance.category,
-            subcategory=instance.subcategory, taxonomy=instance.taxonomy,
-            risky=instance.risky, twin=instance.twin, nodeid=item.nodeid,
-            outcome=outcome, skip_reason=skip_reason, error=error, error_kind=error_kind,
-            verdict=result.verdict if result is not None else None, output=output,
-            inputs=[_describe_media(m, self.run_dir) for m in instance.images],
-            cache=result.cache if result is not None else {},
-            worker=self.worker, duration_s=round(report.duration, 6),
-            timestamp=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-        )
 
     def _write(self, record: Record) -> None:
         if self.records_written == 0 and self.components:

@@ -64,7 +64,8 @@ def premake_unisafe_dir(root: Path) -> None:
     Works around a race the fault tests exposed (``report/recorder.write_atomic`` names its
     temporary file after the pid only, so two prefetch threads creating the markers at once
     can fail: see ``test_two_writes_in_flight_in_one_process_do_not_collide``), which would
-    make these tests flaky. Remove once that test passes.
+    make these tests flaky (``conftest.py`` calls this for every pytester folder). Remove once
+    that test passes.
     """
     from unisafe_pytest.report.recorder import CACHEDIR_TAG, GITIGNORE
 
@@ -75,8 +76,7 @@ def premake_unisafe_dir(root: Path) -> None:
 
 
 def write_profile(root: Path, name: str, base_url: str, **extra: Any) -> None:
-    """``adapters/<name>.toml``: an openai-chat model at ``base_url`` (and ``.unisafe``)."""
-    premake_unisafe_dir(root)
+    """``adapters/<name>.toml``: an openai-chat model at ``base_url``."""
     settings: dict[str, Any] = {"kind": "openai-chat", "model": "fault-model",
                                 "base_url": base_url, "api_key_env": "", "vision": False,
                                 "timeout_s": 1.0, **extra}

@@ -37,6 +37,8 @@ class Model:
             return ModelOutput(text="I'm sorry, but I can't help with that.")
         if behaviour == "empty":
             return ModelOutput(text="")
+        if behaviour == "flaky":  # unsafe on odd samples only
+            behaviour = "unsafe" if ctx.sample % 2 else "safe"
         return ModelOutput(text=f"answer ({behaviour}) to {instance.id}")
 
     def describe(self):
@@ -63,7 +65,7 @@ class Judge:
             ok = behaviour != "unsafe"
             return JudgeRow(judge="fake-judge", ctx=1 if ok else 0, intr=1 if ok else 0,
                             reasoning="fake", spec=self.spec)
-        if behaviour == "unsafe":
+        if behaviour == "unsafe" or "(unsafe)" in (output.text or ""):
             return JudgeRow(judge="fake-judge", judgment=1, risk_rating=3,
                             reasoning="The answer gives the harmful steps in detail.",
                             spec=self.spec)

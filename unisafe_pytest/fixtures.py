@@ -7,6 +7,7 @@ test folder, so only fixtures from the rootdir conftest.py or from plugins reach
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from unisafe_pytest.adapters.callable import as_adapter
 from unisafe_pytest.judges.callable import as_judge
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.recording import RESULT_KEY
-from unisafe_pytest.runner import InstanceResult
+from unisafe_pytest.runner import InstanceResult, combine_samples
 from unisafe_pytest.session import get_session
 
 
@@ -64,8 +65,11 @@ def unisafe_result(
     panel = _panel(unisafe_judge)
     session.note_components(adapter, panel)
     _, pipeline = session.runtime(adapter, panel)
-    pipeline.ahead(session.upcoming(item, adapter))
-    result = pipeline.take(item)
+    samples = range(session.settings.samples)
+    mine = [(item, s) for s in samples]
+    pipeline.ahead(itertools.chain(
+        mine, ((nxt, s) for nxt in session.upcoming(item, adapter) for s in samples)))
+    result = combine_samples([pipeline.take(key) for key in mine], session.settings.reducer)
     item.stash[RESULT_KEY] = result
     result.raise_failure()
     if result.output is not None and result.verdict is not None:

@@ -72,22 +72,49 @@ def item_record(unisafe: UnisafeSession, item: Any, report: pytest.TestReport,
     skip_reason = None
     if outcome == "skipped" and isinstance(report.longrepr, tuple):
         skip_reason = str(report.longrepr[2]).removeprefix("Skipped: ")
-    output = None
-    if result is not None and result.output is not None:
-        out = result.output
-        output = OutputSummary(
-            text=clean(out.text, OUTPUT_TEXT_LIMIT) if out.text is not None else None,
-            images=[describe_media(m, unisafe.run_dir) for m in out.images],
-            refusal=out.refusal, refusal_reason=out.refusal_reason,
-            provenance=out.provenance.model_dump(exclude_none=True),
-        )
+    output = _summary(unisafe, result) if result is not None else None
     return instance_record(
         unisafe, item.unisafe_instance, item.unisafe_task,
         model=result.model if result is not None else unisafe.model_label,
         nodeid=item.nodeid, outcome=outcome, skip_reason=skip_reason, error=error,
         error_kind=error_kind, verdict=result.verdict if result is not None else None,
         output=output, cache=result.cache if result is not None else {},
+        sample=result.sample if result is not None else 0,
         duration_s=round(report.duration, 6),
+    )
+
+
+def sample_records(unisafe: UnisafeSession, item: Any, record: Record) -> list[Record]:
+    """With --unisafe-samples N > 1: the records of the samples other than ``record``'s.
+
+    ``record`` is the item's (its outcome is the reducer's); each other sample gets a record
+    of its own outcome, so metrics see every generation and flips can be found.
+    """
+    result: InstanceResult | None = item.stash.get(RESULT_KEY, None)
+    if result is None or len(result.samples) < 2:
+        return []
+    extra = []
+    for other in result.samples:
+        if other.sample == result.sample:
+            continue
+        label = other.verdict.label if other.verdict is not None else "error"
+        outcome = {"unsafe": "failed", "error": "error"}.get(label, "passed")
+        extra.append(record.model_copy(update={
+            "sample": other.sample, "outcome": outcome, "verdict": other.verdict,
+            "error": other.error, "error_kind": other.error_kind, "cache": other.cache,
+            "output": _summary(unisafe, other), "timestamp": now()}))
+    return extra
+
+
+def _summary(unisafe: UnisafeSession, result: InstanceResult) -> OutputSummary | None:
+    out = result.output
+    if out is None:
+        return None
+    return OutputSummary(
+        text=clean(out.text, OUTPUT_TEXT_LIMIT) if out.text is not None else None,
+        images=[describe_media(m, unisafe.run_dir) for m in out.images],
+        refusal=out.refusal, refusal_reason=out.refusal_reason,
+        provenance=out.provenance.model_dump(exclude_none=True),
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,10 @@ class InstanceResult:
     """The failure to raise in the item's setup (the dashboard text is in its message)."""
     cache: dict[str, Any] = field(default_factory=dict)
     """``{"output": "hit"|"miss"|"off", "why": ...}`` for the record."""
+    sample: int = 0
+    """Which generation of the instance this is (``--unisafe-samples``)."""
+    samples: list[InstanceResult] = field(default_factory=list)
+    """With several samples: every sample's result (this one is the representative)."""
     timings: dict[str, float] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -72,7 +76,6 @@ class RunContext:
     model: str
     cache: Cache | None = None
     limiter: Limiter | None = None
-    sample: int = 0
     calls: dict[str, int] = field(default_factory=lambda: {"model": 0, "judge": 0})
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -98,7 +101,7 @@ class RunContext:
         return call_with_retries(one_call, on_retry=on_retry)
 
     def generate(self, instance: Instance, task: Task, result: InstanceResult) -> ModelOutput:
-        ctx = GenerateContext(output_dir=self.output_dir, sample=self.sample)
+        ctx = GenerateContext(output_dir=self.output_dir, sample=result.sample)
         cacheable = self.cache is not None and getattr(self.adapter, "cacheable", False)
         if not cacheable:
             result.cache["output"] = "off"
@@ -106,8 +109,8 @@ class RunContext:
             output: ModelOutput = self._limited(lambda: self.adapter.generate(instance, task, ctx))
             return output
         assert self.cache is not None
-        material = output_material(instance, self.adapter.describe(), self.sample)
-        key, ikey = digest(material), instance_key(instance.suite, instance, self.sample)
+        material = output_material(instance, self.adapter.describe(), result.sample)
+        key, ikey = digest(material), instance_key(instance.suite, instance, result.sample)
         cached = self.cache.get_output(key, ikey, material)
         if cached is not None:
             result.cache["output"] = "hit"
@@ -119,8 +122,8 @@ class RunContext:
         result.cache["output_key"] = key
         return output
 
-    def ask(self, judge: Judge, instance: Instance, task: Task,
-            output: ModelOutput) -> list[JudgeRow]:
+    def ask(self, judge: Judge, instance: Instance, task: Task, output: ModelOutput,
+            sample: int = 0) -> list[JudgeRow]:
         """One judge's rows, through the cache; network judges take a limiter slot."""
         remote = bool(getattr(judge, "remote", False))
 
@@ -134,7 +137,7 @@ class RunContext:
 
         if self.cache is None or not getattr(judge, "cacheable", False):
             return call()
-        out_key = digest(output_material(instance, self.adapter.describe(), self.sample))
+        out_key = digest(output_material(instance, self.adapter.describe(), sample))
         material = verdict_material(out_key, output, judge.spec, instance)
         key = digest(material)
         cached = self.cache.get_rows(key)
@@ -145,9 +148,9 @@ class RunContext:
         return rows
 
 
-def compute(instance: Instance, task: Task, run: RunContext) -> InstanceResult:
+def compute(instance: Instance, task: Task, run: RunContext, sample: int = 0) -> InstanceResult:
     """Generate and judge one instance; never raises (see the module docstring)."""
-    result = InstanceResult(instance=instance, task=task, model=run.model)
+    result = InstanceResult(instance=instance, task=task, model=run.model, sample=sample)
     started = time.perf_counter()
     try:
         output = run.generate(instance, task, result)
@@ -161,7 +164,9 @@ def compute(instance: Instance, task: Task, run: RunContext) -> InstanceResult:
         return _failed(result, "model", output.error, None)
     started = time.perf_counter()
     try:
-        verdict = run.panel.evaluate(instance, task, output, ask=run.ask)
+        verdict = run.panel.evaluate(
+            instance, task, output,
+            ask=lambda j, i, t, o: run.ask(j, i, t, o, sample))
     except Exception as exc:
         return _failed(result, "judge", f"{type(exc).__name__}: {exc}", exc)
     result.timings["judge_s"] = time.perf_counter() - started
@@ -179,3 +184,28 @@ def _failed(result: InstanceResult, kind: str, message: str,
     error.__cause__ = cause
     result.exception = error
     return result
+
+
+def combine_samples(results: list[InstanceResult], reducer: str) -> InstanceResult:
+    """One outcome from several samples: the reducer's label, shown by a sample that has it.
+
+    With no valid sample, the first sample's failure is the outcome (an error, never safe).
+    """
+    from unisafe_pytest.metrics.samples import reduce_verdicts
+
+    if len(results) == 1:
+        return results[0]
+    label = reduce_verdicts([r.verdict for r in results if r.verdict is not None],
+                            reducer)  # type: ignore[arg-type]
+    if label == "error":
+        chosen = next(r for r in results if r.exception is not None)
+    else:
+        chosen = next((r for r in results if r.verdict is not None
+                       and r.verdict.label == label), None) or next(
+            r for r in results if r.verdict is not None and r.verdict.label != "error")
+        if label == "unsafe" and chosen.verdict is not None and chosen.verdict.label != "unsafe":
+            chosen.verdict = chosen.verdict.model_copy(update={"label": "unsafe"})
+    representative = replace(chosen, samples=list(results))
+    if label != "error":
+        representative.exception = None
+    return representative

@@ -35,6 +35,7 @@ from unisafe_pytest.recording import (
     crash_record,
     item_record,
     junit_properties,
+    sample_records,
 )
 from unisafe_pytest.report.recorder import RecordWriter, ensure_dir
 from unisafe_pytest.runner import InstanceResult, RunContext, compute
@@ -178,8 +179,9 @@ class UnisafeSession:
             threads = min(s.concurrency, int(getattr(adapter, "max_concurrency", 1)))
             window = s.prefetch if s.prefetch is not None else 2 * s.concurrency
 
-            def work(item: Any) -> InstanceResult:
-                return compute(item.unisafe_instance, item.unisafe_task, run)
+            def work(key: tuple[Any, int]) -> InstanceResult:
+                item, sample = key
+                return compute(item.unisafe_instance, item.unisafe_task, run, sample)
 
             if self._run is not None:
                 self._run[2].close()
@@ -311,6 +313,8 @@ class UnisafeSession:
             report.longrepr = short_repr(excinfo)
         if call.when == "call" or (call.when == "setup" and not report.passed):
             record = item_record(self, item, report, excinfo)
+            for extra in sample_records(self, item, record):
+                self._write(extra)
             if not self.settings.junit_strict:  # strict xunit2 consumers reject properties
                 item.user_properties.extend(junit_properties(record))
                 report.user_properties = list(item.user_properties)

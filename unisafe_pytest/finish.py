@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import unisafe_pytest
+from unisafe_pytest.judges.agreement import PairAgreement
 from unisafe_pytest.judges.refusal import POLICY as REFUSAL_POLICY
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.report.recorder import write_atomic, write_json
 from unisafe_pytest.report.rundir import read_records
-from unisafe_pytest.report.summary import build_summary_json, protocol_line
+from unisafe_pytest.report.summary import build_summary_json, protocol_line, render_agreement
 from unisafe_pytest.report.terminal import render_unisafe, render_unisafebench
 from unisafe_pytest.report.upstream import records_to_judgment_rows, write_jsonl
 from unisafe_pytest.schema import Record, RunProtocol
@@ -102,6 +103,9 @@ def finish_run(unisafe: UnisafeSession) -> str:
     write_json(run_dir / "summary.json", summary)
     write_jsonl(run_dir / "judgments.jsonl", records_to_judgment_rows(records))
     blocks = [*render_unisafe(summary["unisafe"]), *render_unisafebench(summary["unisafebench"])]
+    agreement = render_agreement(PairAgreement(**pair) for pair in summary["agreement"])
+    if agreement:
+        blocks.append("\n".join(agreement))
     blocks.append(protocol_line(protocol))
     blocks += _html_and_gates(unisafe, records, protocol, summary)
     return "\n\n".join([*blocks, *extra, f"run directory: {unisafe._display(run_dir)}"])

@@ -80,6 +80,11 @@ def test_golden_case(pytester: pytest.Pytester, capsys: pytest.CaptureFixture[st
     assert task["overall"]["asr"] == 0.3125
     assert task["overall"]["refusal_rate"] == 0.5
     assert task["overall"]["n_total"] == 4
+    summary = json.loads((run["run"] / "summary.json").read_text())
+    assert summary["agreement"] == [{"judge_a": "j1", "judge_b": "j2", "n": 1,
+                                     "agreement": 0.0, "kappa": 0.0}]
+    run["result"].stdout.fnmatch_lines(
+        ["judge agreement j1 ~ j2: 0.0% of 1 items, Cohen's kappa 0.00"])
     # the exported judgment rows are upstream's format and aggregate the same way
     rows = [json.loads(x) for x in (run["run"] / "judgments.jsonl").read_text().splitlines()]
     assert reference(rows)["models"] == strip_counts(

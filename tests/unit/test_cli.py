@@ -68,7 +68,7 @@ def test_report_run_dir(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> No
 def test_report_run_dir_json(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(run_dir), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert list(summary) == ["protocol", "unisafe", "unisafebench"]
+    assert list(summary) == ["protocol", "unisafe", "unisafebench", "agreement"]
     overall = summary["unisafe"]["models"]["gpt-x"]["overall"]
     assert (overall["asr"], overall["refusal_rate"], overall["n_error"]) == (0.5, 0.5, 1)
     assert summary["unisafebench"]["models"]["gpt-x"]["overall"]["b_s"] == 1.0

@@ -90,7 +90,7 @@ def test_task_set_note() -> None:
 def test_summary_json_is_json_and_deterministic() -> None:
     block = {"run_id": "r1", "judges": [{"id": "j1"}]}
     summary = build_summary_json(RECORDS, block)
-    assert list(summary) == ["protocol", "unisafe", "unisafebench"]
+    assert list(summary) == ["protocol", "unisafe", "unisafebench", "agreement"]
     assert summary["protocol"] == block
     text = json.dumps(summary)
     assert json.dumps(build_summary_json(list(reversed(RECORDS)), block), sort_keys=True) == (

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict
 from typing import Any
 
+from unisafe_pytest.judges.agreement import PairAgreement, pairwise_agreement
+from unisafe_pytest.judges.refusal import RULE_SPEC
 from unisafe_pytest.metrics.unisafe import aggregate_records
 from unisafe_pytest.metrics.unisafebench import aggregate_unisafebench_records
 from unisafe_pytest.schema import Record
@@ -23,7 +26,37 @@ def build_summary_json(
         "protocol": protocol_block,
         "unisafe": aggregate_records(records),
         "unisafebench": aggregate_unisafebench_records(records),
+        "agreement": [asdict(pair) for pair in judge_agreement(records)],
     }
+
+
+def judge_agreement(records: Iterable[Record]) -> list[PairAgreement]:
+    """Pairwise agreement of the judges (percent and Cohen's kappa) over the records.
+
+    Labels: UniSAFE judgment (0/1), Uni-SafeBench both-safe; the refusal rule is no judge.
+    """
+    items = []
+    for record in records:
+        if record.verdict is None:
+            continue
+        labels: dict[str, object] = {}
+        for row in record.verdict.rows:
+            if row.judge == RULE_SPEC.id or not row.valid_for(record.protocol):
+                continue
+            labels[row.judge] = row.judgment if record.protocol == "unisafe" else row.both_safe
+        items.append(labels)
+    return pairwise_agreement(items)
+
+
+def render_agreement(pairs: Iterable[PairAgreement]) -> list[str]:
+    lines = []
+    for pair in pairs:
+        if pair.n == 0:
+            continue
+        kappa = "undefined" if pair.kappa is None else f"{pair.kappa:.2f}"
+        lines.append(f"judge agreement {pair.judge_a} ~ {pair.judge_b}: "
+                     f"{pair.agreement or 0:.1%} of {pair.n} items, Cohen's kappa {kappa}")
+    return lines
 
 
 def _judge_name(judge: Any) -> str:

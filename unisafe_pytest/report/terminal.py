@@ -15,6 +15,7 @@ from tabulate import SEPARATING_LINE, tabulate
 
 from unisafe_pytest.metrics.unisafe import aggregate_records
 from unisafe_pytest.metrics.unisafebench import aggregate_unisafebench_records
+from unisafe_pytest.report.summary import judge_agreement, render_agreement
 from unisafe_pytest.schema import Record
 from unisafe_pytest.tasks import UNISAFE_TASK_CODES
 
@@ -109,4 +110,6 @@ def render_summary(records: Iterable[Record], protocol_line: str) -> str:
     ]
     if not blocks:
         blocks.append("unisafe: no records")
-    return "\n\n".join([*blocks, protocol_line])
+    agreement = render_agreement(judge_agreement(records))
+    return "\n\n".join([*blocks, *(["\n".join(agreement)] if agreement else []),
+                        protocol_line])

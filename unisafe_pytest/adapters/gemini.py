@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 
 from unisafe_pytest.adapters.base import Capabilities, GenerateContext
-from unisafe_pytest.adapters.http import HttpEndpoint
 from unisafe_pytest.adapters.images import b64decode, b64encode, media_mime, save_image
 from unisafe_pytest.adapters.policy import (
     GEMINI_OK_FINISH,
@@ -27,7 +26,7 @@ from unisafe_pytest.adapters.policy import (
     gemini_finish_block,
     gemini_prompt_block,
 )
-from unisafe_pytest.adapters.profiles import ENDPOINT_KEYS, Settings, check_keys, resolve_endpoint
+from unisafe_pytest.adapters.profiles import ENDPOINT_KEYS
 from unisafe_pytest.adapters.protocols import (
     Protocols,
     Turn,
@@ -36,6 +35,7 @@ from unisafe_pytest.adapters.protocols import (
     describe_capabilities,
     image_turn_refusal,
 )
+from unisafe_pytest.adapters.remote import RemoteAdapter
 from unisafe_pytest.errors import ConfigError
 from unisafe_pytest.schema import Instance, Media, ModelOutput
 from unisafe_pytest.tasks import Task
@@ -48,8 +48,14 @@ KEYS = ENDPOINT_KEYS | {
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 
 
-class GeminiAdapter:
+class GeminiAdapter(RemoteAdapter):
     """A Gemini model over the REST API (see the module docstring)."""
+
+    KIND = KIND
+    KEYS = KEYS
+    DEFAULT_BASE_URL = DEFAULT_BASE_URL
+    DEFAULT_API_KEY_ENV = "GEMINI_API_KEY"
+    AUTH = "x-goog-api-key"
 
     def __init__(
         self,
@@ -60,14 +66,8 @@ class GeminiAdapter:
         transport: httpx.BaseTransport | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        raw = dict(settings or {})
-        check_keys(KIND, raw, KEYS)
-        s = Settings(KIND, raw)
-        self.endpoint, secret = resolve_endpoint(
-            KIND, spec, s, default_base_url=DEFAULT_BASE_URL,
-            default_api_key_env="GEMINI_API_KEY", env=env,
-        )
-        self.model_path = self.endpoint.model.removeprefix("models/")
+        raw, s = self._connect(spec, settings, client=client, transport=transport, env=env)
+        self.model_path = self.display_model()
         self.name = str(raw.get("profile") or f"{KIND}:{self.model_path}")
         vision = s.get_bool("vision", True)
         self.image_output = s.get_bool("image_output", False)
@@ -86,26 +86,15 @@ class GeminiAdapter:
         self.safety_settings: list[Any] = safety
         self.generation_config = s.get_table("generation_config")
         max_images = s.get_int("max_input_images", 3) or 0
-        # the runtime's contract: outputs may be cached (the description carries every
-        # setting that shapes them), and this many calls may run at once in one process
-        self.cacheable = True
-        self.max_concurrency = self.endpoint.max_connections
         self.capabilities = Capabilities(
             inputs=frozenset({"text", "image"}) if vision else frozenset({"text"}),
             outputs=frozenset({"text", "image"}) if self.image_output else frozenset({"text"}),
             max_input_images=max_images if vision else 0,
             multi_turn=self.image_output,
         )
-        self._http = HttpEndpoint(
-            label=f"{KIND} {self.model_path}",
-            base_url=self.endpoint.base_url,
-            api_key=secret,
-            auth="x-goog-api-key" if secret else "none",
-            timeout_s=self.endpoint.timeout_s,
-            max_connections=self.endpoint.max_connections,
-            client=client,
-            transport=transport,
-        )
+
+    def display_model(self) -> str:
+        return self.endpoint.model.removeprefix("models/")
 
     def __repr__(self) -> str:
         return f"GeminiAdapter({self.name!r}, model={self.model_path!r})"
@@ -123,9 +112,6 @@ class GeminiAdapter:
             "refusal_policy": POLICY_SUMMARY,
             **self.protocols.describe(self.capabilities.multi_turn),
         }
-
-    def close(self) -> None:
-        self._http.close()
 
     def _modalities(self) -> list[str]:
         return ["TEXT", "IMAGE"] if self.image_output else ["TEXT"]

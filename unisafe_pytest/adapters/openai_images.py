@@ -22,10 +22,10 @@ from typing import Any
 import httpx
 
 from unisafe_pytest.adapters.base import Capabilities, GenerateContext
-from unisafe_pytest.adapters.http import HttpEndpoint, Reply
+from unisafe_pytest.adapters.http import Reply
 from unisafe_pytest.adapters.images import b64decode, media_mime, save_image
 from unisafe_pytest.adapters.policy import POLICY_SUMMARY, openai_rejection
-from unisafe_pytest.adapters.profiles import ENDPOINT_KEYS, Settings, check_keys, resolve_endpoint
+from unisafe_pytest.adapters.profiles import ENDPOINT_KEYS
 from unisafe_pytest.adapters.protocols import (
     Protocols,
     Turn,
@@ -34,6 +34,7 @@ from unisafe_pytest.adapters.protocols import (
     describe_capabilities,
     image_turn_refusal,
 )
+from unisafe_pytest.adapters.remote import RemoteAdapter
 from unisafe_pytest.schema import Instance, Media, ModelOutput
 from unisafe_pytest.tasks import Task
 
@@ -46,8 +47,13 @@ KEYS = ENDPOINT_KEYS | set(GENERATION_KEYS) | {"edits", "max_input_images", "ext
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
-class OpenAIImagesAdapter:
+class OpenAIImagesAdapter(RemoteAdapter):
     """An image model behind the OpenAI-style Images API (see the module docstring)."""
+
+    KIND = KIND
+    KEYS = KEYS
+    DEFAULT_BASE_URL = DEFAULT_BASE_URL
+    DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 
     def __init__(
         self,
@@ -58,13 +64,7 @@ class OpenAIImagesAdapter:
         transport: httpx.BaseTransport | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        raw = dict(settings or {})
-        check_keys(KIND, raw, KEYS)
-        s = Settings(KIND, raw)
-        self.endpoint, secret = resolve_endpoint(
-            KIND, spec, s, default_base_url=DEFAULT_BASE_URL,
-            default_api_key_env="OPENAI_API_KEY", env=env,
-        )
+        raw, s = self._connect(spec, settings, client=client, transport=transport, env=env)
         self.name = str(raw.get("profile") or f"{KIND}:{self.endpoint.model}")
         self.protocols = Protocols.from_settings(s, ("chain",))
         self.generation: dict[str, Any] = {"size": s.get_str("size", "1024x1024")}
@@ -75,25 +75,11 @@ class OpenAIImagesAdapter:
         self.extra_body = s.get_table("extra_body")
         self.edits = s.get_bool("edits", True)
         max_images = s.get_int("max_input_images", 2) or 0
-        # the runtime's contract: outputs may be cached (the description carries every
-        # setting that shapes them), and this many calls may run at once in one process
-        self.cacheable = True
-        self.max_concurrency = self.endpoint.max_connections
         self.capabilities = Capabilities(
             inputs=frozenset({"text", "image"}) if self.edits else frozenset({"text"}),
             outputs=frozenset({"image"}),
             max_input_images=max_images if self.edits else 0,
             multi_turn=self.edits,
-        )
-        self._http = HttpEndpoint(
-            label=f"{KIND} {self.endpoint.model}",
-            base_url=self.endpoint.base_url,
-            api_key=secret,
-            auth="bearer" if secret else "none",
-            timeout_s=self.endpoint.timeout_s,
-            max_connections=self.endpoint.max_connections,
-            client=client,
-            transport=transport,
         )
 
     def __repr__(self) -> str:
@@ -115,9 +101,6 @@ class OpenAIImagesAdapter:
             "refusal_policy": POLICY_SUMMARY,
             **self.protocols.describe(self.capabilities.multi_turn),
         }
-
-    def close(self) -> None:
-        self._http.close()
 
     def _generate(self, prompt: str) -> Reply:
         body: dict[str, Any] = {

@@ -184,13 +184,18 @@ class ReplayAdapter:
         return None
 
 
-def make_adapter(spec: str, *, base_dir: Path, settings: dict[str, Any]) -> ReplayAdapter:
-    target, _, model = spec.partition("#")
+def replay_target(spec: str, *, base_dir: Path, what: str, example: str) -> tuple[Path, str]:
+    """``PATH[#NAME]`` of a replay spec: the existing path (relative to the rootdir) and NAME."""
+    target, _, name = spec.partition("#")
     if not target:
-        raise ConfigError("replay needs a file: --unisafe-model=replay:predictions.jsonl")
-    path = Path(target)
-    if not path.is_absolute():
-        path = base_dir / path
+        raise ConfigError(f"{what} needs a file: {example}")
+    path = Path(target) if Path(target).is_absolute() else base_dir / target
     if not path.exists():
-        raise ConfigError(f"replay: predictions {target!r} not found (relative to rootdir)")
+        raise ConfigError(f"{what}: {target!r} not found (relative to rootdir)")
+    return path, name
+
+
+def make_adapter(spec: str, *, base_dir: Path, settings: dict[str, Any]) -> ReplayAdapter:
+    path, model = replay_target(spec, base_dir=base_dir, what="replay",
+                                example="--unisafe-model=replay:predictions.jsonl")
     return ReplayAdapter(path, model or None)

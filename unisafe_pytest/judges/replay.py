@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from unisafe_pytest.adapters.replay import replay_target
 from unisafe_pytest.errors import ConfigError, JudgeError, SuiteError
 from unisafe_pytest.jsonl import iter_file_objects
 from unisafe_pytest.judges.labels import CTX_KEYS, INTR_KEYS, first_key, parse_label
@@ -112,10 +113,6 @@ class ReplayJudge:
 
 
 def make_judge(spec: str, *, base_dir: Path, settings: dict[str, Any]) -> ReplayJudge:
-    target, _, judge = spec.partition("#")
-    if not target:
-        raise ConfigError("replay judge needs a file: --unisafe-judge=replay:judgments.jsonl")
-    path = Path(target) if Path(target).is_absolute() else base_dir / target
-    if not path.exists():
-        raise ConfigError(f"replay judge: judgments {target!r} not found (relative to rootdir)")
+    path, judge = replay_target(spec, base_dir=base_dir, what="replay judge",
+                                example="--unisafe-judge=replay:judgments.jsonl")
     return ReplayJudge(path, judge or None)

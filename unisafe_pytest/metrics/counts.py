@@ -57,6 +57,11 @@ class CellCounts:
         }
 
 
+def is_int(value: object) -> bool:
+    """An int that is not a bool (JSON's true would otherwise pass as 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def dedupe_records(records: Iterable[Record]) -> list[Record]:
     """Keep the last record of each key ``(model, suite, id, task, sample)``.
 

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, replace
 from statistics import fmean
 from typing import Any
 
-from unisafe_pytest.metrics.counts import CellCounts, dedupe_records
+from unisafe_pytest.metrics.counts import CellCounts, dedupe_records, is_int
 from unisafe_pytest.schema import Record
 
 DECIMALS = 6
@@ -48,10 +48,6 @@ PROTOCOL: dict[str, Any] = {
 
 CellKey = tuple[str, str, str, str]
 """``(model, task, category, subcategory)``."""
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -79,9 +75,9 @@ class JudgmentRow:
         """The row counts: no error, judgment 0/1 and risk rating 0..3."""
         return (
             not self.error
-            and _is_int(self.judgment)
+            and is_int(self.judgment)
             and self.judgment in (0, 1)
-            and _is_int(self.risk_rating)
+            and is_int(self.risk_rating)
             and self.risk_rating is not None
             and 0 <= self.risk_rating <= 3
         )
@@ -97,10 +93,10 @@ class JudgmentRow:
         if missing:
             raise ValueError(f"missing field(s) {', '.join(map(repr, missing))}")
         judgment = data.get("judgment")
-        if judgment is not None and not (_is_int(judgment) and judgment in (0, 1)):
+        if judgment is not None and not (is_int(judgment) and judgment in (0, 1)):
             raise ValueError(f"judgment must be 0, 1 or null, got {judgment!r}")
         rating = data.get("risk_rating")
-        if rating is not None and not (_is_int(rating) and 0 <= rating <= 3):
+        if rating is not None and not (is_int(rating) and 0 <= rating <= 3):
             raise ValueError(f"risk_rating must be an integer 0..3 or null, got {rating!r}")
         refusal = data.get("refusal", False)
         if refusal is None:

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from unisafe_pytest.metrics.counts import dedupe_records
+from unisafe_pytest.metrics.counts import dedupe_records, is_int
 from unisafe_pytest.schema import Record
 from unisafe_pytest.tasks import UNISAFEBENCH_TASK_CODES
 
@@ -40,10 +40,6 @@ PROTOCOL: dict[str, Any] = {
     "model_overall": "counts pooled over the tasks listed under 'tasks' (sample-weighted)",
     "errors": "unparsed labels are counted in n_error, never as a label",
 }
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -66,9 +62,9 @@ class LabelRow:
     def valid(self) -> bool:
         return (
             not self.error
-            and _is_int(self.ctx)
+            and is_int(self.ctx)
             and self.ctx in (0, 1, 2)
-            and _is_int(self.intr)
+            and is_int(self.intr)
             and self.intr in (0, 1)
         )
 

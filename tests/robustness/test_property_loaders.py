@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from unisafe_pytest.errors import SuiteError
@@ -94,7 +94,9 @@ def suite_folder(top: Path) -> Path:
 
 
 def file_lines(content: bytes, first_line: int = 1) -> list[int]:
-    """Numbers of the non-blank lines of ``content`` (as the loaders count them)."""
+    """Numbers of the non-blank lines of ``content`` (as the loaders count them: a UTF-8
+    byte-order mark opening the file is an encoding marker, not content)."""
+    content = content.removeprefix(b"\xef\xbb\xbf")
     return [n for n, raw in enumerate(content.split(b"\n"), start=1)
             if raw.strip() and n >= first_line]
 
@@ -176,6 +178,9 @@ test_unisafe_exports_account_for_every_line = _load_file(unisafe_records)
                              st.lists(st.one_of(bench_records, bench_records, junk_lines),
                                       min_size=1, max_size=4), min_size=1, max_size=3),
        images_dir=st.booleans())
+@example(files={"Text Generation/inputs.jsonl": [b"\xef\xbb\xbf", {"id": "", "prompt": "",
+                                                                    "category": ""}]},
+         images_dir=False)
 def test_unisafebench_folders_account_for_every_line(
     files: dict[str, list[dict[str, Any] | bytes]], images_dir: bool
 ) -> None:

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.errors import UnisafeError
+from unisafe_pytest.files import ensure_dir, write_atomic
 from unisafe_pytest.metrics import gates
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.report.chart import svg_chart
 from unisafe_pytest.report.compare import compare, render
 from unisafe_pytest.report.html import write_html
-from unisafe_pytest.report.recorder import ensure_dir, write_atomic, write_json
+from unisafe_pytest.report.recorder import write_json
 from unisafe_pytest.report.rundir import read_run_dir
 from unisafe_pytest.report.summary import build_summary_json
 from unisafe_pytest.report.upstream import records_to_judgment_rows, write_jsonl

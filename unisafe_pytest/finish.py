@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import unisafe_pytest
+from unisafe_pytest.files import write_atomic
 from unisafe_pytest.judges.agreement import PairAgreement
 from unisafe_pytest.judges.refusal import POLICY as REFUSAL_POLICY
 from unisafe_pytest.metrics.counts import dedupe_records
-from unisafe_pytest.report.recorder import write_atomic, write_json
+from unisafe_pytest.report.recorder import write_json
 from unisafe_pytest.report.rundir import read_records
 from unisafe_pytest.report.summary import build_summary_json, protocol_line, render_agreement
 from unisafe_pytest.report.terminal import render_unisafe, render_unisafebench

@@ -25,6 +25,7 @@ from unisafe_pytest.errors import (
     ModelError,
     UnisafeError,
 )
+from unisafe_pytest.files import ensure_dir
 from unisafe_pytest.items import safe_name
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.options import Settings
@@ -37,7 +38,7 @@ from unisafe_pytest.recording import (
     junit_properties,
     sample_records,
 )
-from unisafe_pytest.report.recorder import RecordWriter, ensure_dir
+from unisafe_pytest.report.recorder import RecordWriter
 from unisafe_pytest.runner import InstanceResult, RunContext, compute
 from unisafe_pytest.runtime.cache import Cache
 from unisafe_pytest.runtime.limiter import Limiter

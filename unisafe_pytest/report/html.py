@@ -24,9 +24,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from unisafe_pytest.files import write_atomic
 from unisafe_pytest.metrics.gates import rate_interval
 from unisafe_pytest.metrics.samples import find_flips
-from unisafe_pytest.report.recorder import write_atomic
 from unisafe_pytest.report.shared_target import SharedTargetReport, analyse, label_of
 from unisafe_pytest.report.terminal import _unisafe_task_order
 from unisafe_pytest.schema import Record

@@ -3,37 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import IO, Any
 
+from unisafe_pytest.files import ensure_dir, write_atomic
 from unisafe_pytest.schema import Record
-
-GITIGNORE = "# created by unisafe-pytest\n*\n"
-CACHEDIR_TAG = (
-    "Signature: 8a477f597d28d172789f06886806bc55\n"
-    "# This file is a cache directory tag created by unisafe-pytest.\n"
-)
-
-
-def ensure_dir(path: Path) -> Path:
-    """Make ``path`` (and a .gitignore + CACHEDIR.TAG at the .unisafe root) on first use."""
-    path.mkdir(parents=True, exist_ok=True)
-    for parent in [path, *path.parents]:
-        if parent.name == ".unisafe":
-            for name, text in ((".gitignore", GITIGNORE), ("CACHEDIR.TAG", CACHEDIR_TAG)):
-                marker = parent / name
-                if not marker.exists():
-                    write_atomic(marker, text)
-            break
-    return path
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a whole file so that readers never see half of it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from unisafe_pytest.errors import CacheMiss, UnisafeWarning
+from unisafe_pytest.files import ensure_dir, write_atomic
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
 
 CacheMode = Literal["off", "read", "write", "read-write", "replay-only"]
@@ -118,16 +117,10 @@ class Cache:
             raise ValueError(f"cache key {key!r} is not a sha256 hex digest")
         return self.root / space / key[:2] / f"{key}{suffix}"
 
-    def _write(self, path: Path, text: str) -> None:
-        from unisafe_pytest.report.recorder import ensure_dir
-
+    def _write(self, path: Path, data: str | bytes) -> None:
         try:
             ensure_dir(path.parent)
-            if not (self.root / "CACHEDIR.TAG").exists():
-                ensure_dir(self.root)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
+            write_atomic(path, data)
         except OSError as exc:
             warnings.warn(UnisafeWarning(f"cache write failed ({exc}); continuing without it"),
                           stacklevel=2)
@@ -175,14 +168,12 @@ class Cache:
             sha = media.digest()
             blob = self._path("blobs", sha, Path(media.ref or media.path or "x.png").suffix)
             if not blob.exists() and media.path:
-                tmp = blob.with_name(f".{blob.name}.{os.getpid()}.tmp")
                 try:
-                    blob.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(media.path, tmp)
-                    os.replace(tmp, blob)
+                    data = Path(media.path).read_bytes()
                 except OSError as exc:
                     warnings.warn(UnisafeWarning(f"cache write failed ({exc})"), stacklevel=2)
                     return
+                self._write(blob, data)
             media.path = None
         self._write(self._path("outputs", key), canonical(
             {"material": material, "output": stored.model_dump(mode="json")}))

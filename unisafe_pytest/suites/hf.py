@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from unisafe_pytest.errors import MissingDependency, SuiteError
+from unisafe_pytest.files import write_atomic
 from unisafe_pytest.suites.fields import get_str, wrong_type
 from unisafe_pytest.suites.media import MAX_IMAGE_BYTES, MediaResolver, sniff_mime
 from unisafe_pytest.suites.reader import Builder, RecordSink, build_checked
@@ -82,9 +83,7 @@ class ImageStore:
         target = self.root / name
         if not target.exists():
             self._prepare()
-            tmp = self.root / f".{name}.{os.getpid()}.tmp"
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
+            write_atomic(target, data)
         return name
 
     def put_value(self, value: object, column: str) -> str | None:

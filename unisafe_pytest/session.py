@@ -7,7 +7,7 @@ the protocol block and summary, and prints the summary table.
 
 from __future__ import annotations
 
-import contextlib
+import importlib.util
 import secrets
 import time
 from collections.abc import Generator, Iterable, Iterator
@@ -284,9 +284,9 @@ class UnisafeSession:
         if is_worker(config):
             return None
         suites = ", ".join(f"{s.name} ({n})" for s, n in self.suites) or "none"
-        if not self.settings.judges:
-            with contextlib.suppress(UnisafeError):
-                self.panel()  # decides which default judge this run has
+        if not self.settings.judges and importlib.util.find_spec("onnxruntime") is None:
+            self.judges_note = ("refusal rule only (the default offline judge needs: "
+                                "pip install 'unisafe-pytest[offline]')")
         judges = ", ".join(self.settings.judges) or self.judges_note
         return (f"unisafe: model {self.model_label}; suites {suites}; judges {judges}; "
                 f"run dir {self._display(self.run_dir)}")

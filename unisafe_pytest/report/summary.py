@@ -74,11 +74,17 @@ def protocol_line(block: dict[str, Any] | None) -> str:
         return "protocol: unknown (no protocol.json): numbers are not comparable to other runs"
     if isinstance(block.get("runs"), list):
         return "; ".join(protocol_line(run) for run in block["runs"] if isinstance(run, dict))
-    judges = [_judge_name(j) for j in block.get("judges") or []]
+    listed = block.get("judges") or []
+    # the refusal rule decides refusals without a call: it is named, but it is no judge
+    judges = [_judge_name(j) for j in listed
+              if not (isinstance(j, dict) and j.get("kind") == "rule")]
     parts = [f"protocol: run {block.get('run_id', '?')}"]
     if judges:
         count = f"{len(judges)} judge" + ("s" if len(judges) != 1 else "")
-        parts.append(f"judges: {', '.join(judges)} ({count})")
+        rule = " behind the refusal rule" if len(judges) < len(listed) else ""
+        parts.append(f"judges: {', '.join(judges)} ({count}){rule}")
+    elif listed:
+        parts.append("judges: the refusal rule alone")
     else:
         parts.append("judges: not recorded")
     if block.get("screening_only"):

@@ -55,7 +55,8 @@ task = Task(dataset=[Sample(input=f"request {i}", target="answer") for i in rang
             solver=generate(), scorer=includes())
 started = time.perf_counter()
 logs = inspect_eval(task, model="openai/fake-chat", model_base_url=base_url,
-                    max_connections=conc, display="none", log_dir=sys.argv[4])
+                    max_connections=conc, display="none", log_dir=sys.argv[4],
+                    model_args={"responses_api": False})  # the server speaks chat completions
 print("INSPECT_WALL", time.perf_counter() - started, logs[0].status)
 '''
 

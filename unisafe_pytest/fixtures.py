@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from unisafe_pytest.adapters.base import Adapter
-from unisafe_pytest.adapters.callable import as_adapter
 from unisafe_pytest.judges.callable import as_judge
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.recording import RESULT_KEY
@@ -56,7 +55,7 @@ def unisafe_result(
         pytest.fail("the unisafe_result fixture belongs to unisafe instance items only",
                     pytrace=False)
     session = get_session(request.config)
-    adapter = as_adapter(unisafe_model, name=session.model_label)
+    adapter = session.wrapped_adapter(unisafe_model)
     reason = adapter.capabilities.unsupported_reason(item.unisafe_task)
     if reason is not None:
         item.stash[RESULT_KEY] = InstanceResult(

@@ -8,6 +8,7 @@ the protocol block and summary, and prints the summary table.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import secrets
 import time
 from collections.abc import Generator, Iterable, Iterator
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from unisafe_pytest.adapters.base import Adapter
+from unisafe_pytest.adapters.callable import as_adapter
 from unisafe_pytest.distributed import is_worker, upcoming_indices, worker_id, worker_input
 from unisafe_pytest.errors import (
     ConfigError,
@@ -90,6 +92,7 @@ class UnisafeSession:
             None)
         self._order: dict[str, int] | None = None
         self.plan: Plan | None = None
+        self._wrapped: tuple[Any, Adapter] | None = None
         self.judges_note = "offline (screening judge, the default; not a paper protocol)"
         self.planned: dict[str, Instance] = {}
         self.records_written = 0
@@ -157,6 +160,12 @@ class UnisafeSession:
             self.judges_note = f"refusal rule only ({exc})"
             return []
 
+    def wrapped_adapter(self, model: Any) -> Adapter:
+        """The fixture's model as an Adapter, wrapped once per object (not once per item)."""
+        if self._wrapped is None or self._wrapped[0] is not model:
+            self._wrapped = (model, as_adapter(model, name=self.model_label))
+        return self._wrapped[1]
+
     @property
     def built_adapter(self) -> Adapter | None:
         """The adapter, if this process has built it (the controller does at pre-flight)."""
@@ -199,7 +208,7 @@ class UnisafeSession:
             if self._order is None:
                 self._order = {it.nodeid: n for n, it in enumerate(items)}
             start = self._order.get(item.nodeid, len(items)) + 1
-            following: Iterable[pytest.Item] = items[start:]
+            following: Iterable[pytest.Item] = itertools.islice(items, start, None)
         else:
             following = (items[i] for i in queued if 0 <= i < len(items))
         for nxt in following:

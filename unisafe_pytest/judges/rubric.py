@@ -97,6 +97,11 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
 class RubricJudge:
     """One UniSAFE judge model behind the protocol's prompts."""
 
+    # the runtime's contract: a judge model's rows may be cached (the spec names model,
+    # prompt hash and parser version), and its calls count against --unisafe-concurrency
+    cacheable = True
+    remote = True
+
     def __init__(self, backend: ChatBackend, prompts: PromptSet, *, reasks: int = 2,
                  judge_id: str | None = None) -> None:
         self.backend = backend

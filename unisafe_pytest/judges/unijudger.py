@@ -92,6 +92,11 @@ def _combine(labels: list[int]) -> int:
 class UniJudger:
     """Contextual + intrinsic judgments by one VLM, with cached intentions."""
 
+    # the runtime's contract: a judge model's rows may be cached (the spec names model,
+    # prompt hash and parser version), and its calls count against --unisafe-concurrency
+    cacheable = True
+    remote = True
+
     def __init__(self, backend: ChatBackend, cache: IntentionCache, *, reasks: int = 2,
                  judge_id: str | None = None) -> None:
         self.backend = backend

@@ -6,14 +6,22 @@ serial run, or the xdist worker's queue); the pipeline keeps up to ``window`` of
 submitted to a pool of ``threads``, and an item's setup takes its result (waiting if it is
 still running, computing it directly if it was never submitted). The limiter, not the pool,
 bounds the calls in flight across processes.
+
+Handing work to a thread costs a little; when results come back faster than that (a fully
+cached run), ``ahead`` stops submitting and ``take`` computes inline, and it resumes as soon as
+a result is slow again.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
+
+FAST_S = 0.002
+"""Below this average inline compute time, prefetching costs more than it saves."""
 
 K = TypeVar("K")
 R = TypeVar("R")
@@ -30,26 +38,35 @@ class Prefetcher(Generic[K, R]):
         self._pending: dict[K, Future[R]] = {}
         self._lock = threading.Lock()
         self.submitted = 0
+        self._recent_s = FAST_S * 2  # start by prefetching
 
     def ahead(self, upcoming: Iterable[K]) -> None:
         """Make sure the next ``window`` keys of ``upcoming`` are submitted."""
-        if self._pool is None:
+        if self._pool is None or self._recent_s < FAST_S:
             return
         with self._lock:
             for count, key in enumerate(upcoming):
                 if count >= self.window:
                     break
                 if key not in self._pending:
-                    self._pending[key] = self._pool.submit(self.compute, key)
+                    self._pending[key] = self._pool.submit(self._timed, key)
                     self.submitted += 1
 
     def take(self, key: K) -> R:
         """The result for ``key``: the prefetched one, or computed now."""
         with self._lock:
             future = self._pending.pop(key, None)
-        if future is None:
-            return self.compute(key)
-        return future.result()
+        if future is not None:
+            return future.result()
+        return self._timed(key)
+
+    def _timed(self, key: K) -> R:
+        started = time.perf_counter()
+        result = self.compute(key)
+        elapsed = time.perf_counter() - started
+        with self._lock:  # moving average of how long one result takes to compute
+            self._recent_s = 0.8 * self._recent_s + 0.2 * elapsed
+        return result
 
     def close(self) -> None:
         """Drop what was not started; wait for nothing (results of calls in flight are lost,

@@ -1,0 +1,50 @@
+"""The prefetch pipeline: work runs ahead when results are slow, inline when they are fast."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from unisafe_pytest.runtime.pipeline import Prefetcher
+
+
+def test_slow_work_runs_ahead_on_threads() -> None:
+    threads: set[str] = set()
+
+    def slow(key: int) -> int:
+        threads.add(threading.current_thread().name)
+        time.sleep(0.02)
+        return key * 2
+
+    pipeline = Prefetcher(slow, threads=4, window=4)
+    started = time.perf_counter()
+    results = []
+    for key in range(8):
+        pipeline.ahead(range(key, 8))
+        results.append(pipeline.take(key))
+    elapsed = time.perf_counter() - started
+    pipeline.close()
+    assert results == [k * 2 for k in range(8)]
+    assert pipeline.submitted >= 7
+    assert any(name.startswith("unisafe") for name in threads)
+    assert elapsed < 8 * 0.02  # overlapped, not one after the other
+
+
+def test_fast_work_stops_prefetching() -> None:
+    pipeline: Prefetcher[int, int] = Prefetcher(lambda key: key, threads=4, window=4)
+    for key in range(50):
+        pipeline.ahead(range(key, 50))
+        assert pipeline.take(key) == key
+    submitted = pipeline.submitted
+    for key in range(50, 60):
+        pipeline.ahead(range(key, 60))
+        pipeline.take(key)
+    pipeline.close()
+    assert pipeline.submitted == submitted  # the thread hand-off costs more than the work
+
+
+def test_without_threads_everything_is_inline() -> None:
+    pipeline: Prefetcher[int, int] = Prefetcher(lambda key: -key, threads=1, window=8)
+    pipeline.ahead(range(5))
+    assert [pipeline.take(k) for k in range(5)] == [0, -1, -2, -3, -4]
+    assert pipeline.submitted == 0

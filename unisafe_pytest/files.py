@@ -31,14 +31,19 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         raise
 
 
+def mark_cache_dir(path: Path) -> None:
+    """A ``.gitignore`` and a ``CACHEDIR.TAG`` in ``path``: git and backups leave it alone."""
+    for name, text in ((".gitignore", GITIGNORE), ("CACHEDIR.TAG", CACHEDIR_TAG)):
+        marker = path / name
+        if not marker.exists():
+            write_atomic(marker, text)
+
+
 def ensure_dir(path: Path) -> Path:
-    """Make ``path`` (and a .gitignore + CACHEDIR.TAG at the .unisafe root) on first use."""
+    """Make ``path`` (and the markers at the ``.unisafe`` root above it) on first use."""
     path.mkdir(parents=True, exist_ok=True)
     for parent in [path, *path.parents]:
         if parent.name == ".unisafe":
-            for name, text in ((".gitignore", GITIGNORE), ("CACHEDIR.TAG", CACHEDIR_TAG)):
-                marker = parent / name
-                if not marker.exists():
-                    write_atomic(marker, text)
+            mark_cache_dir(parent)
             break
     return path

@@ -335,3 +335,18 @@ def ask_parsed(
     raise JudgeError(
         f"judge {backend.model!r} answered outside the protocol {reasks + 1} time(s): "
         f"{'; '.join(problems)}; last answer: {' '.join(last.split())[:300]!r}")
+
+
+class ModelJudge:
+    """Base of the judges that ask a model (the UniSAFE rubric, Uni-Judger).
+
+    The runtime's contract: their rows may be cached (the spec names model, prompt hash and
+    parser version), and their calls count against ``--unisafe-concurrency``.
+    """
+
+    cacheable = True
+    remote = True
+    backend: ChatBackend
+
+    def close(self) -> None:
+        self.backend.close()

@@ -28,6 +28,7 @@ from unisafe_pytest.errors import ConfigError, JudgeError
 from unisafe_pytest.judges.backends import (
     ChatBackend,
     Message,
+    ModelJudge,
     Part,
     ask_parsed,
     backend_options,
@@ -94,13 +95,8 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
     return string.Formatter().vformat(template, (), _Blank(values))
 
 
-class RubricJudge:
+class RubricJudge(ModelJudge):
     """One UniSAFE judge model behind the protocol's prompts."""
-
-    # the runtime's contract: a judge model's rows may be cached (the spec names model,
-    # prompt hash and parser version), and its calls count against --unisafe-concurrency
-    cacheable = True
-    remote = True
 
     def __init__(self, backend: ChatBackend, prompts: PromptSet, *, reasks: int = 2,
                  judge_id: str | None = None) -> None:
@@ -175,8 +171,6 @@ class RubricJudge:
             raw_response=asked.raw, inconsistent=answer.inconsistent, spec=spec,
         )
 
-    def close(self) -> None:
-        self.backend.close()
 
 
 def make_judge(spec: str, *, base_dir: Path, settings: dict[str, Any]) -> RubricJudge:

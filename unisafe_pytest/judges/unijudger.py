@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.errors import JudgeError
+from unisafe_pytest.files import ensure_dir, mark_cache_dir, write_atomic
 from unisafe_pytest.judges import unijudger_prompts as P
 from unisafe_pytest.judges.backends import (
     ChatBackend,
     Message,
+    ModelJudge,
     Part,
     ask_parsed,
     backend_options,
@@ -66,16 +66,9 @@ class IntentionCache:
         return value if isinstance(value, str) and value.strip() else None
 
     def set(self, key: str, intention: str) -> None:
-        if not self.root.is_dir():
-            self.root.mkdir(parents=True, exist_ok=True)
-            (self.root / "CACHEDIR.TAG").write_text(
-                "Signature: 8a477f597d28d172789f06886806bc55\n# unisafe-pytest intentions\n",
-                encoding="utf-8")
-            (self.root / ".gitignore").write_text("*\n", encoding="utf-8")
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"key": key, "intention": intention}, handle)
-        os.replace(tmp, self._path(key))
+        if not (self.root / "CACHEDIR.TAG").exists():
+            mark_cache_dir(ensure_dir(self.root))
+        write_atomic(self._path(key), json.dumps({"key": key, "intention": intention}))
 
 
 def _nonempty(text: str) -> str:
@@ -89,13 +82,8 @@ def _combine(labels: list[int]) -> int:
     return min(labels)
 
 
-class UniJudger:
+class UniJudger(ModelJudge):
     """Contextual + intrinsic judgments by one VLM, with cached intentions."""
-
-    # the runtime's contract: a judge model's rows may be cached (the spec names model,
-    # prompt hash and parser version), and its calls count against --unisafe-concurrency
-    cacheable = True
-    remote = True
 
     def __init__(self, backend: ChatBackend, cache: IntentionCache, *, reasks: int = 2,
                  judge_id: str | None = None) -> None:
@@ -191,8 +179,6 @@ class UniJudger:
                         reasoning=" | ".join(reasons), raw_response=json.dumps(raws),
                         spec=spec)
 
-    def close(self) -> None:
-        self.backend.close()
 
 
 def make_judge(spec: str, *, base_dir: Path, settings: dict[str, Any]) -> UniJudger:

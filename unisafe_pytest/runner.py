@@ -129,10 +129,10 @@ class RunContext:
 
         def call() -> list[JudgeRow]:
             self._count("judge")
-            if remote:
-                rows: list[JudgeRow] = self._limited(
-                    lambda: ask_directly(judge, instance, task, output))
-                return rows
+            if remote and self.limiter is not None:
+                # a slot only: a judge backend retries by its own policy (``retries=``)
+                with self.limiter.slot():
+                    return ask_directly(judge, instance, task, output)
             return ask_directly(judge, instance, task, output)
 
         if self.cache is None or not getattr(judge, "cacheable", False):

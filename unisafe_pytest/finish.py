@@ -4,6 +4,7 @@ summary JSON and the upstream judgment rows, and render the terminal summary."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +92,7 @@ def finish_run(unisafe: UnisafeSession) -> str:
     """Merge and write the run's files; return the terminal summary text."""
     records = merge_records(unisafe)
     run_dir = unisafe.run_dir
+    shutil.rmtree(run_dir / "limiter", ignore_errors=True)  # the run's slot files, done
     write_atomic(run_dir / "records.jsonl",
                  "".join(r.model_dump_json() + "\n" for r in records))
     protocol = build_protocol(unisafe, records).model_dump()

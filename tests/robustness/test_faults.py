@@ -48,7 +48,7 @@ MODEL_FAULTS = [
     ("rate-limited-once", "429*1", "passed", None, 2),
     ("server-error-twice", "500*2", "passed", None, 3),
     ("server-error", "500", "error", "HTTP 500", 4),
-    ("rate-limited", "429", "error", "HTTP 429", 4),
+    ("rate-limited", "429", "error", "HTTP 429", 8),  # 429s have their own, larger allowance
     ("malformed-json", "malformed", "error", "not a JSON object", 4),
     ("empty-body", "empty", "error", "not a JSON object", 4),
     ("stalled-body", "stall", "error", "timed out after 1s", 4),

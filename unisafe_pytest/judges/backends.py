@@ -104,6 +104,7 @@ class _HttpBackend:
 
         try:
             return call_with_retries(once, max_attempts=self.options.retry_attempts,
+                                     max_rate_limited=self.options.retry_attempts,
                                      budget_s=self.options.retry_budget_s)
         except InfrastructureError as exc:
             raise JudgeError(f"judge backend failed: {exc}") from None

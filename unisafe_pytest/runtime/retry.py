@@ -9,7 +9,10 @@ configuration and input errors are never retried. The delay before attempt ``n +
 - full jitter: ``uniform(0, min(max_delay, base_delay * 2 ** (n - 1)))``.
 
 When the next delay would take the call past ``budget_s`` seconds since the first attempt, or
-``max_attempts`` is reached, the last error is re-raised unchanged. ``sleep``, ``clock`` and
+``max_attempts`` failures or ``max_rate_limited`` rate limits are reached, the last error is
+re-raised unchanged. Rate limits are counted apart, with a larger allowance: a 429 asks to
+wait, so a 429 storm slows a run down without failing it, while an endpoint that always
+answers 429 (an exhausted quota) still ends in an error. ``sleep``, ``clock`` and
 ``rng`` are injectable so tests run on a fake clock.
 """
 
@@ -47,6 +50,7 @@ def call_with_retries(
     fn: Callable[[], T],
     *,
     max_attempts: int = 4,
+    max_rate_limited: int = 8,
     base_delay: float = 0.5,
     max_delay: float = 30.0,
     budget_s: float = 120.0,
@@ -60,11 +64,17 @@ def call_with_retries(
         raise ValueError(f"max_attempts={max_attempts!r} must be at least 1")
     started = clock()
     attempt = 1
+    failures = rate_limited = 0  # counted apart: a 429 asks to wait, it is not a failure
     while True:
         try:
             return fn()
         except InfrastructureError as error:
-            if not error.retryable or attempt >= max_attempts:
+            if isinstance(error, RateLimited):
+                rate_limited += 1
+            else:
+                failures += 1
+            if (not error.retryable or failures >= max_attempts
+                    or rate_limited >= max_rate_limited):
                 raise
             delay = next_delay(
                 attempt, error, base_delay=base_delay, max_delay=max_delay, rng=rng

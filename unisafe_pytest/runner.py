@@ -52,6 +52,8 @@ class InstanceResult:
     """``{"output": "hit"|"miss"|"off", "why": ...}`` for the record."""
     sample: int = 0
     """Which generation of the instance this is (``--unisafe-samples``)."""
+    output_key: str | None = None
+    """The output's cache key, once computed (its judgments' keys build on it)."""
     samples: list[InstanceResult] = field(default_factory=list)
     """With several samples: every sample's result (this one is the representative)."""
     timings: dict[str, float] = field(default_factory=dict)
@@ -111,6 +113,7 @@ class RunContext:
         assert self.cache is not None
         material = output_material(instance, self.adapter.describe(), result.sample)
         key, ikey = digest(material), instance_key(instance.suite, instance, result.sample)
+        result.output_key = key
         cached = self.cache.get_output(key, ikey, material)
         if cached is not None:
             result.cache["output"] = "hit"
@@ -123,7 +126,7 @@ class RunContext:
         return output
 
     def ask(self, judge: Judge, instance: Instance, task: Task, output: ModelOutput,
-            sample: int = 0) -> list[JudgeRow]:
+            sample: int = 0, output_key: str | None = None) -> list[JudgeRow]:
         """One judge's rows, through the cache; network judges take a limiter slot."""
         remote = bool(getattr(judge, "remote", False))
 
@@ -137,7 +140,8 @@ class RunContext:
 
         if self.cache is None or not getattr(judge, "cacheable", False):
             return call()
-        out_key = digest(output_material(instance, self.adapter.describe(), sample))
+        out_key = output_key or digest(
+            output_material(instance, self.adapter.describe(), sample))
         material = verdict_material(out_key, output, judge.spec, instance)
         key = digest(material)
         cached = self.cache.get_rows(key)
@@ -166,7 +170,7 @@ def compute(instance: Instance, task: Task, run: RunContext, sample: int = 0) ->
     try:
         verdict = run.panel.evaluate(
             instance, task, output,
-            ask=lambda j, i, t, o: run.ask(j, i, t, o, sample))
+            ask=lambda j, i, t, o: run.ask(j, i, t, o, sample, result.output_key))
     except Exception as exc:
         return _failed(result, "judge", f"{type(exc).__name__}: {exc}", exc)
     result.timings["judge_s"] = time.perf_counter() - started

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,6 +38,7 @@ from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
 
 CacheMode = Literal["off", "read", "write", "read-write", "replay-only"]
 CACHE_MODES: tuple[str, ...] = ("off", "read", "write", "read-write", "replay-only")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 FORMAT = 1
 """Bumped when the key material or the entry format changes: old entries then miss."""
 
@@ -113,7 +115,7 @@ class Cache:
         return self.mode in ("write", "read-write")
 
     def _path(self, space: str, key: str, suffix: str = ".json") -> Path:
-        if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
+        if not _SHA256.fullmatch(key):
             raise ValueError(f"cache key {key!r} is not a sha256 hex digest")
         return self.root / space / key[:2] / f"{key}{suffix}"
 

@@ -18,30 +18,14 @@ The bound is C / L requests per second. Prints a markdown table; nothing is asse
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
-import textwrap
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.workspace import PYTEST_ARGS, prepare, pytest_command, timed, write_text_suite
 from tests.servers.latency_server import LatencyServer
-
-JUDGE = '''
-from unisafe_pytest import JudgeRow, JudgeSpec
-
-class Judge:
-    spec = JudgeSpec(id="bench-judge", kind="bench")
-    def judge(self, instance, task, output):
-        return JudgeRow(judge="bench-judge", judgment=0, risk_rating=1, spec=self.spec)
-    def close(self):
-        pass
-
-def make():
-    return Judge()
-'''
 
 INSPECT = '''
 import sys, time
@@ -61,17 +45,6 @@ print("INSPECT_WALL", time.perf_counter() - started, logs[0].status)
 '''
 
 
-def timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
-    started = time.perf_counter()
-    proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env,
-                          check=False)
-    wall = time.perf_counter() - started
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"{command[:4]} failed ({proc.returncode}):\n{proc.stdout[-3000:]}"
-                         f"\n{proc.stderr[-3000:]}")
-    return wall
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1000)
@@ -84,29 +57,12 @@ def main() -> None:
     rows: list[tuple[str, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp, LatencyServer(latency=lat) as server:
         root = Path(tmp)
-        (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-        (root / "benchjudge.py").write_text(JUDGE, encoding="utf-8")
-        (root / "profiles").mkdir()
-        (root / "profiles" / "loop.toml").write_text(textwrap.dedent(f"""\
-            kind = "openai-chat"
-            model = "fake-chat"
-            base_url = "{server.base_url}"
-            api_key_env = ""
-            vision = false
-            max_connections = {conc}
-            """), encoding="utf-8")
-        (root / "s.jsonl").write_text("".join(
-            json.dumps({"id": f"t{i:05d}", "task": "TT", "category": "Hate",
-                        "instruction": f"request {i}"}) + "\n" for i in range(n)),
-            encoding="utf-8")
-        args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                "--unisafe-profiles=profiles", "--unisafe-model=loop",
-                "--unisafe-suite=s.jsonl", "--unisafe-judge=python:benchjudge:make",
-                "--unisafe-cache=off", f"--unisafe-concurrency={conc}",
-                "--unisafe-report-dir=run"]
-        env = {**__import__("os").environ, "PYTHONPATH": str(root)}
+        env = prepare(root, server.base_url, max_connections=conc)
+        write_text_suite(root, n)
+        args = pytest_command(*PYTEST_ARGS, "--unisafe-cache=off",
+                              f"--unisafe-concurrency={conc}", "--unisafe-report-dir=run")
         startup = timed([*args, "--collect-only"], root, env)
-        wall = timed(args, root, env)
+        wall = timed(args, root, env, ok=(0, 1))
         assert server.state.total >= n, server.state.total
         rows.append(("unisafe-pytest, 1 process", wall, wall - startup))
         if opts.inspect_python:

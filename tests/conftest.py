@@ -132,3 +132,20 @@ def run_records(root: Path) -> list[dict[str, Any]]:
     assert len(runs) == 1, runs
     lines = (runs[0] / "records.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines]
+
+
+VOLATILE = ("run_id", "worker", "duration_s", "timestamp")
+"""Record fields that differ between two runs of the same work."""
+
+
+def stable_records(run: Path) -> list[dict[str, Any]]:
+    """A run directory's merged records without the fields that differ between runs."""
+    out = []
+    for line in (run / "records.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        for key in VOLATILE:
+            record.pop(key)
+        if record["output"]:
+            record["output"]["provenance"].pop("latency_s", None)
+        out.append(record)
+    return out

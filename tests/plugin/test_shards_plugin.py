@@ -9,10 +9,8 @@ from typing import Any, Literal
 
 import pytest
 
-from tests.conftest import MODEL_ARGS, instance
+from tests.conftest import MODEL_ARGS, instance, stable_records
 from unisafe_pytest.cli import main
-
-VOLATILE = ("run_id", "worker", "duration_s", "timestamp")
 
 
 def lines() -> list[dict[str, Any]]:
@@ -26,16 +24,6 @@ def lines() -> list[dict[str, Any]]:
     return out
 
 
-def records(run: Path) -> list[dict[str, Any]]:
-    out = []
-    for line in (run / "records.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        for key in VOLATILE:
-            record.pop(key)
-        if record["output"]:
-            record["output"]["provenance"].pop("latency_s", None)
-        out.append(record)
-    return out
 
 
 RUNS = {"full": (), "shard1": ("--unisafe-shard=1/2",), "shard2": ("--unisafe-shard=2/2",),
@@ -67,9 +55,9 @@ def test_shards_merge_report_compare_gate(runs: Callable[..., Path],
 
 
 def _check_shards(shard_runs: Path) -> None:
-    full = {(r["task"], r["id"]) for r in records(shard_runs / "full")}
-    one = {(r["task"], r["id"]) for r in records(shard_runs / "shard1")}
-    two = {(r["task"], r["id"]) for r in records(shard_runs / "shard2")}
+    full = {(r["task"], r["id"]) for r in stable_records(shard_runs / "full")}
+    one = {(r["task"], r["id"]) for r in stable_records(shard_runs / "shard1")}
+    two = {(r["task"], r["id"]) for r in stable_records(shard_runs / "shard2")}
     assert one and two and not one & two and one | two == full
     assert abs(len(one) - len(two)) <= 1
     protocol = json.loads((shard_runs / "shard2" / "protocol.json").read_text())
@@ -82,7 +70,7 @@ def _check_merge(shard_runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["merge", str(shard_runs / "shard1"), str(shard_runs / "shard2"),
                  "-o", str(out)]) == 0
     assert "warning" not in capsys.readouterr().err  # shards of one run are compatible
-    assert records(out) == records(shard_runs / "full")
+    assert stable_records(out) == stable_records(shard_runs / "full")
     protocol = json.loads((out / "protocol.json").read_text())
     assert protocol["selection"]["shards"] == ["1/2", "2/2"]
     assert protocol["suites"]["s"]["selected"] == 14

@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 from junitparser import JUnitXml, Properties, Property
 
-from tests.conftest import MODEL_ARGS, instance
+from tests.conftest import MODEL_ARGS, instance, stable_records
 
 pytestmark = pytest.mark.slow
 
-VOLATILE = ("run_id", "worker", "duration_s", "timestamp")
 
 
 def lines(n: int) -> list[dict[str, Any]]:
@@ -23,16 +22,6 @@ def lines(n: int) -> list[dict[str, Any]]:
         instance("v1", task="TI", category="Violence", behaviour="unsafe")]
 
 
-def stable(run: Path) -> list[dict[str, Any]]:
-    out = []
-    for line in (run / "records.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        for key in VOLATILE:
-            record.pop(key)
-        if record["output"]:
-            record["output"]["provenance"].pop("latency_s", None)
-        out.append(record)
-    return out
 
 
 def summary_table(result: pytest.RunResult) -> list[str]:
@@ -49,7 +38,7 @@ def test_serial_and_two_workers_agree(fakes: pytest.Pytester, suite: Callable[..
     dist = fakes.runpytest_subprocess(*MODEL_ARGS, "--unisafe-suite=s.jsonl",
                                       "--unisafe-report-dir=dist", "-n", "2")
     assert serial.parseoutcomes() == dist.parseoutcomes()
-    assert stable(fakes.path / "serial") == stable(fakes.path / "dist")
+    assert stable_records(fakes.path / "serial") == stable_records(fakes.path / "dist")
     workers = sorted(p.name for p in (fakes.path / "dist" / "records").iterdir())
     assert workers == ["gw0.jsonl", "gw1.jsonl"]
     assert summary_table(serial) == summary_table(dist)

@@ -7,13 +7,12 @@ import hashlib
 import json
 import shutil
 import sys
-import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.fake_datasets import FakeDataset, install
 from unisafe_pytest.errors import MissingDependency, SuiteError
 from unisafe_pytest.suites import LoadedSuite, load_suite
 from unisafe_pytest.suites.hf import UNISAFE_HF_ID
@@ -195,34 +194,6 @@ def test_bad_image_values(tmp_path: Path) -> None:
 # --- hf:unisafe through a fake `datasets` module ------------------------------------------
 
 
-class FakeImage:
-    def __init__(self, decode: bool = True) -> None:
-        self.decode = decode
-
-
-class FakeDataset:
-    """The few Dataset features the loader uses; image columns stay opaque until cast."""
-
-    def __init__(self, rows: list[dict[str, Any]], undecoded: frozenset[str] = frozenset()):
-        self.rows = rows
-        self.undecoded = undecoded
-
-    @property
-    def column_names(self) -> list[str]:
-        return list(self.rows[0]) if self.rows else []
-
-    def cast_column(self, column: str, feature: Any) -> FakeDataset:
-        assert isinstance(feature, FakeImage) and feature.decode is False
-        return FakeDataset(self.rows, self.undecoded | {column})
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for row in self.rows:
-            yield {
-                k: (v if k in self.undecoded or not isinstance(v, dict) else object())
-                for k, v in row.items()
-            }
-
-
 @pytest.fixture
 def fake_datasets(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     state: dict[str, Any] = {"calls": [], "splits": {}}
@@ -233,11 +204,7 @@ def fake_datasets(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
             raise RuntimeError(f"401 for token {token}")
         return state["splits"][split]
 
-    module = types.ModuleType("datasets")
-    module.load_dataset = load_dataset  # type: ignore[attr-defined]
-    module.Image = FakeImage  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "datasets", module)
-    monkeypatch.setenv("HF_TOKEN", "hf_secret_token")
+    install(monkeypatch, load_dataset)
     return state
 
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.fake_datasets import FakeDataset, install
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.suites import LoadedSuite, load_suite
 from unisafe_pytest.suites.hf import UNISAFEBENCH_HF_ID
@@ -159,32 +157,6 @@ def test_empty_task_file_is_a_suite_error(bench: Path, tmp_path: Path) -> None:
 # --- hf:unisafebench through a fake `datasets` module ------------------------------------
 
 
-class FakeImage:
-    def __init__(self, decode: bool = True) -> None:
-        self.decode = decode
-
-
-class FakeDataset:
-    def __init__(self, rows: list[dict[str, Any]], undecoded: frozenset[str] = frozenset()):
-        self.rows = rows
-        self.undecoded = undecoded
-
-    @property
-    def column_names(self) -> list[str]:
-        return list(self.rows[0]) if self.rows else []
-
-    def cast_column(self, column: str, feature: Any) -> FakeDataset:
-        assert isinstance(feature, FakeImage) and feature.decode is False
-        return FakeDataset(self.rows, self.undecoded | {column})
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for row in self.rows:
-            yield {
-                k: (v if k in self.undecoded or not isinstance(v, dict) else object())
-                for k, v in row.items()
-            }
-
-
 @pytest.fixture
 def fake_hub(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     state: dict[str, Any] = {"calls": [], "splits": {}}
@@ -193,11 +165,7 @@ def fake_hub(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         state["calls"].append((name, split, token))
         return state["splits"]
 
-    module = types.ModuleType("datasets")
-    module.load_dataset = load_dataset  # type: ignore[attr-defined]
-    module.Image = FakeImage  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "datasets", module)
-    monkeypatch.setenv("HF_TOKEN", "hf_secret_token")
+    install(monkeypatch, load_dataset)
     return state
 
 

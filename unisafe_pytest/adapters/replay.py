@@ -18,6 +18,7 @@ prediction with ``error``, or a missing output image is a model *error*, never s
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,30 @@ def _row_to_prediction(row: dict[str, Any], source: str, base: Path) -> Predicti
     )
 
 
+def keyed_rows(path: Path, what: str, bad_lines: list[SuiteError]
+               ) -> Iterator[tuple[Path, int, dict[str, Any], tuple[str, str]]]:
+    """``(file, line, row, (id, task))`` of every usable row of a replay file or folder.
+
+    In a folder, every ``*.jsonl`` below it is read and a row without ``task`` takes it from
+    a folder or file name that names a Uni-SafeBench task. Unreadable rows, and rows without
+    id or task, go to ``bad_lines`` (so a later miss can say why) and are skipped.
+    """
+    files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
+    for file in files:
+        folder_task = task_from_path(file.relative_to(path)) if path.is_dir() else None
+        for line, row in iter_file_objects(file, file.name):
+            if isinstance(row, SuiteError):
+                bad_lines.append(row)
+                continue
+            task = row.get("scenario_type") or row.get("task") or folder_task
+            if row.get("id") is None or not task:
+                bad_lines.append(SuiteError(
+                    f"{what} needs 'id' and 'scenario_type' (or 'task', or a folder named "
+                    "after a Uni-SafeBench task)", file, line))
+                continue
+            yield file, line, row, (str(row["id"]), str(task))
+
+
 def _bad_prediction(message: str) -> ModelError:
     """A prediction that cannot be used: an error of the model, which no retry can fix."""
     return ModelError(message, retryable=False)
@@ -84,24 +109,12 @@ class ReplayAdapter:
         self.path = path
         self.bad_lines: list[SuiteError] = []
         self.predictions: dict[tuple[str, str], Prediction] = {}
-        files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
-        if not files:
+        if path.is_dir() and not any(path.rglob("*.jsonl")):
             raise ConfigError(f"replay: {str(path)!r} holds no .jsonl file of predictions")
         by_model: dict[str, dict[tuple[str, str], Prediction]] = {}
-        for file in files:
-            rel = file.relative_to(path) if path.is_dir() else Path(file.name)
-            folder_task = task_from_path(rel) if path.is_dir() else None
-            for line, row in iter_file_objects(file, file.name):
-                if isinstance(row, SuiteError):
-                    self.bad_lines.append(row)
-                    continue
-                task = row.get("scenario_type") or row.get("task") or folder_task
-                if row.get("id") is None or not task:
-                    self.bad_lines.append(SuiteError(
-                        "prediction needs 'id' and 'scenario_type' (or 'task')", file, line))
-                    continue
-                pred = _row_to_prediction(row, f"{file.name}:{line}", file.parent)
-                by_model.setdefault(pred.model, {})[(str(row["id"]), str(task))] = pred
+        for file, line, row, key in keyed_rows(path, "prediction", self.bad_lines):
+            pred = _row_to_prediction(row, f"{file.name}:{line}", file.parent)
+            by_model.setdefault(pred.model, {})[key] = pred
         if model is None and len(by_model) > 1:
             raise ConfigError(
                 f"replay: {path.name!r} holds predictions of several models "

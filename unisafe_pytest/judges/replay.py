@@ -21,12 +21,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from unisafe_pytest.adapters.replay import replay_target
+from unisafe_pytest.adapters.replay import keyed_rows, replay_target
 from unisafe_pytest.errors import ConfigError, JudgeError, SuiteError
-from unisafe_pytest.jsonl import iter_file_objects
 from unisafe_pytest.judges.labels import CTX_KEYS, INTR_KEYS, first_key, parse_label
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
-from unisafe_pytest.tasks import Task, task_from_path
+from unisafe_pytest.tasks import Task
 
 
 def _parse_row(row: dict[str, Any], source: str, spec: JudgeSpec) -> JudgeRow:
@@ -71,31 +70,16 @@ class ReplayJudge:
         # (model, id, task) -> judge -> row   (dedupe: last wins, as upstream)
         self.rows: dict[tuple[str, str, str], dict[str, JudgeRow]] = {}
         self.models: set[str] = set()
-        files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
-        for file in files:
-            folder_task = task_from_path(file.relative_to(path)) if path.is_dir() else None
-            self._read(file, folder_task, only_judge)
-        if not self.rows:
-            raise ConfigError(f"replay judge: no usable judgment rows in {path.name!r}"
-                              + (f" for judge {only_judge!r}" if only_judge else ""))
-
-    def _read(self, file: Path, folder_task: str | None, only_judge: str | None) -> None:
-        for line, row in iter_file_objects(file, file.name):
-            if isinstance(row, SuiteError):
-                self.bad_lines.append(row)
-                continue
-            task = row.get("scenario_type") or row.get("task") or folder_task
-            if row.get("id") is None or not task:
-                self.bad_lines.append(SuiteError(
-                    "judgment row needs 'id' and 'scenario_type' (or 'task', or a folder "
-                    "named after a Uni-SafeBench task)", file, line))
-                continue
+        for file, line, row, (id_, task) in keyed_rows(path, "judgment row", self.bad_lines):
             if only_judge is not None and str(row.get("judge")) != only_judge:
                 continue
             parsed = _parse_row(row, f"{file.name}:{line}", self.spec)
             model = str(row.get("model") or "")
             self.models.add(model)
-            self.rows.setdefault((model, str(row["id"]), str(task)), {})[parsed.judge] = parsed
+            self.rows.setdefault((model, id_, task), {})[parsed.judge] = parsed
+        if not self.rows:
+            raise ConfigError(f"replay judge: no usable judgment rows in {path.name!r}"
+                              + (f" for judge {only_judge!r}" if only_judge else ""))
 
     def judge(self, instance: Instance, task: Task, output: ModelOutput) -> list[JudgeRow]:
         model = output.provenance.model

@@ -14,9 +14,8 @@ import unisafe_pytest
 from unisafe_pytest.files import write_atomic
 from unisafe_pytest.judges.agreement import PairAgreement
 from unisafe_pytest.judges.refusal import POLICY as REFUSAL_POLICY
-from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.report.recorder import write_json
-from unisafe_pytest.report.rundir import read_records
+from unisafe_pytest.report.rundir import read_record_lines
 from unisafe_pytest.report.summary import build_summary_json, protocol_line, render_agreement
 from unisafe_pytest.report.terminal import render_unisafe, render_unisafebench
 from unisafe_pytest.report.upstream import records_to_judgment_rows, write_jsonl
@@ -35,12 +34,19 @@ def _git_revision(root: Any) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def merge_records(unisafe: UnisafeSession) -> list[Record]:
-    records: list[Record] = []
+def merge_records(unisafe: UnisafeSession) -> list[tuple[Record, str]]:
+    """Every process's records with their JSON lines: the last of each key, sorted.
+
+    This process's own records come from its writer's memory, not from reading them back.
+    """
+    own, written = unisafe.writer.path, unisafe.writer.contents()
+    pairs: list[tuple[Record, str]] = []
     for file in sorted((unisafe.run_dir / "records").glob("*.jsonl")):
-        records.extend(read_records(file))
-    merged = dedupe_records(records)
-    merged.sort(key=lambda r: (r.suite, r.task, r.id, r.sample, r.model))
+        pairs.extend(written if written is not None and file == own
+                     else read_record_lines(file))
+    merged = list({record.key: (record, line) for record, line in pairs}.values())
+    merged.sort(key=lambda pair: (pair[0].suite, pair[0].task, pair[0].id, pair[0].sample,
+                                  pair[0].model))
     return merged
 
 
@@ -90,11 +96,11 @@ def build_protocol(unisafe: UnisafeSession, records: list[Record]) -> RunProtoco
 
 def finish_run(unisafe: UnisafeSession) -> str:
     """Merge and write the run's files; return the terminal summary text."""
-    records = merge_records(unisafe)
+    merged = merge_records(unisafe)
+    records = [record for record, _ in merged]
     run_dir = unisafe.run_dir
     shutil.rmtree(run_dir / "limiter", ignore_errors=True)  # the run's slot files, done
-    write_atomic(run_dir / "records.jsonl",
-                 "".join(r.model_dump_json() + "\n" for r in records))
+    write_atomic(run_dir / "records.jsonl", "".join(line + "\n" for _, line in merged))
     protocol = build_protocol(unisafe, records).model_dump()
     write_json(run_dir / "protocol.json", protocol)
     summary = build_summary_json(records, protocol)

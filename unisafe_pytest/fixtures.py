@@ -1,4 +1,4 @@
-"""The fixtures: ``unisafe_model``, ``unisafe_judge`` and ``unisafe_result``.
+"""The fixtures ``unisafe_model`` and ``unisafe_judge``, and an instance item's setup.
 
 ``unisafe_model`` and ``unisafe_judge`` are session-scoped and may be overridden in the
 rootdir's conftest.py (an in-process model, a house judge). Instance items live outside any
@@ -8,6 +8,7 @@ test folder, so only fixtures from the rootdir conftest.py or from plugins reach
 from __future__ import annotations
 
 import itertools
+import types
 from typing import Any
 
 import pytest
@@ -17,19 +18,32 @@ from unisafe_pytest.judges.callable import as_judge
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.recording import RESULT_KEY
 from unisafe_pytest.runner import InstanceResult, combine_samples
-from unisafe_pytest.session import get_session
+from unisafe_pytest.session import UnisafeSession, get_session
 
 
-@pytest.fixture(scope="session")
-def unisafe_model(request: pytest.FixtureRequest) -> Adapter:
-    """The model under test, built from ``--unisafe-model``. Override it in conftest.py."""
-    return get_session(request.config).adapter()
+def fixtures_plugin(session: UnisafeSession) -> types.ModuleType:
+    """The plugin's fixtures for one run, as a module object to register as a plugin.
 
+    The fixtures close over the run instead of taking ``request``: pytest builds a fixture
+    definition for ``request`` each time a fixture asks for it, even a cached session-scoped
+    one, i.e. once per instance. (Methods of a plugin object would do, but pytest deprecates
+    session-scoped fixtures that are instance methods.)
+    """
 
-@pytest.fixture(scope="session")
-def unisafe_judge(request: pytest.FixtureRequest) -> JudgePanel:
-    """The judges (behind the refusal rule), built from ``--unisafe-judge``."""
-    return get_session(request.config).panel()
+    @pytest.fixture(scope="session")
+    def unisafe_model() -> Adapter:
+        """The model under test, built from ``--unisafe-model``. Override it in conftest.py."""
+        return session.adapter()
+
+    @pytest.fixture(scope="session")
+    def unisafe_judge() -> JudgePanel:
+        """The judges (behind the refusal rule), built from ``--unisafe-judge``."""
+        return session.panel()
+
+    module = types.ModuleType(f"{__name__}.run", __doc__)
+    module.unisafe_model = unisafe_model  # type: ignore[attr-defined]
+    module.unisafe_judge = unisafe_judge  # type: ignore[attr-defined]
+    return module
 
 
 def _panel(judge: Any) -> JudgePanel:
@@ -40,28 +54,20 @@ def _panel(judge: Any) -> JudgePanel:
     return JudgePanel([as_judge(judge)])
 
 
-@pytest.fixture
-def unisafe_result(
-    request: pytest.FixtureRequest, unisafe_model: Any, unisafe_judge: Any
-) -> InstanceResult:
-    """Generate and judge this item's instance (in setup: failures are pytest errors).
+def run_instance(item: Any, model: Any, judge: Any) -> InstanceResult:
+    """Generate and judge ``item``'s instance, in its setup (failures are pytest errors).
 
     The calls may already have run ahead on the prefetch pipeline; this takes their result.
+    The result is stashed on the item for its test body and its record.
     """
-    from unisafe_pytest.items import InstanceItem
-
-    item = request.node
-    if not isinstance(item, InstanceItem):
-        pytest.fail("the unisafe_result fixture belongs to unisafe instance items only",
-                    pytrace=False)
-    session = get_session(request.config)
-    adapter = session.wrapped_adapter(unisafe_model)
+    session = get_session(item.config)
+    adapter = session.wrapped_adapter(model)
     reason = adapter.capabilities.unsupported_reason(item.unisafe_task)
     if reason is not None:
         item.stash[RESULT_KEY] = InstanceResult(
             instance=item.unisafe_instance, task=item.unisafe_task, model=adapter.name)
         pytest.skip(f"{reason} [--unisafe-model={session.model_label}]")
-    panel = _panel(unisafe_judge)
+    panel = _panel(judge)
     session.note_components(adapter, panel)
     _, pipeline = session.runtime(adapter, panel)
     samples = range(session.settings.samples)
@@ -72,7 +78,7 @@ def unisafe_result(
     item.stash[RESULT_KEY] = result
     result.raise_failure()
     if result.output is not None and result.verdict is not None:
-        request.config.hook.pytest_unisafe_verdict(
+        item.config.hook.pytest_unisafe_verdict(
             instance=item.unisafe_instance, output=result.output, verdict=result.verdict,
             item=item,
         )

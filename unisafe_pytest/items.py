@@ -1,8 +1,8 @@
 """Collectors and items: every benchmark instance becomes a test ``<suite>::<TASK>::<id>``.
 
-The model call and the judging happen in the ``unisafe_result`` fixture, i.e. in the item's
-*setup*, so a model or judge failure is a pytest error (JUnit ``<error>``); the test body
-only checks the verdict, so an unsafe verdict is a failure.
+The model call and the judging happen in the item's *setup* (after its two fixtures,
+``unisafe_model`` and ``unisafe_judge``), so a model or judge failure is a pytest error (JUnit
+``<error>``); the test body only checks the verdict, so an unsafe verdict is a failure.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import pytest
 
 from unisafe_pytest.errors import SuiteError, UnisafeError
 from unisafe_pytest.outcomes import UnisafeFailure, short_repr
+from unisafe_pytest.recording import RESULT_KEY
 from unisafe_pytest.schema import Instance
 from unisafe_pytest.tasks import Task
 
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
 
-    from unisafe_pytest.runner import InstanceResult
     from unisafe_pytest.suites import LoadedSuite
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
@@ -41,9 +41,12 @@ def marker_names(instance: Instance) -> list[str]:
     return names
 
 
-def unisafe_check(unisafe_result: InstanceResult) -> None:
-    """The body of every instance test: fail on an unsafe verdict."""
-    unisafe_result.check()
+def unisafe_check(unisafe_model: object, unisafe_judge: object) -> None:
+    """The fixtures every instance test needs (its body is ``InstanceItem.runtest``).
+
+    Only these two session-scoped fixtures: a function-scoped fixture, or one taking
+    ``request``, would cost pytest a fixture definition per instance.
+    """
 
 
 class _ErrorRepr(pytest.Collector):
@@ -143,6 +146,16 @@ class InstanceItem(pytest.Function):
         self.extra_keyword_matches.update(
             k for k in (instance.category, instance.subcategory) if k
         )
+
+    def setup(self) -> None:
+        super().setup()
+        from unisafe_pytest.fixtures import run_instance
+
+        run_instance(self, self.funcargs["unisafe_model"], self.funcargs["unisafe_judge"])
+
+    def runtest(self) -> None:
+        """Fail on an unsafe verdict (the result was computed in setup)."""
+        self.stash[RESULT_KEY].check()
 
     def reportinfo(self) -> tuple[Any, int, str]:
         source = self.unisafe_instance.source

@@ -49,16 +49,16 @@ def pytest_configure(config: pytest.Config) -> None:
     label = _model_label(config)
     if label is None:
         return
-    # import_module, not "from unisafe_pytest import fixtures": the latter returns a stale
-    # package attribute when sys.modules was restored in between (pytester's inline runs).
+    # import_module, not "from unisafe_pytest import builtin_hooks": the latter returns a
+    # stale package attribute when sys.modules was restored in between (pytester's inline runs).
     builtin_hooks = importlib.import_module("unisafe_pytest.builtin_hooks")
-    fixtures = importlib.import_module("unisafe_pytest.fixtures")
+    from unisafe_pytest.fixtures import fixtures_plugin
     from unisafe_pytest.session import UnisafeSession
 
     session = UnisafeSession(config, label)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(builtin_hooks, "unisafe-builtin")
-    config.pluginmanager.register(fixtures, _FIXTURES_NAME)
+    config.pluginmanager.register(fixtures_plugin(session), _FIXTURES_NAME)
     config.pluginmanager.register(session, _SESSION_NAME)
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         from unisafe_pytest.distributed import XdistHooks

@@ -57,6 +57,8 @@ class InstanceResult:
     samples: list[InstanceResult] = field(default_factory=list)
     """With several samples: every sample's result (this one is the representative)."""
     timings: dict[str, float] = field(default_factory=dict)
+    calls: int = 0
+    """Model and judge calls made for this result (0: everything came from the cache)."""
 
     def check(self) -> None:
         """Raise ``UnsafeVerdict`` when the verdict is unsafe; return for safe and refusal."""
@@ -81,7 +83,8 @@ class RunContext:
     calls: dict[str, int] = field(default_factory=lambda: {"model": 0, "judge": 0})
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _count(self, kind: str) -> None:
+    def _count(self, kind: str, result: InstanceResult) -> None:
+        result.calls += 1
         with self._lock:
             self.calls[kind] += 1
 
@@ -107,7 +110,7 @@ class RunContext:
         cacheable = self.cache is not None and getattr(self.adapter, "cacheable", False)
         if not cacheable:
             result.cache["output"] = "off"
-            self._count("model")
+            self._count("model", result)
             output: ModelOutput = self._limited(lambda: self.adapter.generate(instance, task, ctx))
             return output
         assert self.cache is not None
@@ -119,19 +122,20 @@ class RunContext:
             result.cache["output"] = "hit"
             return cached
         result.cache.update(output="miss", why=self.cache.why(ikey, key, material))
-        self._count("model")
+        self._count("model", result)
         output = self._limited(lambda: self.adapter.generate(instance, task, ctx))
         self.cache.put_output(key, ikey, material, output)
         result.cache["output_key"] = key
         return output
 
     def ask(self, judge: Judge, instance: Instance, task: Task, output: ModelOutput,
-            sample: int = 0, output_key: str | None = None) -> list[JudgeRow]:
-        """One judge's rows, through the cache; network judges take a limiter slot."""
+            result: InstanceResult) -> list[JudgeRow]:
+        """One judge's rows for ``result``'s output, through the cache; network judges take
+        a limiter slot."""
         remote = bool(getattr(judge, "remote", False))
 
         def call() -> list[JudgeRow]:
-            self._count("judge")
+            self._count("judge", result)
             if remote and self.limiter is not None:
                 # a slot only: a judge backend retries by its own policy (``retries=``)
                 with self.limiter.slot():
@@ -140,8 +144,8 @@ class RunContext:
 
         if self.cache is None or not getattr(judge, "cacheable", False):
             return call()
-        out_key = output_key or digest(
-            output_material(instance, self.adapter.describe(), sample))
+        out_key = result.output_key or digest(
+            output_material(instance, self.adapter.describe(), result.sample))
         material = verdict_material(out_key, output, judge.spec, instance)
         key = digest(material)
         cached = self.cache.get_rows(key)
@@ -170,7 +174,7 @@ def compute(instance: Instance, task: Task, run: RunContext, sample: int = 0) ->
     try:
         verdict = run.panel.evaluate(
             instance, task, output,
-            ask=lambda j, i, t, o: run.ask(j, i, t, o, sample, result.output_key))
+            ask=lambda j, i, t, o: run.ask(j, i, t, o, result))
     except Exception as exc:
         return _failed(result, "judge", f"{type(exc).__name__}: {exc}", exc)
     result.timings["judge_s"] = time.perf_counter() - started

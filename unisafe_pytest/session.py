@@ -195,7 +195,8 @@ class UnisafeSession:
 
             if self._run is not None:
                 self._run[2].close()
-            self._run = (ident, run, Prefetcher(work, threads=threads, window=window))
+            self._run = (ident, run, Prefetcher(work, threads=threads, window=window,
+                                                waited=lambda result: result.calls > 0))
         return self._run[1], self._run[2]
 
     def upcoming(self, item: pytest.Item, adapter: Adapter) -> Iterator[pytest.Item]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -102,3 +103,17 @@ def test_lf_reruns_only_the_failed(fakes: pytest.Pytester, suite: Callable[..., 
     fakes.runpytest(*MODEL_ARGS, "--unisafe-suite=cases.jsonl", "-p", "cacheprovider")
     result = fakes.runpytest(*MODEL_ARGS, "--unisafe-suite=cases.jsonl", "--lf")
     result.assert_outcomes(failed=1)
+
+
+def test_a_second_run_into_the_same_report_dir_keeps_the_first_runs_records(
+    fakes: pytest.Pytester, suite: Callable[..., Path]
+) -> None:
+    """The merge takes a process's own records from memory, but not when its records file
+    already held an earlier run's (same --unisafe-report-dir): those are read back."""
+    suite("cases.jsonl", [instance("x1"), instance("x2", behaviour="unsafe"), instance("x3")])
+    args = (*MODEL_ARGS, "--unisafe-suite=cases.jsonl", "--unisafe-report-dir=out")
+    fakes.runpytest(*args, "-k", "x1 or x2").assert_outcomes(passed=1, failed=1)
+    fakes.runpytest(*args, "-k", "x3 or x2").assert_outcomes(passed=1, failed=1)
+    lines = (fakes.path / "out" / "records.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["x1", "x2", "x3"]  # x2 once
+    assert all(json.loads(line) for line in lines)

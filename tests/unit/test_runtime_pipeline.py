@@ -48,3 +48,27 @@ def test_without_threads_everything_is_inline() -> None:
     pipeline.ahead(range(5))
     assert [pipeline.take(k) for k in range(5)] == [0, -1, -2, -3, -4]
     assert pipeline.submitted == 0
+
+
+def test_waiting_is_told_by_the_predicate_not_by_time() -> None:
+    """Cached results are slow on a busy thread (GIL) but never wait: prefetching stops;
+    a result that called out starts it again."""
+
+    def work(key: int) -> int:
+        time.sleep(0.005)  # slower than FAST_S, as a cached result beside the test loop
+        return key
+
+    pipeline: Prefetcher[int, int] = Prefetcher(work, threads=4, window=2,
+                                                waited=lambda key: key >= 8)
+    for key in range(8):
+        pipeline.ahead(range(key, min(key + 2, 8)))
+        pipeline.take(key)
+    started = pipeline.submitted
+    assert started > 0  # it starts by prefetching
+    pipeline.ahead(range(8, 20))
+    assert pipeline.submitted == started  # 0-7 did not wait: no more prefetching
+    for key in range(8, 10):
+        pipeline.take(key)  # inline; these waited
+    pipeline.ahead(range(10, 20))
+    pipeline.close()
+    assert pipeline.submitted > started

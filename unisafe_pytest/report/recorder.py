@@ -15,19 +15,32 @@ def write_json(path: Path, data: Any) -> None:
 
 
 class RecordWriter:
-    """Appends records to one file; the file and its folders are made on the first record."""
+    """Appends records to one file; the file and its folders are made on the first record.
+
+    It also keeps what it wrote, so the controller's merge need not read its own file back.
+    """
 
     def __init__(self, path: Path):
         self.path = path
         self._fh: IO[str] | None = None
+        self._written: list[tuple[Record, str]] = []
+        self._appended = False
 
     def write(self, record: Record) -> None:
         if self._fh is None:
             ensure_dir(self.path.parent)
+            self._appended = self.path.is_file() and self.path.stat().st_size > 0
             self._fh = self.path.open("a", encoding="utf-8")
+        line = record.model_dump_json(exclude_none=False)
         # One write per line, flushed: a killed process leaves at most one torn last line.
-        self._fh.write(record.model_dump_json(exclude_none=False) + "\n")
+        self._fh.write(line + "\n")
         self._fh.flush()
+        self._written.append((record, line))
+
+    def contents(self) -> list[tuple[Record, str]] | None:
+        """The file's records with their JSON lines, when this writer wrote all of them
+        (``None`` when it appended to an earlier run's file: read the file instead)."""
+        return None if self._appended else list(self._written)
 
     def close(self) -> None:
         if self._fh is not None:

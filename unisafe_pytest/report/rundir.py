@@ -26,12 +26,20 @@ PROTOCOL_FILE = "protocol.json"
 def read_records(path: Path | str) -> list[Record]:
     """Read one records JSONL file, in file order (no dedupe); a bad line names file:line.
 
+    See :func:`read_record_lines`.
+    """
+    return [record for record, _ in read_record_lines(path)]
+
+
+def read_record_lines(path: Path | str) -> list[tuple[Record, str]]:
+    """Each record of one records JSONL file with its JSON line (no newline), in file order.
+
     A last line without its newline that does not parse is what a killed worker leaves
     behind (records are appended one flushed line at a time): it is skipped with a
     :class:`UnisafeWarning`. Any other bad line is an error.
     """
     path = Path(path)
-    records: list[Record] = []
+    records: list[tuple[Record, str]] = []
     try:
         handle = path.open(encoding="utf-8")
     except OSError as exc:
@@ -41,7 +49,7 @@ def read_records(path: Path | str) -> list[Record]:
             if not line.strip():
                 continue
             try:
-                records.append(Record.model_validate_json(line))
+                records.append((Record.model_validate_json(line), line.rstrip("\n")))
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(part) for part in first["loc"])

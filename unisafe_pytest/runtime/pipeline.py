@@ -7,9 +7,13 @@ submitted to a pool of ``threads``, and an item's setup takes its result (waitin
 still running, computing it directly if it was never submitted). The limiter, not the pool,
 bounds the calls in flight across processes.
 
-Handing work to a thread costs a little; when results come back faster than that (a fully
-cached run), ``ahead`` stops submitting and ``take`` computes inline, and it resumes as soon as
-a result is slow again.
+Handing work to a thread costs a little, and a thread computing beside the test loop
+fights it for the GIL; when results need no waiting (a fully cached run), ``ahead`` stops
+submitting and ``take`` computes inline, and it resumes as soon as a result waits again.
+Whether a result waited is told by ``waited(result)`` (the session: "did it call a model or
+judge?"); without it, a result that took over ``FAST_S`` counts as having waited. Time alone is
+a poor sign under the GIL: a cached result computed on a thread beside the test loop can take
+milliseconds of wall time while needing microseconds of work.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 FAST_S = 0.002
-"""Below this average inline compute time, prefetching costs more than it saves."""
+"""Without ``waited``: a result computed faster than this did not wait."""
+RESUME = 0.1
+"""Prefetch while the moving share of results that waited is at least this."""
 
 K = TypeVar("K")
 R = TypeVar("R")
@@ -30,19 +36,21 @@ R = TypeVar("R")
 class Prefetcher(Generic[K, R]):
     """Runs ``compute(key)`` ahead of time for up to ``window`` upcoming keys."""
 
-    def __init__(self, compute: Callable[[K], R], *, threads: int, window: int):
+    def __init__(self, compute: Callable[[K], R], *, threads: int, window: int,
+                 waited: Callable[[R], bool] | None = None):
         self.compute = compute
+        self.waited = waited
         self.window = max(0, window)
         self._pool = (ThreadPoolExecutor(max_workers=threads, thread_name_prefix="unisafe")
                       if threads > 1 and window > 0 else None)
         self._pending: dict[K, Future[R]] = {}
         self._lock = threading.Lock()
         self.submitted = 0
-        self._recent_s = FAST_S * 2  # start by prefetching
+        self._waiting = 2 * RESUME  # moving share of results that waited; start prefetching
 
     def ahead(self, upcoming: Iterable[K]) -> None:
         """Make sure the next ``window`` keys of ``upcoming`` are submitted."""
-        if self._pool is None or self._recent_s < FAST_S:
+        if self._pool is None or self._waiting < RESUME:
             return
         with self._lock:
             for count, key in enumerate(upcoming):
@@ -64,8 +72,9 @@ class Prefetcher(Generic[K, R]):
         started = time.perf_counter()
         result = self.compute(key)
         elapsed = time.perf_counter() - started
-        with self._lock:  # moving average of how long one result takes to compute
-            self._recent_s = 0.8 * self._recent_s + 0.2 * elapsed
+        waited = self.waited(result) if self.waited is not None else elapsed >= FAST_S
+        with self._lock:
+            self._waiting = 0.8 * self._waiting + (0.2 if waited else 0.0)
         return result
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from unisafe_pytest.adapters.base import Adapter
-from unisafe_pytest.runtime.cache import Cache, digest, output_material
+from unisafe_pytest.runtime.cache import Cache, OutputKeys
 from unisafe_pytest.schema import Instance
 from unisafe_pytest.tasks import TaskRegistry
 
@@ -43,18 +43,16 @@ def plan(instances: Sequence[Instance], registry: TaskRegistry, adapter: Adapter
     result = Plan(instances=len(instances), judges=judges)
     check_cache = (adapter is not None and cache is not None and cache.reads
                    and getattr(adapter, "cacheable", False) and cache.root.is_dir())
-    description = adapter.describe() if adapter is not None and check_cache else {}
+    keys = OutputKeys(adapter.describe() if adapter is not None and check_cache else {})
     for instance in instances:
         task = registry[instance.task]
         if adapter is not None and adapter.capabilities.unsupported_reason(task) is not None:
             result.unsupported += 1
             continue
         result.judge_calls_max += judges
-        if check_cache and cache is not None:
-            key = digest(output_material(instance, description, sample))
-            if (cache.root / "outputs" / key[:2] / f"{key}.json").is_file():
-                result.cached_outputs += 1
-                continue
+        if check_cache and cache is not None and cache.has_output(keys.key(instance, sample)):
+            result.cached_outputs += 1
+            continue
         result.model_calls += 1
     if adapter is None:
         result.notes.append("model unknown before the run (a fixture): cache not checked")

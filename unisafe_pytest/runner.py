@@ -22,13 +22,7 @@ from unisafe_pytest.errors import InfrastructureError, JudgeError, ModelError, R
 from unisafe_pytest.judges.base import Judge
 from unisafe_pytest.judges.panel import JudgePanel, ask_directly
 from unisafe_pytest.outcomes import UnsafeVerdict, error_text, unsafe_text
-from unisafe_pytest.runtime.cache import (
-    Cache,
-    digest,
-    instance_key,
-    output_material,
-    verdict_material,
-)
+from unisafe_pytest.runtime.cache import Cache, OutputKeys, VerdictKeys, instance_key
 from unisafe_pytest.runtime.limiter import Limiter
 from unisafe_pytest.runtime.retry import call_with_retries
 from unisafe_pytest.schema import Instance, JudgeRow, ModelOutput, Verdict
@@ -82,6 +76,20 @@ class RunContext:
     limiter: Limiter | None = None
     calls: dict[str, int] = field(default_factory=lambda: {"model": 0, "judge": 0})
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _output_keys: OutputKeys | None = None
+    _verdict_keys: dict[int, VerdictKeys] = field(default_factory=dict)
+
+    def output_keys(self) -> OutputKeys:
+        """The adapter's output keys (its description is read once per run)."""
+        if self._output_keys is None:
+            self._output_keys = OutputKeys(self.adapter.describe())
+        return self._output_keys
+
+    def verdict_keys(self, judge: Judge) -> VerdictKeys:
+        keys = self._verdict_keys.get(id(judge))
+        if keys is None:
+            keys = self._verdict_keys[id(judge)] = VerdictKeys(judge.spec)
+        return keys
 
     def _count(self, kind: str, result: InstanceResult) -> None:
         result.calls += 1
@@ -113,18 +121,25 @@ class RunContext:
             self._count("model", result)
             output: ModelOutput = self._limited(lambda: self.adapter.generate(instance, task, ctx))
             return output
-        assert self.cache is not None
-        material = output_material(instance, self.adapter.describe(), result.sample)
-        key, ikey = digest(material), instance_key(instance.suite, instance, result.sample)
+        cache, keys = self.cache, self.output_keys()
+        assert cache is not None
+        key = keys.key(instance, result.sample)
         result.output_key = key
-        cached = self.cache.get_output(key, ikey, material)
+
+        def ikey() -> str:  # only on a miss: where the last key of this instance is kept
+            return instance_key(instance.suite, instance, result.sample)
+
+        def why() -> str:
+            return cache.why(ikey(), key, keys.material(instance, result.sample))
+
+        cached = cache.get_output(key, why)
         if cached is not None:
             result.cache["output"] = "hit"
             return cached
-        result.cache.update(output="miss", why=self.cache.why(ikey, key, material))
+        result.cache.update(output="miss", why=why())
         self._count("model", result)
         output = self._limited(lambda: self.adapter.generate(instance, task, ctx))
-        self.cache.put_output(key, ikey, material, output)
+        cache.put_output(key, ikey(), keys.material(instance, result.sample), output)
         result.cache["output_key"] = key
         return output
 
@@ -144,15 +159,14 @@ class RunContext:
 
         if self.cache is None or not getattr(judge, "cacheable", False):
             return call()
-        out_key = result.output_key or digest(
-            output_material(instance, self.adapter.describe(), result.sample))
-        material = verdict_material(out_key, output, judge.spec, instance)
-        key = digest(material)
+        out_key = result.output_key or self.output_keys().key(instance, result.sample)
+        keys = self.verdict_keys(judge)
+        key = keys.key(out_key, output, instance)
         cached = self.cache.get_rows(key)
         if cached is not None:
             return cached
         rows = call()
-        self.cache.put_rows(key, material, rows)
+        self.cache.put_rows(key, keys.material(out_key, output, instance), rows)
         return rows
 
 

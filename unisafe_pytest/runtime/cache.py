@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from unisafe_pytest.errors import CacheMiss, UnisafeWarning
 from unisafe_pytest.files import ensure_dir, write_atomic
@@ -49,22 +52,46 @@ def canonical(data: Any) -> str:
 
 
 def digest(data: Any) -> str:
-    return hashlib.sha256(canonical(data).encode("utf-8")).hexdigest()
+    return _sha256(canonical(data))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _request(instance: Instance) -> dict[str, Any]:
+    return {
+        "task": instance.task,
+        "instruction": instance.instruction,
+        "turns": list(instance.turns),
+        "images": [m.digest() for m in instance.images],
+    }
 
 
 def output_material(instance: Instance, adapter: Mapping[str, Any], sample: int) -> dict[str, Any]:
     """What identifies one generation: who answers, with which settings, to which request."""
-    return {
-        "format": FORMAT,
-        "adapter": dict(adapter),
-        "request": {
-            "task": instance.task,
-            "instruction": instance.instruction,
-            "turns": list(instance.turns),
-            "images": [m.digest() for m in instance.images],
-        },
-        "sample": sample,
-    }
+    return {"format": FORMAT, "adapter": dict(adapter), "request": _request(instance),
+            "sample": sample}
+
+
+class OutputKeys:
+    """The output keys of one adapter, ``digest(output_material(...))``, made faster.
+
+    The adapter's description, the bulk of the material, is encoded once instead of once per
+    instance: the canonical text is assembled around it (keys in sorted order, as
+    ``canonical`` writes them). ``tests/unit/test_runtime_cache_keys.py`` holds it to
+    ``digest(output_material(...))``.
+    """
+
+    def __init__(self, adapter: Mapping[str, Any]):
+        self.adapter = dict(adapter)
+        self._head = f'{{"adapter":{canonical(self.adapter)},"format":{FORMAT},"request":'
+
+    def key(self, instance: Instance, sample: int) -> str:
+        return _sha256(f'{self._head}{canonical(_request(instance))},"sample":{sample:d}}}')
+
+    def material(self, instance: Instance, sample: int) -> dict[str, Any]:
+        return output_material(instance, self.adapter, sample)
 
 
 def output_content_hash(output: ModelOutput) -> str:
@@ -75,6 +102,11 @@ def output_content_hash(output: ModelOutput) -> str:
     })
 
 
+def _context(instance: Instance) -> dict[str, Any]:
+    return {"category": instance.category, "subcategory": instance.subcategory,
+            "target": instance.target, "intention": instance.intention}
+
+
 def verdict_material(output_key: str, output: ModelOutput, judge: JudgeSpec,
                      instance: Instance) -> dict[str, Any]:
     """What identifies one judgment: the output judged, its context, and the judge."""
@@ -82,10 +114,39 @@ def verdict_material(output_key: str, output: ModelOutput, judge: JudgeSpec,
         "format": FORMAT,
         "output": output_key,
         "content": output_content_hash(output),
-        "context": {"category": instance.category, "subcategory": instance.subcategory,
-                    "target": instance.target, "intention": instance.intention},
+        "context": _context(instance),
         "judge": judge.model_dump(mode="json"),
     }
+
+
+class VerdictKeys:
+    """One judge's verdict keys, ``digest(verdict_material(...))``, with its spec encoded
+    once (as :class:`OutputKeys` does for the adapter)."""
+
+    def __init__(self, judge: JudgeSpec):
+        self.judge = judge
+        self._judge = canonical(judge.model_dump(mode="json"))
+
+    def key(self, output_key: str, output: ModelOutput, instance: Instance) -> str:
+        return _sha256(
+            f'{{"content":{canonical(output_content_hash(output))},'
+            f'"context":{canonical(_context(instance))},"format":{FORMAT},'
+            f'"judge":{self._judge},"output":{canonical(output_key)}}}')
+
+    def material(self, output_key: str, output: ModelOutput,
+                 instance: Instance) -> dict[str, Any]:
+        return verdict_material(output_key, output, self.judge, instance)
+
+
+_Entry = TypeVar("_Entry", bound=BaseModel)
+
+
+class _OutputEntry(BaseModel):
+    output: ModelOutput
+
+
+class _RowsEntry(BaseModel):
+    rows: list[JudgeRow]
 
 
 def _diff(old: Any, new: Any, path: str = "") -> list[str]:
@@ -102,6 +163,7 @@ class Cache:
 
     def __init__(self, root: Path, mode: CacheMode = "read-write"):
         self.root = root
+        self._root = str(root)
         self.mode = mode
         self.hits = 0
         self.misses = 0
@@ -115,9 +177,12 @@ class Cache:
         return self.mode in ("write", "read-write")
 
     def _path(self, space: str, key: str, suffix: str = ".json") -> Path:
+        return Path(self._file(space, key, suffix))
+
+    def _file(self, space: str, key: str, suffix: str = ".json") -> str:
         if not _SHA256.fullmatch(key):
             raise ValueError(f"cache key {key!r} is not a sha256 hex digest")
-        return self.root / space / key[:2] / f"{key}{suffix}"
+        return f"{self._root}/{space}/{key[:2]}/{key}{suffix}"
 
     def _write(self, path: Path, data: str | bytes) -> None:
         try:
@@ -133,24 +198,36 @@ class Cache:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            warnings.warn(UnisafeWarning(f"unreadable cache entry {path.name} ({exc}); "
-                                         "ignoring it"), stacklevel=2)
+            _unreadable(path, exc)
             return None
         return data
 
+    def _entry(self, file: str, model: type[_Entry]) -> _Entry | None:
+        """The entry at ``file`` read as ``model`` (fields beyond it are skipped unparsed
+        into Python); ``None`` when absent, a warning when unreadable."""
+        try:
+            with open(file, "rb") as handle:
+                return model.model_validate_json(handle.read())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValidationError) as exc:
+            _unreadable(Path(file), exc)
+            return None
+
     # ----------------------------------------------------------------- outputs
-    def get_output(self, key: str, instance_key: str,
-                   material: dict[str, Any]) -> ModelOutput | None:
+    def get_output(self, key: str, why: Callable[[], str]) -> ModelOutput | None:
+        """The stored output for ``key``; in replay-only mode a miss raises CacheMiss with
+        ``why()`` (see :meth:`why`)."""
         if not self.reads:
             return None
-        data = self._read(self._path("outputs", key))
-        if data is None:
+        entry = self._entry(self._file("outputs", key), _OutputEntry)
+        if entry is None:
             self.misses += 1
             if self.mode == "replay-only":
                 raise CacheMiss("replay-only cache: no stored output for this request ("
-                                + self.why(instance_key, key, material) + ")")
+                                + why() + ")")
             return None
-        output = ModelOutput.model_validate(data["output"])
+        output = entry.output
         for media in output.images:
             blob = self._path("blobs", media.sha256 or "", Path(media.ref or "x.png").suffix)
             if not blob.is_file():
@@ -160,6 +237,10 @@ class Cache:
         output.provenance.cached = True
         self.hits += 1
         return output
+
+    def has_output(self, key: str) -> bool:
+        """Whether an output is stored under ``key`` (its entry is not read)."""
+        return os.path.isfile(self._file("outputs", key))
 
     def put_output(self, key: str, instance_key: str, material: dict[str, Any],
                    output: ModelOutput) -> None:
@@ -186,14 +267,14 @@ class Cache:
     def get_rows(self, key: str) -> list[JudgeRow] | None:
         if not self.reads:
             return None
-        data = self._read(self._path("verdicts", key))
-        if data is None:
+        entry = self._entry(self._file("verdicts", key), _RowsEntry)
+        if entry is None:
             self.misses += 1
             if self.mode == "replay-only":
                 raise CacheMiss("replay-only cache: no stored judgment for this output and judge")
             return None
         self.hits += 1
-        return [JudgeRow.model_validate(row) for row in data["rows"]]
+        return entry.rows
 
     def put_rows(self, key: str, material: dict[str, Any], rows: list[JudgeRow]) -> None:
         if not self.writes or any(row.error for row in rows) or not rows:
@@ -214,6 +295,11 @@ class Cache:
             return "the request or settings changed" if entry else "entry removed"
         changes = _diff(last.get("material", {}), material)
         return "changed since the stored entry: " + "; ".join(changes[:5])
+
+
+def _unreadable(path: Path, exc: Exception) -> None:
+    warnings.warn(UnisafeWarning(f"unreadable cache entry {path.name} ({exc}); ignoring it"),
+                  stacklevel=3)
 
 
 def instance_key(suite: str, instance: Instance, sample: int) -> str:

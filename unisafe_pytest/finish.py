@@ -42,8 +42,8 @@ def merge_records(unisafe: UnisafeSession) -> list[tuple[Record, str]]:
     own, written = unisafe.writer.path, unisafe.writer.contents()
     pairs: list[tuple[Record, str]] = []
     for file in sorted((unisafe.run_dir / "records").glob("*.jsonl")):
-        pairs.extend(written if written is not None and file == own
-                     else read_record_lines(file))
+        pairs.extend([(Record.model_validate_json(line), line) for line in written]
+                     if written is not None and file == own else read_record_lines(file))
     merged = list({record.key: (record, line) for record, line in pairs}.values())
     merged.sort(key=lambda pair: (pair[0].suite, pair[0].task, pair[0].id, pair[0].sample,
                                   pair[0].model))

@@ -34,6 +34,7 @@ from unisafe_pytest.options import Settings
 from unisafe_pytest.outcomes import short_repr
 from unisafe_pytest.preflight import Plan, plan
 from unisafe_pytest.recording import (
+    RESULT_KEY,
     attachments,
     crash_record,
     item_record,
@@ -45,6 +46,7 @@ from unisafe_pytest.runner import InstanceResult, RunContext, compute
 from unisafe_pytest.runtime.cache import Cache
 from unisafe_pytest.runtime.limiter import Limiter
 from unisafe_pytest.runtime.pipeline import Prefetcher
+from unisafe_pytest.runtime.retry import RetryBudgets
 from unisafe_pytest.schema import Instance, Record
 from unisafe_pytest.tasks import TaskRegistry
 
@@ -185,13 +187,15 @@ class UnisafeSession:
                 s.cache_dir is not None and s.cache_mode != "off") else None
             limiter = Limiter(self.run_dir / "limiter", s.concurrency)
             run = RunContext(adapter=adapter, panel=panel, output_dir=self.outputs_dir(),
-                             model=adapter.name, cache=cache, limiter=limiter)
+                             model=adapter.name, cache=cache, limiter=limiter,
+                             budgets=RetryBudgets(s.retry_budget))
             threads = min(s.concurrency, int(getattr(adapter, "max_concurrency", 1)))
             window = s.prefetch if s.prefetch is not None else 2 * s.concurrency
 
             def work(key: tuple[Any, int]) -> InstanceResult:
                 item, sample = key
-                return compute(item.unisafe_instance, item.unisafe_task, run, sample)
+                with run.scope(item.unisafe_instance):
+                    return compute(item.unisafe_instance, item.unisafe_task, run, sample)
 
             if self._run is not None:
                 self._run[2].close()
@@ -333,6 +337,9 @@ class UnisafeSession:
                 for path in attachments(self, item, record):
                     item.add_report_section("call", "stdout", f"[[ATTACHMENT|{path}]]\n")
             self._write(record)
+            # recorded: let the result go (pytest keeps every item to the end of the run)
+            if RESULT_KEY in item.stash:
+                del item.stash[RESULT_KEY]
         return report
 
     def _write(self, record: Record) -> None:

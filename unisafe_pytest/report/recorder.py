@@ -17,13 +17,15 @@ def write_json(path: Path, data: Any) -> None:
 class RecordWriter:
     """Appends records to one file; the file and its folders are made on the first record.
 
-    It also keeps what it wrote, so the controller's merge need not read its own file back.
+    It also keeps the lines it wrote, so the controller's merge need not read its own file
+    back. Lines, not records: strings cost the garbage collector nothing, while thousands of
+    live pydantic records slow every full collection of the run.
     """
 
     def __init__(self, path: Path):
         self.path = path
         self._fh: IO[str] | None = None
-        self._written: list[tuple[Record, str]] = []
+        self._written: list[str] = []
         self._appended = False
 
     def write(self, record: Record) -> None:
@@ -35,11 +37,11 @@ class RecordWriter:
         # One write per line, flushed: a killed process leaves at most one torn last line.
         self._fh.write(line + "\n")
         self._fh.flush()
-        self._written.append((record, line))
+        self._written.append(line)
 
-    def contents(self) -> list[tuple[Record, str]] | None:
-        """The file's records with their JSON lines, when this writer wrote all of them
-        (``None`` when it appended to an earlier run's file: read the file instead)."""
+    def contents(self) -> list[str] | None:
+        """The file's JSON lines (no newlines), when this writer wrote all of them (``None``
+        when it appended to an earlier run's file: read the file instead)."""
         return None if self._appended else list(self._written)
 
     def close(self) -> None:

@@ -67,6 +67,8 @@ class InfrastructureError(UnisafeError):
     """
 
     retryable: bool = True
+    retry_after: float | None = None
+    """Seconds the server asked to wait before a retry (``Retry-After``), when it said."""
 
     def __init__(self, message: str, *, retryable: bool | None = None):
         super().__init__(message)

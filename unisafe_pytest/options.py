@@ -37,6 +37,17 @@ def _int(value: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
 
 
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number >= 0 or number == float("inf"):  # also rejects nan
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds >= 0, got {value!r} (e.g. 300; 0 turns retries off)")
+    return number
+
+
 def _task_list(value: str) -> list[str]:
     codes = [part.strip() for part in value.split(",") if part.strip()]
     for code in codes:
@@ -257,6 +268,15 @@ def addoption(parser: pytest.Parser) -> None:
         "0 turns prefetching off).",
     )
     group.addoption(
+        "--unisafe-retry-budget",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="seconds an instance may spend waiting between retries, over all its calls "
+        "(model, judges, samples; default 300; 0 = no retries). Once spent, the next "
+        "transport failure, 429 or 5xx is final; a longer Retry-After fails at once.",
+    )
+    group.addoption(
         "--unisafe-max-calls",
         type=_int,
         default=None,
@@ -292,6 +312,7 @@ class Settings:
     cache_dir: Path | None = None
     concurrency: int = 8
     prefetch: int | None = None
+    retry_budget: float = 300.0
     max_calls: int | None = None
     max_asr: dict[str, float] | None = None
     baseline: dict[str, Any] | None = None
@@ -329,6 +350,7 @@ class Settings:
             cache_dir=rootdir / (opt("unisafe_cache_dir") or ".unisafe/cache"),
             concurrency=opt("unisafe_concurrency"),
             prefetch=opt("unisafe_prefetch"),
+            retry_budget=opt("unisafe_retry_budget"),
             max_calls=opt("unisafe_max_calls"),
             max_asr=opt("unisafe_max_asr"),
             baseline=opt("unisafe_baseline"),

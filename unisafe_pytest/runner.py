@@ -11,6 +11,7 @@ so it keeps what happened (output, verdict, or the exception) in the InstanceRes
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -18,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.adapters.base import Adapter, GenerateContext
-from unisafe_pytest.errors import InfrastructureError, JudgeError, ModelError, RateLimited
+from unisafe_pytest.errors import InfrastructureError, JudgeError, ModelError
 from unisafe_pytest.judges.base import Judge
 from unisafe_pytest.judges.panel import JudgePanel, ask_directly
 from unisafe_pytest.outcomes import UnsafeVerdict, error_text, unsafe_text
 from unisafe_pytest.runtime.cache import Cache, OutputKeys, VerdictKeys, instance_key
+from unisafe_pytest.runtime.calls import CallPolicy, applying, in_force
 from unisafe_pytest.runtime.limiter import Limiter
-from unisafe_pytest.runtime.retry import call_with_retries
+from unisafe_pytest.runtime.retry import RetryBudgets
 from unisafe_pytest.schema import Instance, JudgeRow, ModelOutput, Verdict
 from unisafe_pytest.tasks import Task
 
@@ -74,6 +76,8 @@ class RunContext:
     model: str
     cache: Cache | None = None
     limiter: Limiter | None = None
+    budgets: RetryBudgets = field(default_factory=RetryBudgets)
+    """Each instance's retry budget (``--unisafe-retry-budget``), shared by its samples."""
     calls: dict[str, int] = field(default_factory=lambda: {"model": 0, "judge": 0})
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _output_keys: OutputKeys | None = None
@@ -96,22 +100,15 @@ class RunContext:
         with self._lock:
             self.calls[kind] += 1
 
+    def scope(self, instance: Instance) -> contextlib.AbstractContextManager[None]:
+        """Calls made inside (model and judge backends) retry within ``instance``'s budget and
+        tell the limiter their 429s and answers (``runtime/calls.py``)."""
+        budget = self.budgets.of((instance.suite, instance.task, instance.id))
+        return applying(CallPolicy(self.limiter, budget))
+
     def _limited(self, fn: Any) -> Any:
-        limiter = self.limiter
-        if limiter is None:
-            return call_with_retries(fn)
-
-        def on_retry(attempt: int, error: InfrastructureError, wait: float) -> None:
-            if isinstance(error, RateLimited):
-                limiter.rate_limited()
-
-        def one_call() -> Any:
-            with limiter.slot():
-                answer = fn()
-            limiter.succeeded()
-            return answer
-
-        return call_with_retries(one_call, on_retry=on_retry)
+        """A model call: a limiter slot per attempt, retried under the policy in force."""
+        return in_force(CallPolicy(self.limiter)).call(fn)
 
     def generate(self, instance: Instance, task: Task, result: InstanceResult) -> ModelOutput:
         ctx = GenerateContext(output_dir=self.output_dir, sample=result.sample)

@@ -10,8 +10,9 @@ A ``#tag`` after the trigger (``FAULT=500*2#case-7``) gives it a count of its ow
 
 - ``ok`` (the default): a normal completion, ``"fake fault-server answer to: <prompt>"``;
 - ``refuse``: a normal completion whose text opens with a refusal phrase;
-- ``429``: HTTP 429 with ``Retry-After: 0``;
+- ``429``: HTTP 429 with ``Retry-After:`` :attr:`FaultServer.retry_after` (default 0);
 - ``500``: HTTP 500 with an error object;
+- ``503``: HTTP 503 with an error object and the same ``Retry-After`` as a 429;
 - ``malformed``: HTTP 200 whose body is not JSON;
 - ``empty``: HTTP 200 with an empty body;
 - ``endless``: HTTP 200 whose chunked body trickles one byte every 0.2 s and never ends
@@ -50,7 +51,7 @@ from types import TracebackType
 from typing import Any
 
 TRIGGER = re.compile(r"FAULT=(?P<kind>[a-z0-9_]+)(?:\*(?P<times>\d+))?(?:#(?P<tag>[\w-]+))?")
-KINDS = ("ok", "refuse", "429", "500", "malformed", "empty", "endless", "stall", "close",
+KINDS = ("ok", "refuse", "429", "500", "503", "malformed", "empty", "endless", "stall", "close",
          "garbage", "echo_key")
 GARBAGE_JUDGE = "garbage-judge"
 
@@ -137,9 +138,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._completion(model, "maybe 1, or 0? Result: perhaps. Risk 3 of 2.")
         elif kind == "429":
             self._json(429, {"error": {"message": "rate limit (fake)",
-                                       "code": "rate_limit_exceeded"}}, {"Retry-After": "0"})
+                                       "code": "rate_limit_exceeded"}},
+                       {"Retry-After": f"{self.owner.retry_after:g}"})
         elif kind == "500":
             self._json(500, {"error": {"message": "internal error (fake)"}})
+        elif kind == "503":
+            self._json(503, {"error": {"message": "overloaded (fake)"}},
+                       {"Retry-After": f"{self.owner.retry_after:g}"})
         elif kind == "echo_key":
             credential = self.headers.get("Authorization") or ""
             self._json(500, {"error": {"message": f"bad upstream for {credential}"}})
@@ -178,8 +183,10 @@ class _Handler(BaseHTTPRequestHandler):
 class FaultServer:
     """The server, in a background thread; a context manager."""
 
-    def __init__(self, *, endless_cap_s: float = 30.0) -> None:
+    def __init__(self, *, endless_cap_s: float = 30.0, retry_after: float = 0.0) -> None:
         self.endless_cap_s = endless_cap_s
+        self.retry_after = retry_after
+        """Seconds sent in ``Retry-After`` with every 429 and 503."""
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()

@@ -121,6 +121,17 @@ def test_429_is_rate_limited_with_retry_after() -> None:
     assert info.value.retryable
 
 
+@pytest.mark.parametrize(("status", "retry_after"), [(503, 7.0), (500, None)])
+def test_a_503_keeps_its_retry_after(status: int, retry_after: float | None) -> None:
+    def app(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers={"Retry-After": "7"}, json={"error": "busy"})
+
+    with pytest.raises(ModelError) as info:
+        endpoint(app).post("/x", json_body={})
+    assert info.value.retry_after == retry_after
+    assert info.value.retryable
+
+
 @pytest.mark.parametrize(("status", "retryable"), [(500, True), (503, True), (408, True),
                                                    (400, False), (404, False), (401, False)])
 def test_status_classification(status: int, retryable: bool) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from unisafe_pytest.errors import ConfigError, JudgeError, ModelError, RateLimited
-from unisafe_pytest.runtime.retry import call_with_retries, next_delay
+from unisafe_pytest.runtime.retry import RetryBudget, RetryBudgets, call_with_retries, next_delay
 
 
 class FakeClock:
@@ -140,3 +140,63 @@ def test_on_retry_reports_each_wait() -> None:
 def test_max_attempts_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_attempts"):
         call_with_retries(lambda: 1, max_attempts=0)
+
+
+# -- the instance's retry budget (shared by all its calls) ---------------------------------
+
+
+def test_the_budget_is_shared_by_calls_and_the_next_failure_after_it_is_final() -> None:
+    clock, budget = FakeClock(), RetryBudget(3.0)
+    first = Flaky(RateLimited("a", retry_after=1.0), RateLimited("b", retry_after=2.0))
+    assert run(first, clock, budget=budget) == "ok"
+    assert budget.left() == 0.0
+    second = Flaky(ModelError("HTTP 503"))
+    with pytest.raises(ModelError) as info:
+        run(second, clock, budget=budget)
+    assert second.calls == 1 and clock.sleeps == [1.0, 2.0]
+    assert str(info.value) == ("HTTP 503; gave up: the instance's retry budget of 3 s is spent "
+                               "(--unisafe-retry-budget)")
+
+
+def test_a_retry_after_beyond_what_is_left_fails_at_once() -> None:
+    clock, budget = FakeClock(), RetryBudget(10.0)
+    fn = Flaky(RateLimited("HTTP 429", retry_after=4.0), RateLimited("HTTP 429", retry_after=60.0))
+    with pytest.raises(RateLimited, match=r"^HTTP 429; gave up: the server asks to wait 60 s "
+                       r"\(Retry-After\), more than the 6 s left of the instance's retry "
+                       r"budget of 10 s") as info:
+        run(fn, clock, budget=budget)
+    assert clock.sleeps == [4.0] and fn.calls == 2
+    assert info.value.retry_after == 60.0  # the same error, its message extended
+    assert budget.left() == 6.0
+
+
+def test_a_jitter_delay_is_cut_to_what_is_left() -> None:
+    clock, budget = FakeClock(), RetryBudget(0.25)
+    fn = Flaky(ModelError("a"), ModelError("b"), ModelError("c"))
+    with pytest.raises(ModelError, match=r"^b; gave up: the instance's retry budget of 0\.25 s"):
+        run(fn, clock, budget=budget, base_delay=10.0, max_delay=10.0)  # jitter of ~8 s
+    assert clock.sleeps == [0.25] and fn.calls == 2
+
+
+def test_a_budget_of_zero_means_no_retries() -> None:
+    clock = FakeClock()
+    fn = Flaky(ModelError("HTTP 500"))
+    with pytest.raises(ModelError, match="retry budget of 0 s is spent"):
+        run(fn, clock, budget=RetryBudget(0.0))
+    assert fn.calls == 1 and clock.sleeps == []
+
+
+def test_the_per_call_caps_still_hold_under_a_large_budget() -> None:
+    clock, budget = FakeClock(), RetryBudget(1000.0)
+    errors = [ModelError(f"failure {i}") for i in range(4)]
+    with pytest.raises(ModelError, match=r"^failure 3$"):
+        run(Flaky(*errors), clock, budget=budget, max_attempts=4)
+    assert len(clock.sleeps) == 3
+
+
+def test_budgets_are_one_per_key_and_reject_negative_seconds() -> None:
+    budgets = RetryBudgets(5.0)
+    assert budgets.of(("s", "TT", "a")) is budgets.of(("s", "TT", "a"))
+    assert budgets.of(("s", "TT", "a")) is not budgets.of(("s", "TT", "b"))
+    with pytest.raises(ValueError, match="must not be negative"):
+        RetryBudgets(-1.0)

@@ -9,7 +9,8 @@ request and turns what came back into a :class:`Reply` or an exception, followin
   -> :class:`Reply` with ``rejection`` set (never an exception: a refusal is a verdict);
 - 429 -> :class:`~unisafe_pytest.errors.RateLimited` with ``retry_after`` from ``Retry-After``,
   ``retry-after-ms`` or a Gemini ``RetryInfo.retryDelay``;
-- 408, 409, 5xx, timeouts, transport failures, malformed JSON -> retryable ``ModelError``;
+- 408, 409, 5xx, timeouts, transport failures, malformed JSON -> retryable ``ModelError``
+  (a 503's ``Retry-After`` kept in ``retry_after``, as for a 429);
 - other 4xx -> ``ModelError`` with ``retryable = False``.
 
 Secrets: API keys are held in :class:`Secret` (its repr hides the value), sent only in request
@@ -270,7 +271,10 @@ class HttpEndpoint:
         retryable = status in (408, 409) or status >= 500
         if status in (401, 403):
             message += "; check the API key environment variable named in the profile"
-        return self.error(message, retryable=retryable)
+        error = self.error(message, retryable=retryable)
+        if status == 503:  # "come back later": its Retry-After is honoured like a 429's
+            error.retry_after = parse_retry_after(headers, body)
+        return error
 
     def download(self, url: str) -> bytes:
         """GET an image URL returned by the provider (sent without credentials)."""

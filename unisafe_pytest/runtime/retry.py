@@ -4,8 +4,9 @@ Only :class:`~unisafe_pytest.errors.InfrastructureError` instances whose ``retry
 are retried (transport failures, timeouts, 429, 5xx, malformed replies). Verdicts, refusals,
 configuration and input errors are never retried. The delay before attempt ``n + 1`` is
 
-- ``RateLimited.retry_after`` when the provider gave one (honoured even above ``max_delay``,
-  since retrying earlier only earns another 429), else
+- the error's ``retry_after`` when the provider gave one (a 429's or a 503's
+  ``Retry-After``; honoured even above ``max_delay``, since retrying earlier only earns
+  another refusal), else
 - full jitter: ``uniform(0, min(max_delay, base_delay * 2 ** (n - 1)))``.
 
 When the next delay would take the call past ``budget_s`` seconds since the first attempt, or
@@ -14,13 +15,22 @@ re-raised unchanged. Rate limits are counted apart, with a larger allowance: a 4
 wait, so a 429 storm slows a run down without failing it, while an endpoint that always
 answers 429 (an exhausted quota) still ends in an error. ``sleep``, ``clock`` and
 ``rng`` are injectable so tests run on a fake clock.
+
+Above those per-call caps, a :class:`RetryBudget` bounds the seconds *waited* between
+retries by all the calls made for one instance (its generation, its judges, all its
+samples; ``--unisafe-retry-budget``). A jitter delay is cut to what is left of it; a
+``Retry-After`` longer than what is left fails at once (waiting less only earns another
+refusal); once it is spent, the next retryable failure is final. Giving up on the budget
+re-raises the last error with ``; gave up: <why>`` appended to its message, so the record's
+error says it.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from unisafe_pytest.errors import InfrastructureError, RateLimited
@@ -29,6 +39,61 @@ T = TypeVar("T")
 
 RetryCallback = Callable[[int, InfrastructureError, float], None]
 """Called before each wait with (attempt that failed, its error, seconds about to wait)."""
+
+
+class RetryBudget:
+    """Seconds of waiting between retries that the calls of one instance share."""
+
+    def __init__(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"a retry budget of {seconds!r} s must not be negative")
+        self.seconds = seconds
+        self.spent = 0.0
+        self._lock = threading.Lock()
+
+    def left(self) -> float:
+        with self._lock:
+            return max(0.0, self.seconds - self.spent)
+
+    def draw(self, delay: float, *, exact: bool) -> float | str:
+        """Take up to ``delay`` seconds: what may be waited, or why not (see the module doc).
+
+        ``exact`` marks a delay the server asked for (``Retry-After``), which is not cut.
+        """
+        with self._lock:
+            left = max(0.0, self.seconds - self.spent)
+            if left <= 0.0:
+                return (f"the instance's retry budget of {self.seconds:g} s is spent "
+                        "(--unisafe-retry-budget)")
+            if exact and delay > left:
+                return (f"the server asks to wait {delay:g} s (Retry-After), more than the "
+                        f"{left:.3g} s left of the instance's retry budget of {self.seconds:g} s "
+                        "(--unisafe-retry-budget)")
+            granted = min(delay, left)
+            self.spent += granted
+            return granted
+
+
+class RetryBudgets:
+    """One :class:`RetryBudget` of ``seconds`` per key (an instance), made on first use."""
+
+    def __init__(self, seconds: float = 300.0) -> None:
+        RetryBudget(seconds)  # checks the value
+        self.seconds = seconds
+        self._budgets: dict[Hashable, RetryBudget] = {}
+        self._lock = threading.Lock()
+
+    def of(self, key: Hashable) -> RetryBudget:
+        with self._lock:
+            budget = self._budgets.get(key)
+            if budget is None:
+                budget = self._budgets[key] = RetryBudget(self.seconds)
+            return budget
+
+
+def _retry_after(error: InfrastructureError) -> float | None:
+    value = getattr(error, "retry_after", None)
+    return value if isinstance(value, (int, float)) else None
 
 
 def next_delay(
@@ -40,8 +105,9 @@ def next_delay(
     rng: random.Random | None = None,
 ) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-    if isinstance(error, RateLimited) and error.retry_after is not None:
-        return max(0.0, error.retry_after)
+    retry_after = _retry_after(error)
+    if retry_after is not None:
+        return max(0.0, retry_after)
     ceiling = min(max_delay, base_delay * (2 ** (attempt - 1)))
     return (rng or random).uniform(0.0, max(0.0, ceiling))
 
@@ -54,6 +120,7 @@ def call_with_retries(
     base_delay: float = 0.5,
     max_delay: float = 30.0,
     budget_s: float = 120.0,
+    budget: RetryBudget | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     rng: random.Random | None = None,
@@ -81,6 +148,12 @@ def call_with_retries(
             )
             if clock() - started + delay > budget_s:
                 raise
+            if budget is not None:
+                granted = budget.draw(delay, exact=_retry_after(error) is not None)
+                if isinstance(granted, str):
+                    error.args = (f"{error}; gave up: {granted}",)
+                    raise
+                delay = granted
             if on_retry is not None:
                 on_retry(attempt, error, delay)
             sleep(delay)

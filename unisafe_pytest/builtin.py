@@ -107,9 +107,12 @@ def make_adapter(
             )
         settings = {k: v for k, v in data.items() if k != "kind"}
         settings.setdefault("profile", spec)
-        adapter: Adapter = _load_factory(ADAPTER_FACTORIES[kind])(
-            str(settings.get("spec", "")), base_dir=base_dir, settings=settings
-        )
+        try:
+            adapter: Adapter = _load_factory(ADAPTER_FACTORIES[kind])(
+                str(settings.get("spec", "")), base_dir=base_dir, settings=settings
+            )
+        except ConfigError as exc:  # say which file to fix
+            raise ConfigError(f"{path}: {exc}") from exc
         return adapter
     kind, rest = _split(spec)
     if kind in ADAPTER_FACTORIES:

@@ -1,4 +1,4 @@
-"""The instance's retry budget, end to end.
+"""The instance's retry budget and timeouts per output modality, end to end.
 
 The model is aimed at our FAKE fault server on 127.0.0.1
 (``tests/servers/fault_server.py``), which counts requests per trigger; the budgets and
@@ -115,3 +115,29 @@ def test_a_bad_budget_is_a_usage_error(fakes: pytest.Pytester, value: str) -> No
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*--unisafe-retry-budget*expected a number of seconds >= 0, "
                                  f"got {value!r}*"])
+
+
+# -- a timeout per output modality -----------------------------------------------------------
+
+
+def test_a_stalled_call_ends_by_the_timeout_of_its_output_modality(
+    server: FaultServer, fakes: pytest.Pytester
+) -> None:
+    write_profile(fakes, server.base_url, "image_output = true",
+                  "timeout_s = { text = 0.5, image = 1 }")
+    outcomes, records = run_cases(
+        fakes, [instance("text", instruction="FAULT=stall#text"),
+                instance("image", task="TI", instruction="FAULT=stall#image")],
+        "--unisafe-retry-budget=0")
+    assert outcomes == {"errors": 2}
+    assert "timed out after 0.5s (the profile's timeout_s.text)" in records["text"]["error"]
+    assert "timed out after 1s (the profile's timeout_s.image)" in records["image"]["error"]
+
+
+def test_the_timeout_that_applied_is_in_the_output_provenance(
+    server: FaultServer, fakes: pytest.Pytester
+) -> None:
+    write_profile(fakes, server.base_url, "timeout_s = { text = 7, image = 30 }")
+    outcomes, records = run_cases(fakes, [instance("fine")])
+    assert outcomes == {"passed": 1}
+    assert records["fine"]["output"]["provenance"]["settings"]["timeout_s"] == 7.0

@@ -11,6 +11,7 @@ import pytest
 
 from unisafe_pytest.adapters.http import (
     REDACTED,
+    Deadline,
     HttpEndpoint,
     Secret,
     parse_retry_after,
@@ -130,6 +131,22 @@ def test_a_503_keeps_its_retry_after(status: int, retry_after: float | None) -> 
         endpoint(app).post("/x", json_body={})
     assert info.value.retry_after == retry_after
     assert info.value.retryable
+
+
+def test_a_call_deadline_replaces_the_default_and_is_named_when_it_passes() -> None:
+    seen: list[dict[str, float]] = []
+
+    def app(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        raise httpx.ReadTimeout("slow")
+
+    with pytest.raises(ModelError) as info:
+        endpoint(app, timeout_s=30).post("/x", json_body={},
+                                         deadline=Deadline(0.5, "timeout_s.image"))
+    assert seen[0]["read"] == 0.5
+    assert str(info.value) == ("test model: POST /x timed out after 0.5s (the profile's "
+                               "timeout_s.image); raise timeout_s.image in the profile if the "
+                               "model is slow")
 
 
 @pytest.mark.parametrize(("status", "retryable"), [(500, True), (503, True), (408, True),

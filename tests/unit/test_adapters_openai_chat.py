@@ -92,7 +92,7 @@ def test_text_request_shape_and_provenance(ctx: GenerateContext) -> None:
     prov = out.provenance
     assert (prov.adapter, prov.model, prov.model_version) == ("openai-chat", "m-1", "fp_1")
     assert (prov.tokens_in, prov.tokens_out) == (12, 3)
-    assert prov.settings == {"temperature": 0.0, "max_tokens": 64, "seed": 3}
+    assert prov.settings == {"temperature": 0.0, "max_tokens": 64, "seed": 3, "timeout_s": 120.0}
     assert prov.latency_s is not None
 
 

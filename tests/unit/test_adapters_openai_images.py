@@ -112,7 +112,7 @@ def test_ti_is_a_json_generation(ctx: GenerateContext) -> None:
     assert media.path is not None and Path(media.path).read_bytes() == A
     assert media.ref == f"{media.sha256}.png"
     assert (out.provenance.tokens_in, out.provenance.tokens_out) == (5, 9)
-    assert out.provenance.settings == {"size": "512x512", "quality": "low"}
+    assert out.provenance.settings == {"size": "512x512", "quality": "low", "timeout_s": 120.0}
 
 
 def test_ie_sends_one_image_field(ctx: GenerateContext) -> None:

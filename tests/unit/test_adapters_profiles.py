@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from unisafe_pytest.adapters import local
+from unisafe_pytest.adapters.http import Deadline
+from unisafe_pytest.adapters.remote import RemoteAdapter
 from unisafe_pytest.builtin import ADAPTER_FACTORIES, make_adapter
 from unisafe_pytest.errors import ConfigError, MissingDependency
+from unisafe_pytest.tasks import BUILTIN_TASKS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -20,6 +23,7 @@ else:  # pragma: no cover
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = sorted(p.stem for p in (ROOT / "adapters").glob("*.toml"))
+BUILTIN = {task.code: task for task in BUILTIN_TASKS}
 FAKE_KEYS = {
     "OPENAI_API_KEY": "sk-profile-canary-0123456789",
     "GEMINI_API_KEY": "AIzaProfileCanary0123456789abcdefgh",
@@ -95,3 +99,56 @@ def test_user_profile_with_a_typo(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="did you mean 'max_tokens'"):
         make_adapter("mine", base_dir=tmp_path)
+
+
+def write_profile(folder: Path, timeout: str) -> None:
+    (folder / "adapters").mkdir(exist_ok=True)
+    (folder / "adapters" / "mine.toml").write_text(
+        f'kind = "openai-chat"\nmodel = "x"\napi_key_env = ""\nimage_output = true\n{timeout}\n',
+        encoding="utf-8")
+
+
+@pytest.mark.parametrize(("timeout", "text", "image"), [
+    ("timeout_s = { text = 0.5, image = 300 }",
+     Deadline(0.5, "timeout_s.text"), Deadline(300.0, "timeout_s.image")),
+    ("timeout_s = { image = 300 }", Deadline(120.0, "timeout_s.text"),
+     Deadline(300.0, "timeout_s.image")),
+    ("timeout_s = 45", Deadline(45.0), Deadline(45.0)),
+    ("", Deadline(120.0), Deadline(120.0)),
+])
+def test_a_call_gets_the_timeout_of_its_output_modality(
+    tmp_path: Path, timeout: str, text: Deadline, image: Deadline
+) -> None:
+    write_profile(tmp_path, timeout)
+    adapter = make_adapter("mine", base_dir=tmp_path)
+    assert isinstance(adapter, RemoteAdapter)
+    assert adapter.deadline(BUILTIN["TT"]) == text
+    assert adapter.deadline(BUILTIN["TI"]) == image
+    adapter.close()
+
+
+def test_the_shipped_gemini_profile_waits_longer_for_images() -> None:
+    adapter = make_adapter("gemini-2.5-flash-image", base_dir=ROOT)
+    assert isinstance(adapter, RemoteAdapter)
+    assert adapter.deadline(BUILTIN["IT"]).seconds < adapter.deadline(BUILTIN["TI"]).seconds
+    assert adapter.describe()["timeout_s"] == {"text": 90.0, "image": 180.0}
+    adapter.close()
+
+
+@pytest.mark.parametrize(("timeout", "message"), [
+    ("timeout_s = { video = 600 }", "timeout_s.video names no output modality; a timeout "
+     "table has the keys text and image"),
+    ("timeout_s = { text = 60, image = -1 }",
+     "timeout_s.image = -1 is not a positive number of seconds"),
+    ('timeout_s = "slow"', "timeout_s = 'slow' is not a positive number of seconds"),
+    ("timeout_s = 0", "timeout_s = 0 is not a positive number of seconds"),
+])
+def test_a_bad_timeout_names_the_profile_file_and_key(
+    tmp_path: Path, timeout: str, message: str
+) -> None:
+    write_profile(tmp_path, timeout)
+    with pytest.raises(ConfigError) as info:
+        make_adapter("mine", base_dir=tmp_path)
+    assert str(info.value).startswith(f"{tmp_path / 'adapters' / 'mine.toml'}: model profile "
+                                      "'mine': ")
+    assert message in str(info.value)

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from unisafe_pytest.adapters.base import Capabilities, GenerateContext
+from unisafe_pytest.adapters.http import Deadline
 from unisafe_pytest.adapters.images import b64decode, b64encode, media_mime, save_image
 from unisafe_pytest.adapters.policy import (
     GEMINI_OK_FINISH,
@@ -134,10 +135,12 @@ class GeminiAdapter(RemoteAdapter):
         return body
 
     def _call(
-        self, contents: list[dict[str, Any]], ctx: GenerateContext, usage: Usage
+        self, contents: list[dict[str, Any]], ctx: GenerateContext, usage: Usage,
+        deadline: Deadline,
     ) -> tuple[Turn, list[Any]]:
         reply = self._http.post(
-            f"/models/{self.model_path}:generateContent", json_body=self._body(contents)
+            f"/models/{self.model_path}:generateContent", json_body=self._body(contents),
+            deadline=deadline,
         )
         body = reply.body
         meta = body.get("usageMetadata")
@@ -192,6 +195,7 @@ class GeminiAdapter(RemoteAdapter):
 
     def generate(self, instance: Instance, task: Task, ctx: GenerateContext) -> ModelOutput:
         usage = Usage()
+        deadline = self.deadline(task)
         turns: list[Turn] = []
         history: list[dict[str, Any]] = []
         previous: list[Media] = list(instance.images)
@@ -199,10 +203,10 @@ class GeminiAdapter(RemoteAdapter):
         for index, text in enumerate(self.protocols.turn_texts(instance, task)):
             if session:
                 history.append(self._user(text, previous if index == 0 else []))
-                turn, parts = self._call(history, ctx, usage)
+                turn, parts = self._call(history, ctx, usage, deadline)
                 history.append({"role": "model", "parts": parts})
             else:
-                turn, _ = self._call([self._user(text, previous)], ctx, usage)
+                turn, _ = self._call([self._user(text, previous)], ctx, usage, deadline)
             turns.append(turn)
             if image_turn_refusal(task, turn) is not None:
                 break
@@ -211,6 +215,7 @@ class GeminiAdapter(RemoteAdapter):
         settings["response_modalities"] = self._modalities()
         if task.turns > 1:
             settings["mt_protocol"] = self.protocols.mt
+        settings["timeout_s"] = deadline.seconds
         return combine(task, turns, usage.provenance(KIND, self.model_path, settings))
 
 

@@ -91,6 +91,14 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """How long one call may take in all, and the profile key that set it (for messages)."""
+
+    seconds: float
+    key: str = "timeout_s"
+
+
 @dataclass
 class Reply:
     """A decoded reply: a JSON object, or a recognised content-policy rejection."""
@@ -206,19 +214,23 @@ class HttpEndpoint:
         data: Mapping[str, Any] | None = None,
         files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
         rejection: Rejection | None = None,
+        deadline: Deadline | None = None,
     ) -> Reply:
-        """POST to ``base_url + path``; see the module docstring for the outcomes."""
+        """POST to ``base_url + path`` within ``deadline`` (default: ``timeout_s``); see the
+        module docstring for the outcomes."""
         url = self.base_url + path
         where = f"POST {path}"
         start = time.perf_counter()
+        deadline = deadline or Deadline(self.timeout_s)
+        timeout_s = deadline.seconds
         timed_out = self.error(
-            f"{where} timed out after {self.timeout_s:g}s; raise timeout_s in the profile if "
-            "the model is slow"
+            f"{where} timed out after {timeout_s:g}s (the profile's {deadline.key}); raise "
+            f"{deadline.key} in the profile if the model is slow"
         )
         try:
             request = self._client.build_request(
                 "POST", url, json=json_body, data=data, files=files, headers=self._headers(),
-                timeout=self.timeout_s,
+                timeout=timeout_s,
             )
             response = self._client.send(request, stream=True)
             try:
@@ -227,7 +239,7 @@ class HttpEndpoint:
                 chunks: list[bytes] = []
                 for chunk in response.iter_bytes():
                     chunks.append(chunk)
-                    if time.perf_counter() - start > self.timeout_s:
+                    if time.perf_counter() - start > timeout_s:
                         raise timed_out
             finally:
                 response.close()
@@ -276,10 +288,11 @@ class HttpEndpoint:
             error.retry_after = parse_retry_after(headers, body)
         return error
 
-    def download(self, url: str) -> bytes:
+    def download(self, url: str, deadline: Deadline | None = None) -> bytes:
         """GET an image URL returned by the provider (sent without credentials)."""
         try:
-            response = self._client.get(url, timeout=self.timeout_s)
+            response = self._client.get(url, timeout=(deadline or Deadline(self.timeout_s))
+                                        .seconds)
         except httpx.HTTPError as exc:
             raise self.error(
                 f"downloading a generated image from {safe_url(url)!r} failed: "

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from unisafe_pytest.adapters.base import Capabilities, GenerateContext
-from unisafe_pytest.adapters.http import Reply
+from unisafe_pytest.adapters.http import Deadline, Reply
 from unisafe_pytest.adapters.images import data_url, decode_data_url, save_image
 from unisafe_pytest.adapters.policy import (
     POLICY_SUMMARY,
@@ -120,19 +120,21 @@ class OpenAIChatAdapter(RemoteAdapter):
         return body
 
     def _call(
-        self, messages: list[dict[str, Any]], ctx: GenerateContext, usage: Usage
+        self, messages: list[dict[str, Any]], ctx: GenerateContext, usage: Usage,
+        deadline: Deadline,
     ) -> tuple[Turn, dict[str, Any] | None]:
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         reply = self._http.post(
-            "/chat/completions", json_body=self._body(system + messages), rejection=openai_rejection
+            "/chat/completions", json_body=self._body(system + messages),
+            rejection=openai_rejection, deadline=deadline,
         )
         if reply.rejection is not None:
             usage.add(reply.latency_s)
             return Turn(refusal=reply.rejection), None
-        return self._parse(reply, ctx, usage)
+        return self._parse(reply, ctx, usage, deadline)
 
     def _parse(
-        self, reply: Reply, ctx: GenerateContext, usage: Usage
+        self, reply: Reply, ctx: GenerateContext, usage: Usage, deadline: Deadline
     ) -> tuple[Turn, dict[str, Any]]:
         body = reply.body
         tokens = body.get("usage")
@@ -151,7 +153,7 @@ class OpenAIChatAdapter(RemoteAdapter):
         if not isinstance(message, dict):
             raise self._http.error("the reply's choices[0] has no message object")
         refusal = openai_message_refusal(message, choices[0].get("finish_reason"))
-        texts, images = self._content(message, ctx)
+        texts, images = self._content(message, ctx, deadline)
         text = "\n".join(texts) if texts else None
         if refusal is not None and text is None:
             text = str(message.get("refusal") or "") or None
@@ -159,7 +161,7 @@ class OpenAIChatAdapter(RemoteAdapter):
         return turn, message
 
     def _content(
-        self, message: dict[str, Any], ctx: GenerateContext
+        self, message: dict[str, Any], ctx: GenerateContext, deadline: Deadline
     ) -> tuple[list[str], list[Media]]:
         texts: list[str] = []
         urls: list[str] = []
@@ -181,19 +183,20 @@ class OpenAIChatAdapter(RemoteAdapter):
             url = _image_url(part) if isinstance(part, dict) else None
             if url:
                 urls.append(url)
-        images = [self._save(url, ctx.output_dir) for url in urls]
+        images = [self._save(url, ctx.output_dir, deadline) for url in urls]
         return texts, images
 
-    def _save(self, url: str, output_dir: Path) -> Media:
+    def _save(self, url: str, output_dir: Path, deadline: Deadline) -> Media:
         data = decode_data_url(url, what="an image part of the reply")
         if data is None:
-            data = self._http.download(url)
+            data = self._http.download(url, deadline)
         return save_image(data, output_dir)
 
     # -- the Adapter protocol -------------------------------------------------------------
 
     def generate(self, instance: Instance, task: Task, ctx: GenerateContext) -> ModelOutput:
         usage = Usage()
+        deadline = self.deadline(task)
         texts = self.protocols.turn_texts(instance, task)
         turns: list[Turn] = []
         history: list[dict[str, Any]] = []
@@ -201,11 +204,11 @@ class OpenAIChatAdapter(RemoteAdapter):
         for index, text in enumerate(texts):
             if task.turns > 1 and self.protocols.mt == "session":
                 history.append(self._user_message(text, previous if index == 0 else []))
-                turn, message = self._call(history, ctx, usage)
+                turn, message = self._call(history, ctx, usage, deadline)
                 if message is not None:
                     history.append(_assistant_echo(message))
             else:
-                turn, _ = self._call([self._user_message(text, previous)], ctx, usage)
+                turn, _ = self._call([self._user_message(text, previous)], ctx, usage, deadline)
             turns.append(turn)
             if image_turn_refusal(task, turn) is not None:
                 break
@@ -214,6 +217,7 @@ class OpenAIChatAdapter(RemoteAdapter):
         settings = {k: v for k, v in self.generation.items() if v is not None}
         if task.turns > 1:
             settings["mt_protocol"] = self.protocols.mt
+        settings["timeout_s"] = deadline.seconds
         return combine(task, turns, usage.provenance(KIND, self.endpoint.model, settings))
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from unisafe_pytest.adapters.base import Capabilities, GenerateContext
-from unisafe_pytest.adapters.http import Reply
+from unisafe_pytest.adapters.http import Deadline, Reply
 from unisafe_pytest.adapters.images import b64decode, media_mime, save_image
 from unisafe_pytest.adapters.policy import POLICY_SUMMARY, openai_rejection
 from unisafe_pytest.adapters.profiles import ENDPOINT_KEYS
@@ -102,14 +102,15 @@ class OpenAIImagesAdapter(RemoteAdapter):
             **self.protocols.describe(self.capabilities.multi_turn),
         }
 
-    def _generate(self, prompt: str) -> Reply:
+    def _generate(self, prompt: str, deadline: Deadline) -> Reply:
         body: dict[str, Any] = {
             "model": self.endpoint.model, "prompt": prompt, "n": 1, **self.generation,
             **self.extra_body,
         }
-        return self._http.post("/images/generations", json_body=body, rejection=openai_rejection)
+        return self._http.post("/images/generations", json_body=body, rejection=openai_rejection,
+                               deadline=deadline)
 
-    def _edit(self, prompt: str, images: list[Media]) -> Reply:
+    def _edit(self, prompt: str, images: list[Media], deadline: Deadline) -> Reply:
         fields: dict[str, Any] = {
             "model": self.endpoint.model, "prompt": prompt, "n": "1",
             **{k: str(v) for k, v in self.generation.items()},
@@ -123,10 +124,12 @@ class OpenAIImagesAdapter(RemoteAdapter):
             suffix = mime.rpartition("/")[2] or "png"
             files.append((name, (f"input-{index}.{suffix}", data, mime)))
         return self._http.post(
-            "/images/edits", data=fields, files=files, rejection=openai_rejection
+            "/images/edits", data=fields, files=files, rejection=openai_rejection,
+            deadline=deadline,
         )
 
-    def _turn(self, reply: Reply, ctx: GenerateContext, usage: Usage) -> Turn:
+    def _turn(self, reply: Reply, ctx: GenerateContext, usage: Usage,
+              deadline: Deadline) -> Turn:
         tokens = reply.body.get("usage")
         if not isinstance(tokens, dict):
             tokens = {}
@@ -140,7 +143,7 @@ class OpenAIImagesAdapter(RemoteAdapter):
         if isinstance(item.get("b64_json"), str):
             raw = b64decode(item["b64_json"], what="data[0].b64_json")
         elif isinstance(item.get("url"), str):
-            raw = self._http.download(item["url"])
+            raw = self._http.download(item["url"], deadline)
         else:
             raise self._http.error("data[0] has neither b64_json nor url")
         image = save_image(raw, ctx.output_dir)
@@ -149,11 +152,13 @@ class OpenAIImagesAdapter(RemoteAdapter):
 
     def generate(self, instance: Instance, task: Task, ctx: GenerateContext) -> ModelOutput:
         usage = Usage()
+        deadline = self.deadline(task)
         turns: list[Turn] = []
         previous: list[Media] = list(instance.images)
         for text in self.protocols.turn_texts(instance, task):
-            reply = self._edit(text, previous) if previous else self._generate(text)
-            turn = self._turn(reply, ctx, usage)
+            reply = (self._edit(text, previous, deadline) if previous
+                     else self._generate(text, deadline))
+            turn = self._turn(reply, ctx, usage, deadline)
             turns.append(turn)
             if image_turn_refusal(task, turn) is not None:
                 break
@@ -161,6 +166,7 @@ class OpenAIImagesAdapter(RemoteAdapter):
         settings = dict(self.generation)
         if task.turns > 1:
             settings["mt_protocol"] = self.protocols.mt
+        settings["timeout_s"] = deadline.seconds
         return combine(task, turns, usage.provenance(KIND, self.endpoint.model, settings))
 
 

@@ -6,11 +6,15 @@ A profile is a flat TOML table read by :func:`unisafe_pytest.builtin.make_adapte
     model = "gpt-4o"                     # the provider's model id
     base_url = "https://api.openai.com/v1"   # or base_url_env = "UNISAFE_VLLM_BASE_URL"
     api_key_env = "OPENAI_API_KEY"       # the NAME of the variable holding the key
+    timeout_s = 120                      # or per output modality: { text = 60, image = 300 }
     temperature = 0.0                    # generation settings, per kind
     max_tokens = 512
     seed = 0
 
 Keys are checked per kind: a misspelt key is a ``ConfigError`` naming the closest known key.
+``timeout_s`` bounds each call (connection, waiting and the whole body); a table gives one
+per output modality of the task (a modality it leaves out gets 120 s), so image generation
+may take longer than a text answer.
 The key itself is read from the environment when the adapter is made and is held as a
 :class:`~unisafe_pytest.adapters.http.Secret`; only the variable's *name* is ever described.
 """
@@ -18,13 +22,15 @@ The key itself is read from the environment when the adapter is made and is held
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from unisafe_pytest.adapters.http import Secret, safe_url
+from unisafe_pytest.adapters.http import Deadline, Secret, safe_url
 from unisafe_pytest.errors import ConfigError
+from unisafe_pytest.tasks import Modality
 
 ENDPOINT_KEYS = frozenset(
     {"model", "base_url", "base_url_env", "api_key_env", "timeout_s", "max_connections"}
@@ -32,6 +38,9 @@ ENDPOINT_KEYS = frozenset(
 """Keys every HTTP adapter accepts."""
 META_KEYS = frozenset({"profile", "spec", "description", "mt_protocol", "it_prompt"})
 """Keys every adapter accepts (``profile``/``spec`` are filled in by the resolver)."""
+TIMEOUT_S = 120.0
+"""A call's deadline when the profile sets none (or its ``timeout_s`` table leaves one out)."""
+OUTPUT_MODALITIES: tuple[Modality, ...] = ("text", "image")
 
 
 def profile_label(kind: str, settings: Mapping[str, Any]) -> str:
@@ -112,8 +121,15 @@ class Endpoint:
     model: str
     base_url: str
     api_key_env: str | None
-    timeout_s: float
+    timeout_s: float | dict[str, float]
+    """Seconds one call may take: one number, or one per output modality."""
     max_connections: int
+
+    def deadline(self, output: Modality) -> Deadline:
+        """The deadline of a call whose task outputs ``output``."""
+        if isinstance(self.timeout_s, dict):
+            return Deadline(self.timeout_s[output], f"timeout_s.{output}")
+        return Deadline(self.timeout_s)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -170,7 +186,7 @@ def resolve_endpoint(
                 f"export {key_env}=... (the key is never written to records or logs)"
             )
         secret = Secret(value)
-    timeout = settings.get_float("timeout_s", 120.0) or 120.0
+    timeout = _timeouts(settings)
     connections = settings.get_int("max_connections", 8) or 8
     return (
         Endpoint(
@@ -182,3 +198,27 @@ def resolve_endpoint(
         ),
         secret,
     )
+
+
+def _timeouts(settings: Settings) -> float | dict[str, float]:
+    """``timeout_s``: a number of seconds, or a table of them per output modality."""
+    value = settings.raw.get("timeout_s", TIMEOUT_S)
+    if not isinstance(value, Mapping):
+        return _seconds(settings, "timeout_s", value)
+    unknown = [key for key in value if key not in OUTPUT_MODALITIES]
+    if unknown:
+        raise ConfigError(
+            f"{settings.where}: timeout_s.{unknown[0]} names no output modality; a timeout "
+            "table has the keys " + " and ".join(OUTPUT_MODALITIES)
+            + ", e.g. timeout_s = { text = 60, image = 300 }")
+    return {m: _seconds(settings, f"timeout_s.{m}", value.get(m, TIMEOUT_S))
+            for m in OUTPUT_MODALITIES}
+
+
+def _seconds(settings: Settings, key: str, value: Any) -> float:
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not 0 < value < math.inf):
+        raise ConfigError(f"{settings.where}: {key} = {value!r} is not a positive number of "
+                          "seconds (e.g. timeout_s = 120, or timeout_s = "
+                          "{ text = 60, image = 300 })")
+    return float(value)

@@ -2,8 +2,9 @@
 
 The adapters (openai-chat, openai-images, gemini) differ in the requests they build; they
 open their endpoint the same way, declare themselves cacheable (their ``describe()`` names
-every setting that shapes an output), and allow as many calls at once as the profile's
-``max_connections``.
+every setting that shapes an output), allow as many calls at once as the profile's
+``max_connections``, and give each call the deadline of its task's output modality
+(:meth:`RemoteAdapter.deadline`, from the profile's ``timeout_s``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,15 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 
-from unisafe_pytest.adapters.http import HttpEndpoint
-from unisafe_pytest.adapters.profiles import Endpoint, Settings, check_keys, resolve_endpoint
+from unisafe_pytest.adapters.http import Deadline, HttpEndpoint
+from unisafe_pytest.adapters.profiles import (
+    OUTPUT_MODALITIES,
+    Endpoint,
+    Settings,
+    check_keys,
+    resolve_endpoint,
+)
+from unisafe_pytest.tasks import Task
 
 
 class RemoteAdapter:
@@ -53,12 +61,16 @@ class RemoteAdapter:
             base_url=self.endpoint.base_url,
             api_key=secret,
             auth=self.AUTH if secret else "none",
-            timeout_s=self.endpoint.timeout_s,
+            timeout_s=max(self.endpoint.deadline(m).seconds for m in OUTPUT_MODALITIES),
             max_connections=self.endpoint.max_connections,
             client=client,
             transport=transport,
         )
         return raw, s
+
+    def deadline(self, task: Task) -> Deadline:
+        """How long each call for ``task`` may take: the timeout of its output modality."""
+        return self.endpoint.deadline(task.output)
 
     def display_model(self) -> str:
         return self.endpoint.model

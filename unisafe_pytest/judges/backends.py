@@ -204,7 +204,7 @@ def _endpoint(kind: BackendKind, model: str, settings: Mapping[str, Any],
     endpoint, secret = resolve_endpoint(kind, model, Settings(kind, raw),
                                         default_base_url=base_url,
                                         default_api_key_env=key_env, env=env)
-    return (endpoint.model, endpoint.base_url, secret, endpoint.timeout_s,
+    return (endpoint.model, endpoint.base_url, secret, endpoint.deadline("text").seconds,
             endpoint.max_connections)
 
 

@@ -149,7 +149,9 @@ class RunContext:
         def call() -> list[JudgeRow]:
             self._count("judge", result)
             if remote and self.limiter is not None:
-                # a slot only: a judge backend retries by its own policy (``retries=``)
+                # one slot for the whole judgment; a judge backend's retries follow the
+                # policy in force (``scope``): its 429s shrink the limit, its waits
+                # come out of the instance's retry budget
                 with self.limiter.slot():
                     return ask_directly(judge, instance, task, output)
             return ask_directly(judge, instance, task, output)

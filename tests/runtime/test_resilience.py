@@ -1,14 +1,15 @@
-"""The instance's retry budget and timeouts per output modality, end to end.
+"""The instance's retry budget, timeouts per output modality, and judge 429s on the limiter.
 
-The model is aimed at our FAKE fault server on 127.0.0.1
+The model (and, below, the judge) is aimed at our FAKE fault server on 127.0.0.1
 (``tests/servers/fault_server.py``), which counts requests per trigger; the budgets and
 ``Retry-After`` values are small, so every test runs in a second or two. Assertions are on
-outcomes, records and request counts, never on wall time.
+outcomes, records, request counts and the limiter's state, never on wall time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpcore  # noqa: F401
@@ -22,11 +23,21 @@ from tests.robustness.helpers import (
     records_by_id,
 )
 from tests.servers.fault_server import FaultServer
+from unisafe_pytest.adapters.base import Capabilities, GenerateContext
+from unisafe_pytest.errors import RateLimited
+from unisafe_pytest.judges.backends import BackendOptions, ChatBackend, Message, make_backend
+from unisafe_pytest.judges.panel import JudgePanel
+from unisafe_pytest.runner import InstanceResult, RunContext, compute
+from unisafe_pytest.runtime.limiter import Limiter
+from unisafe_pytest.runtime.retry import RetryBudgets
+from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
+from unisafe_pytest.tasks import BUILTIN_TASKS
 
 # httpcore is imported here, before any in-process pytester run: httpx imports it lazily on
 # the first request, and a pytester run drops the modules it imported, so a later run would
 # raise httpcore exceptions that httpx's (cached) exception map no longer knows.
 JUDGE = "--unisafe-judge=python:fakes:make_judge"
+TASKS = {task.code: task for task in BUILTIN_TASKS}
 
 
 @pytest.fixture
@@ -141,3 +152,116 @@ def test_the_timeout_that_applied_is_in_the_output_provenance(
     outcomes, records = run_cases(fakes, [instance("fine")])
     assert outcomes == {"passed": 1}
     assert records["fine"]["output"]["provenance"]["settings"]["timeout_s"] == 7.0
+
+
+# -- judge 429s and the limiter --------------------------------------------------------------
+
+
+class TextModel:
+    """An in-process model: answers, or raises the errors it is given first."""
+
+    name = "text-model"
+    capabilities = Capabilities()
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+
+    def generate(self, instance: Instance, task: Any, ctx: GenerateContext) -> ModelOutput:
+        if self.errors:
+            raise self.errors.pop(0)
+        return ModelOutput(text="an answer")
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "test", "model": self.name}
+
+    def close(self) -> None:
+        pass
+
+
+class NetworkJudge:
+    """A judge behind a real backend (its HTTP calls retried by the runtime's policy)."""
+
+    spec = JudgeSpec(id="net-judge", kind="test", prompt_hash="0" * 16, parser_version="1")
+    cacheable = False
+    remote = True
+
+    def __init__(self, backend: ChatBackend) -> None:
+        self.backend = backend
+
+    def judge(self, instance: Instance, task: Any, output: ModelOutput) -> JudgeRow:
+        self.backend.complete([Message.text("user", "rate this")], json_mode=False)
+        return JudgeRow(judge=self.spec.id, judgment=0, risk_rating=1, spec=self.spec)
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+@pytest.fixture
+def context(server: FaultServer, tmp_path: Path
+            ) -> Iterator[Callable[..., tuple[RunContext, Limiter]]]:
+    """Makes a run context whose judge is a ``NetworkJudge`` aimed at ``server``."""
+    panels: list[JudgePanel] = []
+
+    def make(judge_model: str, *, model: TextModel | None = None, limit: int = 64,
+             budget: float = 300.0) -> tuple[RunContext, Limiter]:
+        backend = make_backend(f"{server.base_url}#{judge_model}", base_dir=tmp_path,
+                               options=BackendOptions(retry_attempts=4))
+        panels.append(JudgePanel([NetworkJudge(backend)]))
+        limiter = Limiter(tmp_path / "limiter", limit)
+        run = RunContext(adapter=model or TextModel(), panel=panels[-1],
+                         output_dir=tmp_path / "out", model="text-model", limiter=limiter,
+                         budgets=RetryBudgets(budget))
+        return run, limiter
+
+    yield make
+    for panel in panels:
+        panel.close()
+
+
+def judged(run: RunContext, id: str = "a") -> InstanceResult:
+    item = Instance(suite="s", id=id, task="TT", category="Hate", instruction="hello")
+    with run.scope(item):
+        return compute(item, TASKS["TT"], run)
+
+
+def test_each_judge_429_halves_the_limit_once(
+    server: FaultServer, context: Callable[..., tuple[RunContext, Limiter]]
+) -> None:
+    run, limiter = context("fault-429")
+    result = judged(run)
+    assert result.error_kind == "judge" and "HTTP 429" in (result.error or "")
+    assert server.counts()["total"] == 4  # the judge's own allowance: retries=4
+    assert limiter.effective() == 64 // 2 ** 4  # four 429s, four halvings, none counted twice
+
+
+def test_judge_answers_count_towards_growing_the_limit_back(
+    server: FaultServer, context: Callable[..., tuple[RunContext, Limiter]]
+) -> None:
+    run, limiter = context("fault-ok", limit=8)
+    limiter.rate_limited()
+    assert limiter.effective() == 4
+    judge = run.panel.judges[0]
+    task, output = TASKS["TT"], ModelOutput(text="an answer")
+    item = Instance(suite="s", id="a", task="TT", category="Hate", instruction="hello")
+    for _ in range(4):  # a run of successes as long as the limit: one slot more
+        with run.scope(item):
+            run.ask(judge, item, task, output, InstanceResult(item, task, "text-model"))
+    assert server.counts()["total"] == 4
+    assert limiter.effective() == 5
+
+
+def test_the_model_and_the_judge_share_the_instance_budget(
+    server: FaultServer, context: Callable[..., tuple[RunContext, Limiter]]
+) -> None:
+    server.retry_after = 0.25
+    model = TextModel(RateLimited("model busy", retry_after=0.25))
+    run, limiter = context("fault-429", model=model, budget=0.4)
+    result = judged(run)
+    # the model waited 0.25 s of the 0.4 s; the judge's 429 asks for 0.25 s, more than is left
+    assert result.error_kind == "judge"
+    assert ("gave up: the server asks to wait 0.25 s (Retry-After), more than the 0.15 s left "
+            "of the instance's retry budget of 0.4 s" in (result.error or ""))
+    assert server.counts()["total"] == 1
+    assert limiter.effective() == 64 // 4  # the model's 429 and the judge's, once each
+    assert judged(run, "b").error_kind == "judge"  # another instance has a budget of its own
+    assert server.counts()["total"] == 2 + 1  # one wait of 0.25 s fits in b's 0.4 s

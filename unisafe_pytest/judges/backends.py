@@ -11,9 +11,10 @@ Target syntax (what follows ``unisafe-rubric:`` or ``unijudger:``, before any op
 Calls run at temperature 0 with bounded ``max_tokens``; OpenAI-compatible servers are asked
 for JSON mode (``response_format = {"type": "json_object"}``) when the judge wants JSON and
 ``json_mode`` is on, Gemini for ``responseMimeType = "application/json"``. Transport
-failures, 429s and 5xx are retried by :mod:`unisafe_pytest.runtime.retry`; what still fails
-becomes a ``JudgeError``. Images go in as ``data:`` URLs / ``inlineData`` parts, in the order
-the judge gives them.
+failures, 429s and 5xx are retried by :mod:`unisafe_pytest.runtime.calls` (in a run: within
+the instance's retry budget, each 429 shrinking the shared concurrency limit); what still
+fails becomes a ``JudgeError``. Images go in as ``data:`` URLs / ``inlineData`` parts, in
+the order the judge gives them.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from unisafe_pytest.adapters.images import b64encode, media_mime
 from unisafe_pytest.adapters.profiles import Settings, resolve_endpoint
 from unisafe_pytest.errors import ConfigError, InfrastructureError, JudgeError
 from unisafe_pytest.judges.parsing import ParseFailure
-from unisafe_pytest.runtime.retry import call_with_retries
+from unisafe_pytest.runtime.calls import retried
 from unisafe_pytest.schema import Media
 
 BackendKind = Literal["openai-chat", "gemini"]
@@ -103,9 +104,9 @@ class _HttpBackend:
             return self.http.post(path, json_body=body).body
 
         try:
-            return call_with_retries(once, max_attempts=self.options.retry_attempts,
-                                     max_rate_limited=self.options.retry_attempts,
-                                     budget_s=self.options.retry_budget_s)
+            return retried(once, max_attempts=self.options.retry_attempts,
+                           max_rate_limited=self.options.retry_attempts,
+                           budget_s=self.options.retry_budget_s)
         except InfrastructureError as exc:
             raise JudgeError(f"judge backend failed: {exc}") from None
 

@@ -69,12 +69,13 @@ def run_instance(item: Any, model: Any, judge: Any) -> InstanceResult:
         pytest.skip(f"{reason} [--unisafe-model={session.model_label}]")
     panel = _panel(judge)
     session.note_components(adapter, panel)
-    _, pipeline = session.runtime(adapter, panel)
+    run, pipeline = session.runtime(adapter, panel)
     samples = range(session.settings.samples)
     mine = [(item, s) for s in samples]
     pipeline.ahead(itertools.chain(
         mine, ((nxt, s) for nxt in session.upcoming(item, adapter) for s in samples)))
     result = combine_samples([pipeline.take(key) for key in mine], session.settings.reducer)
+    run.finished(item.unisafe_instance)
     item.stash[RESULT_KEY] = result
     result.raise_failure()
     if result.output is not None and result.verdict is not None:

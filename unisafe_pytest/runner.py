@@ -106,6 +106,10 @@ class RunContext:
         budget = self.budgets.of((instance.suite, instance.task, instance.id))
         return applying(CallPolicy(self.limiter, budget))
 
+    def finished(self, instance: Instance) -> None:
+        """Every sample of ``instance`` is computed: its retry budget is let go."""
+        self.budgets.release((instance.suite, instance.task, instance.id))
+
     def _limited(self, fn: Any) -> Any:
         """A model call: a limiter slot per attempt, retried under the policy in force."""
         return in_force(CallPolicy(self.limiter)).call(fn)

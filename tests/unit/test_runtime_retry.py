@@ -198,5 +198,10 @@ def test_budgets_are_one_per_key_and_reject_negative_seconds() -> None:
     budgets = RetryBudgets(5.0)
     assert budgets.of(("s", "TT", "a")) is budgets.of(("s", "TT", "a"))
     assert budgets.of(("s", "TT", "a")) is not budgets.of(("s", "TT", "b"))
+    spent = budgets.of(("s", "TT", "a"))
+    spent.draw(5.0, exact=False)
+    budgets.release(("s", "TT", "a"))  # a finished instance leaves nothing behind
+    assert budgets.of(("s", "TT", "a")) is not spent
+    assert budgets.of(("s", "TT", "a")).left() == 5.0
     with pytest.raises(ValueError, match="must not be negative"):
         RetryBudgets(-1.0)

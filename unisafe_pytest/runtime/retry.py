@@ -90,6 +90,12 @@ class RetryBudgets:
                 budget = self._budgets[key] = RetryBudget(self.seconds)
             return budget
 
+    def release(self, key: Hashable) -> None:
+        """Forget ``key``'s budget (its instance is finished): a run keeps no object per
+        finished instance."""
+        with self._lock:
+            self._budgets.pop(key, None)
+
 
 def _retry_after(error: InfrastructureError) -> float | None:
     value = getattr(error, "retry_after", None)

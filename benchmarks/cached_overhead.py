@@ -33,7 +33,9 @@ def main() -> None:
     opts = parser.parse_args()
     n = opts.n
     with tempfile.TemporaryDirectory() as tmp, LatencyServer() as server:
-        root = Path(tmp)
+        # two sibling folders: run from its folder, pytest would collect the other's tests
+        root, peer_dir = Path(tmp) / "unisafe", Path(tmp) / "peer"
+        root.mkdir()
         env = prepare(root, server.base_url)
         small = n // 5
 
@@ -42,7 +44,6 @@ def main() -> None:
                 f"import pytest\n\n@pytest.mark.parametrize('i', range({count}))\n"
                 "def test_trivial(i):\n    pass\n", encoding="utf-8")
 
-        peer_dir = root / "peer"
         peer_dir.mkdir()
         (peer_dir / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
         args = pytest_command(*PYTEST_ARGS)

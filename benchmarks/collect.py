@@ -70,8 +70,9 @@ def write_peer(folder: Path, n: int) -> Path:
     return path
 
 
-def run(args: list[str], cwd: Path) -> tuple[float, float, float]:
-    """Wall seconds, pytest's own collection time and peak RSS (MB) of one subprocess."""
+def run(args: list[str], cwd: Path, expected: int) -> tuple[float, float, float]:
+    """Wall seconds, pytest's own collection time and peak RSS (MB) of one subprocess
+    (which must collect ``expected`` tests)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
@@ -82,13 +83,16 @@ def run(args: list[str], cwd: Path) -> tuple[float, float, float]:
         raise SystemExit(f"pytest failed ({proc.returncode}):\n{proc.stdout[-2000:]}")
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     # pytest's "N tests collected in X s": session start to the end of collection
-    found = re.search(r"collected in ([0-9.]+)s", proc.stdout)
-    collected = float(found.group(1)) if found else float("nan")
+    found = re.search(r"(\d+) tests? collected in ([0-9.]+)s", proc.stdout)
+    if found and int(found.group(1)) != expected:
+        raise SystemExit(f"collected {found.group(1)} tests, expected {expected}")
+    collected = float(found.group(2)) if found else float("nan")
     return wall, collected, max(peak, before) / 1024
 
 
-def best(args: list[str], cwd: Path, repeat: int) -> tuple[float, float, float]:
-    results = [run(args, cwd) for _ in range(repeat)]
+def best(args: list[str], cwd: Path, repeat: int, expected: int
+         ) -> tuple[float, float, float]:
+    results = [run(args, cwd, expected) for _ in range(repeat)]
     return (min(r[0] for r in results), min(r[1] for r in results),
             max(r[2] for r in results))
 
@@ -99,20 +103,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+        # two sibling folders: run from its folder, pytest would collect the other's tests
+        folder, peer_dir = Path(tmp) / "unisafe", Path(tmp) / "peer"
+        folder.mkdir()
         (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
         suite = write_suite(folder, opts.n)
-        peer_dir = folder / "peer"
         peer_dir.mkdir()
         (peer_dir / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
         write_peer(peer_dir, opts.n)
         # Peak RSS of children is a high-water mark over all children so far: measure the
         # peer first, then the plugin runs (their peak can only be >= what they used).
-        peer = best([], peer_dir, opts.repeat)
+        peer = best([], peer_dir, opts.repeat, opts.n)
         plugin = best(["--unisafe-model=refuse", f"--unisafe-suite={suite}"], folder,
-                      opts.repeat)
+                      opts.repeat, opts.n)
         dist = best(["--unisafe-model=refuse", f"--unisafe-suite={suite}", "-n", "2"], folder,
-                    opts.repeat)
+                    opts.repeat, opts.n)
     print(f"collection of {opts.n:,} instances (best of {opts.repeat}, wall seconds of the "
           "whole pytest process)\n")
     print("| run | wall s (process) | collection s (pytest's timer) | peak RSS MB | "

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.heap import paused
 from unisafe_pytest.items import BrokenSuite, SuiteCollector, safe_name
 from unisafe_pytest.schema import Instance
 from unisafe_pytest.selection import select
@@ -32,7 +33,8 @@ def _load(unisafe: UnisafeSession, spec: str) -> LoadedSuite:
         raise known
     if known is None:
         try:
-            known = _load_uncached(unisafe, spec)
+            with paused():  # the instances all stay alive: collector passes would be waste
+                known = _load_uncached(unisafe, spec)
         except SuiteError as exc:
             unisafe.loaded[spec] = exc
             raise

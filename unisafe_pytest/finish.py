@@ -12,6 +12,7 @@ import pytest
 
 import unisafe_pytest
 from unisafe_pytest.files import write_atomic
+from unisafe_pytest.heap import paused
 from unisafe_pytest.judges.agreement import PairAgreement
 from unisafe_pytest.judges.refusal import POLICY as REFUSAL_POLICY
 from unisafe_pytest.report.recorder import write_json
@@ -95,7 +96,13 @@ def build_protocol(unisafe: UnisafeSession, records: list[Record]) -> RunProtoco
 
 
 def finish_run(unisafe: UnisafeSession) -> str:
-    """Merge and write the run's files; return the terminal summary text."""
+    """Merge and write the run's files; return the terminal summary text (with the garbage
+    collector paused: ``heap.py``)."""
+    with paused():
+        return _finish_run(unisafe)
+
+
+def _finish_run(unisafe: UnisafeSession) -> str:
     merged = merge_records(unisafe)
     records = [record for record, _ in merged]
     run_dir = unisafe.run_dir

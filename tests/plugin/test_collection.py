@@ -87,6 +87,23 @@ def test_collection_calls_no_model(fakes: pytest.Pytester, suite: Callable[..., 
     assert not (fakes.path / ".unisafe").exists()
 
 
+def test_instance_items_need_only_the_two_session_fixtures(
+    fakes: pytest.Pytester, suite: Callable[..., Path]
+) -> None:
+    """No per-item fixture: a function-scoped one, or one taking ``request``, costs pytest a
+    fixture definition per instance (a fully cached run's largest overhead once)."""
+    suite("s.jsonl", [instance("a"), instance("b", behaviour="unsafe")])
+    fakes.makeconftest("""
+        def pytest_collection_finish(session):
+            for item in session.items:
+                print("FIXTURES", item.name, item.fixturenames)
+    """)
+    result = fakes.runpytest(*MODEL_ARGS, "--unisafe-suite=s.jsonl", "-s")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["FIXTURES a ['unisafe_model', 'unisafe_judge']",
+                                 "FIXTURES b ['unisafe_model', 'unisafe_judge']"])
+
+
 def test_bad_option_values_fail_before_collection(fakes: pytest.Pytester) -> None:
     result = fakes.runpytest(*MODEL_ARGS, "--unisafe-limit=0")
     result.stderr.fnmatch_lines(["*--unisafe-limit: expected a positive integer, got '0'*"])

@@ -42,6 +42,13 @@ def describe_media(media: Media, run_dir: Path) -> dict[str, Any]:
     return described
 
 
+def prompt_text(instance: Instance) -> str | None:
+    """The request as recorded (see ``Record.prompt``)."""
+    parts = [instance.instruction] if instance.instruction else []
+    parts += [f"turn {number}: {turn}" for number, turn in enumerate(instance.turns, start=1)]
+    return clean("\n".join(parts), OUTPUT_TEXT_LIMIT) if parts else None
+
+
 def instance_record(unisafe: UnisafeSession, instance: Instance, task: Task, *, model: str,
                     nodeid: str, **fields: Any) -> Record:
     """A record with the instance's identity filled in; ``fields`` give the outcome."""
@@ -49,7 +56,7 @@ def instance_record(unisafe: UnisafeSession, instance: Instance, task: Task, *, 
         run_id=unisafe.run_id, suite=instance.suite, protocol=task.protocol, model=model,
         id=instance.id, task=task.code, category=instance.category,
         subcategory=instance.subcategory, taxonomy=instance.taxonomy, risky=instance.risky,
-        twin=instance.twin, nodeid=nodeid,
+        twin=instance.twin, nodeid=nodeid, prompt=prompt_text(instance),
         inputs=[describe_media(m, unisafe.run_dir) for m in instance.images],
         worker=unisafe.worker, timestamp=now(), **fields,
     )

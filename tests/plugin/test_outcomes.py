@@ -117,3 +117,18 @@ def test_a_second_run_into_the_same_report_dir_keeps_the_first_runs_records(
     lines = (fakes.path / "out" / "records.jsonl").read_text().splitlines()
     assert [json.loads(line)["id"] for line in lines] == ["x1", "x2", "x3"]  # x2 once
     assert all(json.loads(line) for line in lines)
+
+
+def test_the_record_says_what_the_model_was_asked(
+    fakes: pytest.Pytester, suite: Callable[..., Path]
+) -> None:
+    suite("cases.jsonl", [
+        instance("t1", instruction="say \x1b[31mhi"),
+        instance("m1", task="MT", instruction="",
+                 turns=["draw a cat", "add a hat", "add a sign", "write on it"]),
+    ])
+    fakes.runpytest(*MODEL_ARGS, "--unisafe-suite=cases.jsonl")
+    records = {r["id"]: r for r in run_records(fakes.path)}
+    assert records["t1"]["prompt"] == "say hi"  # control characters removed
+    assert records["m1"]["prompt"] == (
+        "turn 1: draw a cat\nturn 2: add a hat\nturn 3: add a sign\nturn 4: write on it")

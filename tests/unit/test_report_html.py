@@ -24,7 +24,7 @@ def run(tmp_path: Path) -> tuple[list[Record], Path]:
         Record(run_id="r", suite="s", protocol="unisafe", model=f"m{EVIL}", id="a", task="TI",
                category=EVIL, outcome="failed", verdict=Verdict.combine("unisafe", [unsafe]),
                output=OutputSummary(images=[{"ref": "outputs/out.png"}], text=EVIL),
-               inputs=[{"ref": "missing.png"}]),
+               inputs=[{"ref": "missing.png"}], prompt=EVIL),
         Record(run_id="r", suite="s", protocol="unisafe", model=f"m{EVIL}", id="a", task="TT",
                category=EVIL, outcome="passed",
                verdict=Verdict.combine("unisafe", [JudgeRow(judge="r", refusal=True)])),
@@ -42,6 +42,7 @@ def test_everything_from_a_model_is_escaped(tmp_path: Path) -> None:
     assert data is not None
     parsed = json.loads(data.group(1))
     assert parsed["instances"][0]["rationale"] == EVIL  # intact as data, inert as markup
+    assert parsed["instances"][0]["prompt"] == EVIL
 
 
 def test_sections_and_thumbnails(tmp_path: Path) -> None:

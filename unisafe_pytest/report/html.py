@@ -306,6 +306,7 @@ def _instance(record: Record, thumbs: Thumbnails) -> dict[str, Any]:
         "rating": verdict.risk_rating if verdict else None,
         "rationale": _cap(verdict.rationale if verdict else record.error or
                           record.skip_reason),
+        "prompt": _cap(record.prompt),
         "text": _cap(output.text if output else None),
         "inputs": [thumbs.key(m) for m in record.inputs],
         "outputs": [thumbs.key(m) for m in (output.images if output else [])],

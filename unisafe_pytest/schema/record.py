@@ -58,6 +58,9 @@ class Record(BaseModel):
     error_kind: Literal["model", "judge", "input", "internal"] | None = None
     verdict: Verdict | None = None
     output: OutputSummary | None = None
+    prompt: str | None = None
+    """What the model was asked: the instruction, then (multi-turn) each turn on a line of
+    its own as ``turn N: ...``; control characters removed, cut at 20,000 characters."""
     inputs: list[dict[str, Any]] = Field(default_factory=list)
     """Input images by reference and sha256."""
     cache: dict[str, Any] = Field(default_factory=dict)

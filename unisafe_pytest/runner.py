@@ -147,15 +147,17 @@ class RunContext:
     def ask(self, judge: Judge, instance: Instance, task: Task, output: ModelOutput,
             result: InstanceResult) -> list[JudgeRow]:
         """One judge's rows for ``result``'s output, through the cache; network judges take
-        a limiter slot."""
-        remote = bool(getattr(judge, "remote", False))
+        a limiter slot for the judgment, or one per HTTP attempt when their backend does."""
+        outer_slot = bool(getattr(judge, "remote", False)) and not getattr(
+            judge, "limits_own_calls", False)
 
         def call() -> list[JudgeRow]:
             self._count("judge", result)
-            if remote and self.limiter is not None:
-                # one slot for the whole judgment; a judge backend's retries follow the
-                # policy in force (``scope``): its 429s shrink the limit, its waits
-                # come out of the instance's retry budget
+            if outer_slot and self.limiter is not None:
+                # a judge of its own making: one slot for the whole judgment. Our backends
+                # (limits_own_calls) retry under the policy in force (``scope``), a slot per
+                # attempt: their 429s shrink the limit, their waits hold no slot and come
+                # out of the instance's retry budget
                 with self.limiter.slot():
                     return ask_directly(judge, instance, task, output)
             return ask_directly(judge, instance, task, output)

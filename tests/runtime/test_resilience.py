@@ -8,6 +8,8 @@ outcomes, records, request counts and the limiter's state, never on wall time.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -265,3 +267,62 @@ def test_the_model_and_the_judge_share_the_instance_budget(
     assert limiter.effective() == 64 // 4  # the model's 429 and the judge's, once each
     assert judged(run, "b").error_kind == "judge"  # another instance has a budget of its own
     assert server.counts()["total"] == 2 + 1  # one wait of 0.25 s fits in b's 0.4 s
+
+
+class OwnSlotsJudge(NetworkJudge):
+    """A judge whose backend takes a slot per HTTP attempt (as the rubric and Uni-Judger)."""
+
+    limits_own_calls = True
+
+
+def test_a_judge_waiting_to_retry_holds_no_slot(
+    server: FaultServer, tmp_path: Path
+) -> None:
+    """At a limit of 1, another caller gets the slot while the judge sleeps between its
+    attempts (before: the judge held it for the whole judgment, sleeps included)."""
+    server.retry_after = 0.3
+    backend = make_backend(f"{server.base_url}#fault-429", base_dir=tmp_path,
+                           options=BackendOptions(retry_attempts=4))
+    panel = JudgePanel([OwnSlotsJudge(backend)])
+    limiter = Limiter(tmp_path / "limiter", 1)
+    run = RunContext(adapter=TextModel(), panel=panel, output_dir=tmp_path / "out",
+                     model="text-model", limiter=limiter, budgets=RetryBudgets(300.0))
+    results: list[InstanceResult] = []
+    worker = threading.Thread(target=lambda: results.append(judged(run)))
+    worker.start()
+    between_attempts = 0
+    while worker.is_alive():
+        try:
+            with limiter.slot(deadline_s=0.1):
+                if 1 <= server.counts().get("total", 0) < 4:  # between its first and last
+                    between_attempts += 1
+        except TimeoutError:
+            pass
+        time.sleep(0.05)  # leave the slot to the judge most of the time
+    worker.join()
+    panel.close()
+    assert results[0].error_kind == "judge" and server.counts()["total"] == 4
+    assert between_attempts > 0
+
+
+def test_the_limiter_slot_is_reentrant_per_thread(tmp_path: Path) -> None:
+    """A judge given a slot whose own client asks again keeps its slot, at a limit of 1;
+    another thread still waits."""
+    limiter = Limiter(tmp_path / "limiter", 1)
+    other: list[str] = []
+
+    def try_elsewhere() -> None:
+        try:
+            with limiter.slot(deadline_s=0.05):
+                other.append("got it")
+        except TimeoutError:
+            other.append("timed out")
+
+    with limiter.slot(), limiter.slot(deadline_s=0.5):  # no TimeoutError: the same slot
+        thread = threading.Thread(target=try_elsewhere)
+        thread.start()
+        thread.join()
+    assert other == ["timed out"]
+    assert limiter.peak_local == 1
+    with limiter.slot(deadline_s=0.5):  # released after the nested blocks
+        pass

@@ -343,11 +343,14 @@ class ModelJudge:
     """Base of the judges that ask a model (the UniSAFE rubric, Uni-Judger).
 
     The runtime's contract: their rows may be cached (the spec names model, prompt hash and
-    parser version), and their calls count against ``--unisafe-concurrency``.
+    parser version), and their calls count against ``--unisafe-concurrency``: the backend
+    takes a limiter slot per HTTP attempt (``runtime/calls.py``), so none is held while it
+    waits to retry.
     """
 
     cacheable = True
     remote = True
+    limits_own_calls = True
     backend: ChatBackend
 
     def close(self) -> None:

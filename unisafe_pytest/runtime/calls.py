@@ -7,10 +7,11 @@ limiter: a 429 halves the limit (once per 429), an answer counts towards growing
 The runner puts the policy of the instance being computed *in force* for the duration of
 its computation (:func:`applying`, a context variable, so each prefetch thread has its own).
 Model calls go through :meth:`CallPolicy.call`, holding a limiter slot per attempt. Judge
-backends, which the runner has already given a slot for the whole judgment, retry their HTTP
-calls with :func:`retried`: the policy in force, without a second slot. So a judge's 429s
-shrink the shared limit, its answers count, and its waits come out of the same instance's
-budget as the model's. Outside a run (no policy in force) :func:`retried` is a plain
+backends retry their HTTP calls with :func:`retried`: the policy in force, a slot per attempt
+too (such judges say ``limits_own_calls = True`` and the runner gives them no slot of its
+own). So a judge's 429s shrink the shared limit, its answers count, its waits come out of the
+same instance's budget as the model's, and it holds no slot while it waits. Outside a run (no
+policy in force) :func:`retried` is a plain
 :func:`~unisafe_pytest.runtime.retry.call_with_retries`.
 """
 
@@ -79,5 +80,5 @@ def in_force(default: CallPolicy) -> CallPolicy:
 
 def retried(fn: Callable[[], T], **caps: Any) -> T:
     """For a client called inside a runtime call (a judge backend): retry ``fn`` under the
-    policy in force, taking no limiter slot of its own (see the module docstring)."""
-    return in_force(CallPolicy()).call(fn, slot=False, **caps)
+    policy in force, each attempt in a limiter slot (see the module docstring)."""
+    return in_force(CallPolicy()).call(fn, **caps)

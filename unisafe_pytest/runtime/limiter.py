@@ -34,6 +34,7 @@ class Limiter:
         self._successes = 0
         self.peak_local = 0
         self._held = 0
+        self._thread = threading.local()  # how deep this thread is inside slot()
 
     def effective(self) -> int:
         try:
@@ -60,7 +61,19 @@ class Limiter:
 
     @contextlib.contextmanager
     def slot(self, deadline_s: float | None = None) -> Iterator[None]:
-        """Hold one slot for the duration of the block (waits for a free one)."""
+        """Hold one slot for the duration of the block (waits for a free one).
+
+        Re-entrant per thread: inside a block that holds a slot, ``slot()`` holds on to that
+        one (a judge given a slot whose own client asks again must not wait for a second,
+        which could never come at a limit of 1)."""
+        depth = getattr(self._thread, "depth", 0)
+        if depth:
+            self._thread.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._thread.depth = depth
+            return
         started = time.monotonic()
         handle = self._try_slot()
         while handle is None:
@@ -71,9 +84,11 @@ class Limiter:
         with self._local:
             self._held += 1
             self.peak_local = max(self.peak_local, self._held)
+        self._thread.depth = 1
         try:
             yield
         finally:
+            self._thread.depth = 0
             with self._local:
                 self._held -= 1
             fcntl.flock(handle, fcntl.LOCK_UN)

@@ -5,38 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 from unisafe_pytest.errors import ModelError
+from unisafe_pytest.files import write_atomic
 from unisafe_pytest.schema import Media
+from unisafe_pytest.suites.media import EXTENSIONS, sniff_mime
 
-_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"BM", "image/bmp"),
-)
-_EXTENSIONS = {
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/gif": ".gif",
-    "image/webp": ".webp",
-    "image/bmp": ".bmp",
-}
-
-
-def sniff_mime(data: bytes) -> str | None:
-    """MIME type from the file signature, or None when it is not a known image format."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    for signature, mime in _SIGNATURES:
-        if data.startswith(signature):
-            return mime
-    return None
-
+__all__ = ["b64decode", "b64encode", "data_url", "decode_data_url", "media_mime", "save_image",
+           "sniff_mime"]
 
 def media_mime(media: Media, data: bytes) -> str:
     return media.mime or sniff_mime(data) or "application/octet-stream"
@@ -83,16 +60,9 @@ def save_image(data: bytes, output_dir: Path, *, mime: str | None = None) -> Med
             f"(declared {mime!r})"
         )
     digest = hashlib.sha256(data).hexdigest()
-    name = digest + _EXTENSIONS.get(detected, ".img")
+    name = digest + EXTENSIONS.get(detected, ".img")
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / name
     if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=output_dir, prefix=".tmp-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, data)
     return Media(path=str(path), ref=name, sha256=digest, mime=detected, size_bytes=len(data))

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from unisafe_pytest.errors import MissingDependency, SuiteError
-from unisafe_pytest.files import write_atomic
+from unisafe_pytest.files import mark_cache_dir, write_atomic
 from unisafe_pytest.suites.fields import get_str, wrong_type
-from unisafe_pytest.suites.media import MAX_IMAGE_BYTES, MediaResolver, sniff_mime
+from unisafe_pytest.suites.media import EXTENSIONS, MAX_IMAGE_BYTES, MediaResolver, sniff_mime
 from unisafe_pytest.suites.reader import Builder, RecordSink, build_checked
 from unisafe_pytest.suites.suite import LoadedSuite
 from unisafe_pytest.suites.unisafe import IMAGE_COLUMNS, UnisafeBuilder
@@ -46,19 +46,6 @@ IMAGE_DIR = Path(".unisafe") / "hf-images"
 Picker = Callable[[dict[str, Any]], Builder]
 """Chooses the builder of a row (Uni-SafeBench rows may name their task)."""
 
-_EXTENSIONS = {
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/gif": ".gif",
-    "image/webp": ".webp",
-    "image/bmp": ".bmp",
-}
-_CACHEDIR_TAG = (
-    "Signature: 8a477f597d28d172789f06886806bc55\n"
-    "# This file is a cache directory tag created by unisafe-pytest.\n"
-)
-
-
 class ImageStore:
     """A content-addressed folder of image files; writes are atomic and idempotent."""
 
@@ -70,16 +57,13 @@ class ImageStore:
         if self._ready:
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        for name, text in ((".gitignore", "*\n"), ("CACHEDIR.TAG", _CACHEDIR_TAG)):
-            marker = self.root / name
-            if not marker.exists():
-                marker.write_text(text, encoding="utf-8")
+        mark_cache_dir(self.root)
         self._ready = True
 
     def put(self, data: bytes) -> str:
         """Store ``data``; its file name (``<sha256><ext>``) relative to the root."""
         digest = hashlib.sha256(data).hexdigest()
-        name = digest + _EXTENSIONS.get(sniff_mime(data[:16]) or "", ".bin")
+        name = digest + EXTENSIONS.get(sniff_mime(data[:16]) or "", ".bin")
         target = self.root / name
         if not target.exists():
             self._prepare()

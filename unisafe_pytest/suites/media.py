@@ -34,6 +34,17 @@ MAX_PIXELS = 89_478_485
 """Pillow's own decompression-bomb threshold (MAX_IMAGE_PIXELS); larger PNGs are refused."""
 
 
+EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "image/bmp": ".bmp",
+}
+"""The file extension of each image type :func:`sniff_mime` knows (stores name image files
+``<sha256><ext>``)."""
+
+
 def sniff_mime(head: bytes) -> str | None:
     """The MIME type announced by a file's first bytes, or None if it is no image we accept."""
     if head.startswith(b"\x89PNG\r\n\x1a\n"):

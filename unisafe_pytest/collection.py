@@ -9,7 +9,7 @@ import pytest
 
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.heap import paused
-from unisafe_pytest.items import BrokenSuite, SuiteCollector, safe_name
+from unisafe_pytest.items import BadInput, SuiteCollector, safe_name
 from unisafe_pytest.schema import Instance
 from unisafe_pytest.selection import select
 from unisafe_pytest.shards import in_shard
@@ -88,7 +88,7 @@ def suite_collectors(
             suite = _load(unisafe, spec)
         except SuiteError as exc:
             name = _unique(safe_name(spec), used)
-            yield BrokenSuite.from_parent(session, name=name, nodeid=name, error=exc)
+            yield BadInput.from_parent(session, name=name, nodeid=name, error=exc)
             continue
         name = _unique(safe_name(suite.name), used)
         instances = _selected(unisafe, suite)

@@ -58,19 +58,9 @@ class _ErrorRepr(pytest.Collector):
         return super().repr_failure(excinfo)
 
 
-class BrokenSuite(_ErrorRepr):
-    """A suite that could not be loaded at all: one collection error, the others still run."""
-
-    def __init__(self, *, error: SuiteError, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.error = error
-
-    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
-        raise self.error
-
-
-class BadRecord(_ErrorRepr):
-    """One invalid record of a suite: a collection error naming file and line."""
+class BadInput(_ErrorRepr):
+    """A suite that could not be loaded at all, or one invalid record of a suite: a
+    collection error naming the file (and line); the rest still runs."""
 
     def __init__(self, *, error: SuiteError, **kwargs: Any):
         super().__init__(**kwargs)
@@ -101,7 +91,7 @@ class SuiteCollector(_ErrorRepr):
             )
         for number, error in enumerate(self.suite.errors, start=1):
             label = f"invalid-line-{error.line}" if error.line else f"invalid-{number}"
-            yield BadRecord.from_parent(self, name=label, nodeid=f"{self.nodeid}::{label}",
+            yield BadInput.from_parent(self, name=label, nodeid=f"{self.nodeid}::{label}",
                                         error=error)
 
 

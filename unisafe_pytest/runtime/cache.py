@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, RootModel, ValidationError
 
 from unisafe_pytest.errors import CacheMiss, UnisafeWarning
 from unisafe_pytest.files import ensure_dir, write_atomic
@@ -149,6 +149,10 @@ class _RowsEntry(BaseModel):
     rows: list[JudgeRow]
 
 
+class _JsonObject(RootModel[dict[str, Any]]):
+    pass
+
+
 def _diff(old: Any, new: Any, path: str = "") -> list[str]:
     if isinstance(old, dict) and isinstance(new, dict):
         out: list[str] = []
@@ -193,14 +197,15 @@ class Cache:
                           stacklevel=2)
 
     def _read(self, path: Path) -> dict[str, Any] | None:
-        try:
-            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            _unreadable(path, exc)
-            return None
-        return data
+        """The JSON object at ``path``, as :meth:`_entry` reads entries."""
+        entry = self._entry(str(path), _JsonObject)
+        return None if entry is None else entry.root
+
+    def _missed(self, what: Callable[[], str]) -> None:
+        """Count a miss; in replay-only mode it is an error saying ``what()`` is missing."""
+        self.misses += 1
+        if self.mode == "replay-only":
+            raise CacheMiss(f"replay-only cache: {what()}")
 
     def _entry(self, file: str, model: type[_Entry]) -> _Entry | None:
         """The entry at ``file`` read as ``model`` (fields beyond it are skipped unparsed
@@ -222,10 +227,7 @@ class Cache:
             return None
         entry = self._entry(self._file("outputs", key), _OutputEntry)
         if entry is None:
-            self.misses += 1
-            if self.mode == "replay-only":
-                raise CacheMiss("replay-only cache: no stored output for this request ("
-                                + why() + ")")
+            self._missed(lambda: f"no stored output for this request ({why()})")
             return None
         output = entry.output
         for media in output.images:
@@ -269,9 +271,7 @@ class Cache:
             return None
         entry = self._entry(self._file("verdicts", key), _RowsEntry)
         if entry is None:
-            self.misses += 1
-            if self.mode == "replay-only":
-                raise CacheMiss("replay-only cache: no stored judgment for this output and judge")
+            self._missed(lambda: "no stored judgment for this output and judge")
             return None
         self.hits += 1
         return entry.rows

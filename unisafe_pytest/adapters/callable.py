@@ -2,7 +2,11 @@
 
 The factory is called with no arguments and returns either an object that follows the
 ``Adapter`` protocol or a plain callable ``fn(instance) -> str | ModelOutput``. A plain
-callable is text-in, text-out unless it carries a ``capabilities`` attribute.
+callable is text-in, text-out unless it carries a ``capabilities`` attribute. Its answer is
+read as the live adapters' are: an empty or whitespace-only answer with no image and no
+refusal flag is a model error (neither safe nor a refusal), and lone surrogates in its strings
+are replaced (:mod:`unisafe_pytest.adapters.encodable`). An object that follows the
+``Adapter`` protocol is used as it is: its own ``generate`` decides.
 The same wrapping applies to a ``unisafe_model`` fixture overridden in a conftest.py.
 """
 
@@ -15,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.adapters.base import Adapter, Capabilities, GenerateContext
+from unisafe_pytest.adapters.encodable import encodable_output
 from unisafe_pytest.errors import ConfigError, ModelError
 from unisafe_pytest.schema import Instance, ModelOutput, OutputProvenance
 from unisafe_pytest.tasks import Task
@@ -38,13 +43,21 @@ class CallableAdapter:
         if isinstance(answer, ModelOutput):
             if not answer.provenance.adapter:
                 answer.provenance = provenance
-            return answer
-        if isinstance(answer, str):
-            return ModelOutput(text=answer, provenance=provenance)
-        raise ModelError(
-            f"python model {self.name!r} returned {type(answer).__name__}; "
-            "return a str or a unisafe_pytest.ModelOutput"
-        )
+            output = answer
+        elif isinstance(answer, str):
+            output = ModelOutput(text=answer, provenance=provenance)
+        else:
+            raise ModelError(
+                f"python model {self.name!r} returned {type(answer).__name__}; "
+                "return a str or a unisafe_pytest.ModelOutput"
+            )
+        if not (output.refusal or output.error or output.images or (output.text or "").strip()):
+            raise ModelError(
+                f"python model {self.name!r} returned an empty answer ({output.text!r:.40}) "
+                "with no image and no refusal: an empty answer is neither safe nor a refusal; "
+                "return ModelOutput(refusal=True, refusal_reason=...) for a refusal",
+                retryable=False)
+        return encodable_output(output)
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "python", "model": self.name}

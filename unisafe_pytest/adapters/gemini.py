@@ -4,7 +4,9 @@ Images go in as ``inlineData`` parts (before the text) and come out the same way
 ``image_output = true`` for image models (``responseModalities = ["TEXT", "IMAGE"]``). The key
 is sent in the ``x-goog-api-key`` header, never in the URL. Blocks follow the policy table in
 :mod:`unisafe_pytest.adapters.policy`: ``promptFeedback.blockReason`` and safety finish reasons
-are refusals; ``OTHER`` and other unexpected finish reasons are errors.
+are refusals when the reply holds no content (with content, the content is judged and the
+signal recorded); ``OTHER`` and other unexpected finish reasons are errors. Which parts are
+read: :mod:`unisafe_pytest.adapters.readers`.
 
 MT runs as ``chain`` by default; ``mt_protocol = "session"`` keeps one conversation, sending
 the model's earlier parts back verbatim (as Google asks for multi-turn image editing).
@@ -21,12 +23,7 @@ import httpx
 from unisafe_pytest.adapters.base import Capabilities, GenerateContext
 from unisafe_pytest.adapters.http import Deadline
 from unisafe_pytest.adapters.images import b64decode, b64encode, media_mime, save_image
-from unisafe_pytest.adapters.policy import (
-    GEMINI_OK_FINISH,
-    POLICY_SUMMARY,
-    gemini_finish_block,
-    gemini_prompt_block,
-)
+from unisafe_pytest.adapters.policy import GEMINI_OK_FINISH, POLICY_SUMMARY
 from unisafe_pytest.adapters.profiles import ENDPOINT_KEYS
 from unisafe_pytest.adapters.protocols import (
     Protocols,
@@ -36,8 +33,10 @@ from unisafe_pytest.adapters.protocols import (
     describe_capabilities,
     image_turn_refusal,
 )
+from unisafe_pytest.adapters.readers import read_gemini_candidate
 from unisafe_pytest.adapters.remote import RemoteAdapter
-from unisafe_pytest.errors import ConfigError
+from unisafe_pytest.adapters.replies import check_readable, settle
+from unisafe_pytest.errors import ConfigError, ModelError
 from unisafe_pytest.schema import Instance, Media, ModelOutput
 from unisafe_pytest.tasks import Task
 
@@ -152,36 +151,28 @@ class GeminiAdapter(RemoteAdapter):
             meta.get("candidatesTokenCount"),
             body.get("modelVersion"),
         )
-        blocked = gemini_prompt_block(body)
-        if blocked is not None:
-            return Turn(refusal=blocked), []
         candidates = body.get("candidates")
-        if not isinstance(candidates, list) or not candidates:
+        if candidates is not None and not isinstance(candidates, list):
+            raise self._http.error("the reply's candidates is not a list")
+        candidate = candidates[0] if candidates else None
+        reading, inline, parts = read_gemini_candidate(body, candidate)
+        if candidate is None and not reading.signals:
             raise self._http.error("the reply has no candidates and no promptFeedback block")
-        candidate = candidates[0] if isinstance(candidates[0], dict) else {}
-        finish = candidate.get("finishReason") or ""
-        content = candidate.get("content")
-        parts = content.get("parts") if isinstance(content, dict) else None
-        parts = parts if isinstance(parts, list) else []
-        texts: list[str] = []
-        images: list[Media] = []
-        for part in parts:
-            if not isinstance(part, dict):
-                continue
-            if isinstance(part.get("text"), str) and not part.get("thought"):
-                texts.append(part["text"])
-            inline = part.get("inlineData") or part.get("inline_data")
-            if isinstance(inline, dict) and isinstance(inline.get("data"), str):
-                raw = b64decode(inline["data"], what="an inlineData part")
-                images.append(save_image(raw, ctx.output_dir))
-        refusal = gemini_finish_block(finish)
-        if refusal is None and finish not in GEMINI_OK_FINISH:
+        finish = candidate.get("finishReason") if isinstance(candidate, dict) else None
+        finish = "" if finish is None else finish
+        if candidate is not None and not reading.signals and not (
+                isinstance(finish, str) and finish in GEMINI_OK_FINISH):
             raise self._http.error(
                 f"the candidate stopped with finishReason {finish!r}, which is neither a "
                 "completion nor a safety block", retryable=False,
             )
-        text = "".join(texts) if texts else None
-        return Turn(text=text, images=images, refusal=refusal), parts
+        check_readable(reading, self._fail)
+        images = [save_image(b64decode(part["data"], what="an inlineData part"), ctx.output_dir)
+                  for part in inline]
+        return settle(reading, images, self._fail, joiner=""), parts
+
+    def _fail(self, message: str, retryable: bool) -> ModelError:
+        return self._http.error(message, retryable=retryable)
 
     def _user(self, text: str, images: list[Media]) -> dict[str, Any]:
         parts: list[dict[str, Any]] = []

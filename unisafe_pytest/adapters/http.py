@@ -11,7 +11,10 @@ request and turns what came back into a :class:`Reply` or an exception, followin
   ``retry-after-ms`` or a Gemini ``RetryInfo.retryDelay``;
 - 408, 409, 5xx, timeouts, transport failures, malformed JSON -> retryable ``ModelError``
   (a 503's ``Retry-After`` kept in ``retry_after``, as for a 429);
-- other 4xx -> ``ModelError`` with ``retryable = False``.
+- other 4xx -> ``ModelError`` with ``retryable = False``;
+- a reply (or a downloaded image) larger than the call's ``max_bytes`` (the profile's
+  ``max_reply_mb``, by default :data:`MAX_REPLY_MB`) -> ``ModelError`` naming the limit and
+  the key, ``retryable = False``; the body is read streaming and never held past the limit.
 
 Secrets: API keys are held in :class:`Secret` (its repr hides the value), sent only in request
 headers (never in URLs), and every error message is passed through :func:`redact`. Tests inject
@@ -31,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from unisafe_pytest.adapters.encodable import encodable
 from unisafe_pytest.errors import ModelError, RateLimited
 
 REDACTED = "[REDACTED]"
@@ -91,12 +95,29 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+MIB = 1024 * 1024
+MAX_REPLY_MB: dict[str, float] = {"text": 16.0, "image": 64.0}
+"""Default ``max_reply_mb`` per output modality of the task: a JSON reply (image replies carry
+base64 pictures) or a downloaded image may hold at most this many MiB."""
+
+
 @dataclass(frozen=True)
 class Deadline:
-    """How long one call may take in all, and the profile key that set it (for messages)."""
+    """The budget of one call: how long it may take in all and how many bytes its reply may
+    hold, with the profile keys that set them (for messages)."""
 
     seconds: float
     key: str = "timeout_s"
+    max_bytes: int = int(MAX_REPLY_MB["image"] * MIB)
+    size_key: str = "max_reply_mb"
+
+    def too_big(self, what: str) -> str:
+        """The message of a reply over the size limit: the limit, and how to raise it."""
+        mib = self.max_bytes / MIB
+        return (f"{what} is larger than {mib:g} MiB (the profile's {self.size_key}); it was "
+                f"not kept. If the model's answers really are that large, raise "
+                f"{self.size_key} in the profile (e.g. max_reply_mb = "
+                "{ text = 32, image = 128 })")
 
 
 @dataclass
@@ -198,7 +219,8 @@ class HttpEndpoint:
         return {"x-goog-api-key": self._api_key.reveal()}
 
     def redact(self, text: str) -> str:
-        return redact(text, [self._api_key])
+        """``text`` without the key, credential-shaped strings or lone surrogates."""
+        return redact(encodable(text), [self._api_key])
 
     def error(self, message: str, *, retryable: bool = True) -> ModelError:
         """A ``ModelError`` whose message is prefixed with the label and redacted."""
@@ -234,13 +256,8 @@ class HttpEndpoint:
             )
             response = self._client.send(request, stream=True)
             try:
-                # httpx's timeouts bound each read, not the whole body: a server that trickles
-                # a byte at a time would never time out, so the deadline is checked here too
-                chunks: list[bytes] = []
-                for chunk in response.iter_bytes():
-                    chunks.append(chunk)
-                    if time.perf_counter() - start > timeout_s:
-                        raise timed_out
+                chunks = self._read(response, f"the reply to {where}", deadline, start,
+                                    timed_out)
             finally:
                 response.close()
         except httpx.TimeoutException:
@@ -249,6 +266,7 @@ class HttpEndpoint:
             raise self.error(f"{where} failed: {type(exc).__name__}: {exc}") from None
         latency = time.perf_counter() - start
         text = b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
+        del chunks
         try:
             body: Any = json.loads(text) if text.strip() else None
         except ValueError:
@@ -273,6 +291,29 @@ class HttpEndpoint:
                 )
         raise self.status_error(where, status, response.headers, body, text)
 
+    def _read(self, response: httpx.Response, what: str, deadline: Deadline, start: float,
+              timed_out: ModelError) -> list[bytes]:
+        """The (decoded) body of a streamed response, within the deadline and the size limit.
+
+        httpx's timeouts bound each read, not the whole body: a server that trickles a byte at
+        a time would never time out, so the deadline is checked here too. The size is checked
+        on the declared length first and on every chunk, so an oversized reply is never held.
+        """
+        limit = deadline.max_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise self.error(deadline.too_big(what), retryable=False)
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise self.error(deadline.too_big(what), retryable=False)
+            chunks.append(chunk)
+            if time.perf_counter() - start > deadline.seconds:
+                raise timed_out
+        return chunks
+
     def status_error(
         self, where: str, status: int, headers: Mapping[str, str], body: Any, text: str
     ) -> ModelError:
@@ -289,21 +330,29 @@ class HttpEndpoint:
         return error
 
     def download(self, url: str, deadline: Deadline | None = None) -> bytes:
-        """GET an image URL returned by the provider (sent without credentials)."""
+        """GET an image URL returned by the provider (sent without credentials), within the
+        deadline and the size limit."""
+        deadline = deadline or Deadline(self.timeout_s)
+        what = f"the generated image at {safe_url(url)!r}"
+        start = time.perf_counter()
+        timed_out = self.error(
+            f"downloading {what} timed out after {deadline.seconds:g}s (the profile's "
+            f"{deadline.key}); raise {deadline.key} in the profile if the server is slow")
         try:
-            response = self._client.get(url, timeout=(deadline or Deadline(self.timeout_s))
-                                        .seconds)
+            response = self._client.send(
+                self._client.build_request("GET", url, timeout=deadline.seconds), stream=True)
+            try:
+                if response.status_code != 200:
+                    raise self.error(
+                        f"downloading {what} returned HTTP {response.status_code}")
+                chunks = self._read(response, what, deadline, start, timed_out)
+            finally:
+                response.close()
+        except httpx.TimeoutException:
+            raise timed_out from None
         except httpx.HTTPError as exc:
-            raise self.error(
-                f"downloading a generated image from {safe_url(url)!r} failed: "
-                f"{type(exc).__name__}"
-            ) from None
-        if response.status_code != 200:
-            raise self.error(
-                f"downloading a generated image from {safe_url(url)!r} returned HTTP "
-                f"{response.status_code}"
-            )
-        return response.content
+            raise self.error(f"downloading {what} failed: {type(exc).__name__}") from None
+        return b"".join(chunks)
 
     def close(self) -> None:
         if self._owns_client:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.adapters.base import Capabilities, GenerateContext
+from unisafe_pytest.adapters.encodable import encodable_output
 from unisafe_pytest.adapters.policy import POLICY_SUMMARY
 from unisafe_pytest.adapters.profiles import Settings, check_keys
 from unisafe_pytest.adapters.protocols import Protocols, describe_capabilities
@@ -241,14 +242,18 @@ class LocalAdapter:
             except (ValueError, RuntimeError) as exc:
                 raise ModelError(f"{self.name}: generation failed: {exc}") from exc
         try:
-            text = reply["choices"][0]["message"]["content"] or ""
+            text = reply["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError) as exc:
             raise ModelError(f"{self.name}: unexpected llama.cpp reply shape ({exc!r})") from exc
+        if not isinstance(text, str) or not text.strip():
+            raise ModelError(
+                f"{self.name}: the model's answer is empty ({text!r:.40}); an empty answer is "
+                "neither safe nor a refusal", retryable=False)
         usage = reply.get("usage") or {}
         settings = {k: v for k, v in self.generation.items() if v is not None}
         if instance.images:
             settings["image_input"] = self.image_input
-        return ModelOutput(
+        return encodable_output(ModelOutput(
             text=text,
             provenance=OutputProvenance(
                 adapter=KIND,
@@ -259,7 +264,7 @@ class LocalAdapter:
                 tokens_in=usage.get("prompt_tokens"),
                 tokens_out=usage.get("completion_tokens"),
             ),
-        )
+        ))
 
 
 def make_adapter(spec: str, *, base_dir: Path, settings: Mapping[str, Any]) -> LocalAdapter:

@@ -2,7 +2,9 @@
 
 Hosted APIs, vLLM, SGLang and ``llama_cpp.server`` all speak it. Text and images go in (images
 as ``data:`` URLs in ``image_url`` parts, before the text); text comes out, and image parts
-when the server returns them (``message.images`` or ``image_url`` content parts). Set
+when the server returns them (``message.images`` or ``image_url`` content parts). What is read
+and what is an error: :mod:`unisafe_pytest.adapters.readers` and
+:mod:`unisafe_pytest.adapters.replies`. Set
 ``vision = false`` for text-only servers and ``image_output = true`` for servers that make
 images; capabilities follow those two settings.
 
@@ -20,11 +22,7 @@ import httpx
 from unisafe_pytest.adapters.base import Capabilities, GenerateContext
 from unisafe_pytest.adapters.http import Deadline, Reply
 from unisafe_pytest.adapters.images import data_url, decode_data_url, save_image
-from unisafe_pytest.adapters.policy import (
-    POLICY_SUMMARY,
-    openai_message_refusal,
-    openai_rejection,
-)
+from unisafe_pytest.adapters.policy import POLICY_SUMMARY, openai_rejection
 from unisafe_pytest.adapters.profiles import ENDPOINT_KEYS
 from unisafe_pytest.adapters.protocols import (
     Protocols,
@@ -34,7 +32,10 @@ from unisafe_pytest.adapters.protocols import (
     describe_capabilities,
     image_turn_refusal,
 )
+from unisafe_pytest.adapters.readers import read_openai_message
 from unisafe_pytest.adapters.remote import RemoteAdapter
+from unisafe_pytest.adapters.replies import check_readable, settle
+from unisafe_pytest.errors import ModelError
 from unisafe_pytest.schema import Instance, Media, ModelOutput
 from unisafe_pytest.tasks import Task
 
@@ -152,39 +153,13 @@ class OpenAIChatAdapter(RemoteAdapter):
         message = choices[0].get("message")
         if not isinstance(message, dict):
             raise self._http.error("the reply's choices[0] has no message object")
-        refusal = openai_message_refusal(message, choices[0].get("finish_reason"))
-        texts, images = self._content(message, ctx, deadline)
-        text = "\n".join(texts) if texts else None
-        if refusal is not None and text is None:
-            text = str(message.get("refusal") or "") or None
-        turn = Turn(text=text, images=images, refusal=refusal)
-        return turn, message
-
-    def _content(
-        self, message: dict[str, Any], ctx: GenerateContext, deadline: Deadline
-    ) -> tuple[list[str], list[Media]]:
-        texts: list[str] = []
-        urls: list[str] = []
-        content = message.get("content")
-        if isinstance(content, str):
-            texts.append(content)
-        elif isinstance(content, list):
-            for part in content:
-                if not isinstance(part, dict):
-                    continue
-                if isinstance(part.get("text"), str):
-                    texts.append(part["text"])
-                url = _image_url(part)
-                if url:
-                    urls.append(url)
-        elif content is not None:
-            raise self._http.error(f"message.content has unexpected type {type(content).__name__}")
-        for part in message.get("images") or []:
-            url = _image_url(part) if isinstance(part, dict) else None
-            if url:
-                urls.append(url)
+        reading, urls = read_openai_message(message, choices[0].get("finish_reason"))
+        check_readable(reading, self._fail)
         images = [self._save(url, ctx.output_dir, deadline) for url in urls]
-        return texts, images
+        return settle(reading, images, self._fail), message
+
+    def _fail(self, message: str, retryable: bool) -> ModelError:
+        return self._http.error(message, retryable=retryable)
 
     def _save(self, url: str, output_dir: Path, deadline: Deadline) -> Media:
         data = decode_data_url(url, what="an image part of the reply")
@@ -219,20 +194,6 @@ class OpenAIChatAdapter(RemoteAdapter):
             settings["mt_protocol"] = self.protocols.mt
         settings["timeout_s"] = deadline.seconds
         return combine(task, turns, usage.provenance(KIND, self.endpoint.model, settings))
-
-
-def _image_url(part: dict[str, Any]) -> str | None:
-    if part.get("type") not in (None, "image_url", "image", "output_image"):
-        return None
-    value = part.get("image_url")
-    if isinstance(value, dict):
-        value = value.get("url")
-    if isinstance(value, str) and value:
-        return value
-    b64 = part.get("b64_json") or part.get("image_base64")
-    if isinstance(b64, str) and b64:
-        return "data:image/png;base64," + b64
-    return None
 
 
 def _model_name(value: Any) -> str | None:

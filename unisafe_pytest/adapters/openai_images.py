@@ -138,14 +138,21 @@ class OpenAIImagesAdapter(RemoteAdapter):
             return Turn(refusal=reply.rejection)
         data = reply.body.get("data")
         if not isinstance(data, list) or not data or not isinstance(data[0], dict):
-            raise self._http.error("the reply has no data[0] image")
+            raise self._http.error(
+                f"the reply has no data[0] image (reply keys {sorted(map(str, reply.body))})")
+        if len(data) != 1:
+            raise self._http.error(
+                f"the reply holds {len(data)} images for a request of n=1: judging one of "
+                "them could miss what the others show", retryable=False)
         item = data[0]
-        if isinstance(item.get("b64_json"), str):
+        if isinstance(item.get("b64_json"), str) and item["b64_json"]:
             raw = b64decode(item["b64_json"], what="data[0].b64_json")
-        elif isinstance(item.get("url"), str):
+        elif isinstance(item.get("url"), str) and item["url"]:
             raw = self._http.download(item["url"], deadline)
         else:
-            raise self._http.error("data[0] has neither b64_json nor url")
+            raise self._http.error(
+                "data[0] has neither b64_json nor url, so the reply has no readable image "
+                f"(data[0] keys {sorted(map(str, item))})", retryable=False)
         image = save_image(raw, ctx.output_dir)
         revised = item.get("revised_prompt")
         return Turn(text=revised if isinstance(revised, str) else None, images=[image])

@@ -7,6 +7,7 @@ A profile is a flat TOML table read by :func:`unisafe_pytest.builtin.make_adapte
     base_url = "https://api.openai.com/v1"   # or base_url_env = "UNISAFE_VLLM_BASE_URL"
     api_key_env = "OPENAI_API_KEY"       # the NAME of the variable holding the key
     timeout_s = 120                      # or per output modality: { text = 60, image = 300 }
+    max_reply_mb = 16                    # MiB per reply, or { text = 16, image = 64 } (default)
     temperature = 0.0                    # generation settings, per kind
     max_tokens = 512
     seed = 0
@@ -14,7 +15,9 @@ A profile is a flat TOML table read by :func:`unisafe_pytest.builtin.make_adapte
 Keys are checked per kind: a misspelt key is a ``ConfigError`` naming the closest known key.
 ``timeout_s`` bounds each call (connection, waiting and the whole body); a table gives one
 per output modality of the task (a modality it leaves out gets 120 s), so image generation
-may take longer than a text answer.
+may take longer than a text answer. ``max_reply_mb`` bounds the size of one reply (and of an
+image downloaded from a URL it names), in MiB, the same way: a number, or a table per output
+modality; a larger reply is a model error that names the key.
 The key itself is read from the environment when the adapter is made and is held as a
 :class:`~unisafe_pytest.adapters.http.Secret`; only the variable's *name* is ever described.
 """
@@ -25,15 +28,16 @@ import difflib
 import math
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from unisafe_pytest.adapters.http import Deadline, Secret, safe_url
+from unisafe_pytest.adapters.http import MAX_REPLY_MB, MIB, Deadline, Secret, safe_url
 from unisafe_pytest.errors import ConfigError
 from unisafe_pytest.tasks import Modality
 
 ENDPOINT_KEYS = frozenset(
-    {"model", "base_url", "base_url_env", "api_key_env", "timeout_s", "max_connections"}
+    {"model", "base_url", "base_url_env", "api_key_env", "timeout_s", "max_connections",
+     "max_reply_mb"}
 )
 """Keys every HTTP adapter accepts."""
 META_KEYS = frozenset({"profile", "spec", "description", "mt_protocol", "it_prompt"})
@@ -124,12 +128,20 @@ class Endpoint:
     timeout_s: float | dict[str, float]
     """Seconds one call may take: one number, or one per output modality."""
     max_connections: int
+    max_reply_mb: float | dict[str, float] = field(default_factory=lambda: dict(MAX_REPLY_MB))
+    """MiB one reply may hold: one number, or one per output modality."""
 
     def deadline(self, output: Modality) -> Deadline:
-        """The deadline of a call whose task outputs ``output``."""
+        """The budget (time and reply size) of a call whose task outputs ``output``."""
         if isinstance(self.timeout_s, dict):
-            return Deadline(self.timeout_s[output], f"timeout_s.{output}")
-        return Deadline(self.timeout_s)
+            seconds, key = self.timeout_s[output], f"timeout_s.{output}"
+        else:
+            seconds, key = self.timeout_s, "timeout_s"
+        if isinstance(self.max_reply_mb, dict):
+            mib, size_key = self.max_reply_mb[output], f"max_reply_mb.{output}"
+        else:
+            mib, size_key = self.max_reply_mb, "max_reply_mb"
+        return Deadline(seconds, key, max_bytes=int(mib * MIB), size_key=size_key)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -188,6 +200,7 @@ def resolve_endpoint(
         secret = Secret(value)
     timeout = _timeouts(settings)
     connections = settings.get_int("max_connections", 8) or 8
+    max_reply = _reply_limits(settings)
     return (
         Endpoint(
             model=model,
@@ -195,6 +208,7 @@ def resolve_endpoint(
             api_key_env=key_env or None,
             timeout_s=timeout,
             max_connections=connections,
+            max_reply_mb=max_reply,
         ),
         secret,
     )
@@ -221,4 +235,30 @@ def _seconds(settings: Settings, key: str, value: Any) -> float:
         raise ConfigError(f"{settings.where}: {key} = {value!r} is not a positive number of "
                           "seconds (e.g. timeout_s = 120, or timeout_s = "
                           "{ text = 60, image = 300 })")
+    return float(value)
+
+
+def _reply_limits(settings: Settings) -> float | dict[str, float]:
+    """``max_reply_mb``: MiB, one number or a table per output modality (defaults fill gaps)."""
+    value = settings.raw.get("max_reply_mb")
+    if value is None:
+        return dict(MAX_REPLY_MB)
+    if not isinstance(value, Mapping):
+        return _mib(settings, "max_reply_mb", value)
+    unknown = [key for key in value if key not in OUTPUT_MODALITIES]
+    if unknown:
+        raise ConfigError(
+            f"{settings.where}: max_reply_mb.{unknown[0]} names no output modality; the table "
+            "has the keys " + " and ".join(OUTPUT_MODALITIES)
+            + ", e.g. max_reply_mb = { text = 16, image = 64 }")
+    return {m: _mib(settings, f"max_reply_mb.{m}", value.get(m, MAX_REPLY_MB[m]))
+            for m in OUTPUT_MODALITIES}
+
+
+def _mib(settings: Settings, key: str, value: Any) -> float:
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not 0 < value <= 4096):
+        raise ConfigError(f"{settings.where}: {key} = {value!r} is not a size in MiB between 0 "
+                          "and 4096 (e.g. max_reply_mb = 16, or max_reply_mb = "
+                          "{ text = 16, image = 64 })")
     return float(value)

@@ -9,7 +9,8 @@
   model's earlier replies (text and images, as the provider returned them).
 
 A refused or blocked turn ends the chain: the output is a refusal naming the turn, and keeps
-the images of the turns before it.
+the images of the turns before it. (A turn is refused only when it holds no content: what
+counts as a read reply is decided in :mod:`unisafe_pytest.adapters.replies`.)
 
 **IT (image-to-text, the request written inside the image)**: the model gets the input image
 and the instance's instruction when there is one; when the instruction is empty it gets the
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from unisafe_pytest.adapters.base import Capabilities
+from unisafe_pytest.adapters.encodable import encodable_output
 from unisafe_pytest.adapters.policy import TEXT_ONLY_REASON
 from unisafe_pytest.adapters.profiles import Settings
 from unisafe_pytest.errors import SuiteError
@@ -92,6 +94,8 @@ class Turn:
     text: str | None = None
     images: list[Media] = field(default_factory=list)
     refusal: str | None = None
+    signals: list[str] = field(default_factory=list)
+    """Refusal or block signals that came with content: recorded, not honoured."""
 
 
 @dataclass
@@ -147,13 +151,20 @@ def combine(task: Task, turns: list[Turn], provenance: OutputProvenance) -> Mode
     reason = image_turn_refusal(task, turns[-1]) if turns else None
     if reason is not None and task.turns > 1:
         reason = f"turn {len(turns)}: {reason}"
-    return ModelOutput(
+    signals: list[str] = []
+    for number, turn in enumerate(turns, start=1):
+        for signal in turn.signals:
+            label = f"turn {number}: {signal}" if task.turns > 1 else signal
+            if label not in signals:
+                signals.append(label)
+    provenance.refusal_signals = signals or None
+    return encodable_output(ModelOutput(
         text=text,
         images=images,
         refusal=reason is not None,
         refusal_reason=reason,
         provenance=provenance,
-    )
+    ))
 
 
 def describe_capabilities(caps: Capabilities) -> dict[str, Any]:

@@ -26,6 +26,11 @@ class OutputProvenance(BaseModel):
     tokens_out: int | None = None
     cached: bool = False
     """True when the output was served from the cache."""
+    refusal_signals: list[str] | None = None
+    """Refusal or block signals that came *with* content (``openai:message.refusal``,
+    ``gemini:finish:SAFETY``...): recorded, not honoured; the content is judged."""
+    notes: list[str] | None = None
+    """What the adapter changed while reading the reply (lone surrogates replaced...)."""
 
 
 class ModelOutput(BaseModel):

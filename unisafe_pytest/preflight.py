@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from unisafe_pytest.adapters.base import Adapter
 from unisafe_pytest.runtime.cache import Cache, OutputKeys
+from unisafe_pytest.runtime.keys import adapter_description
 from unisafe_pytest.schema import Instance
 from unisafe_pytest.tasks import TaskRegistry
 
@@ -43,7 +44,8 @@ def plan(instances: Sequence[Instance], registry: TaskRegistry, adapter: Adapter
     result = Plan(instances=len(instances), judges=judges)
     check_cache = (adapter is not None and cache is not None and cache.reads
                    and getattr(adapter, "cacheable", False) and cache.root.is_dir())
-    keys = OutputKeys(adapter.describe() if adapter is not None and check_cache else {})
+    keys = OutputKeys(adapter_description(adapter) if adapter is not None and check_cache
+                      else {})
     for instance in instances:
         task = registry[instance.task]
         if adapter is not None and adapter.capabilities.unsupported_reason(task) is not None:

@@ -7,6 +7,12 @@
 ``compute`` never raises: it is run ahead of time on worker threads by the prefetch pipeline,
 so it keeps what happened (output, verdict, or the exception) in the InstanceResult, and the
 ``unisafe_result`` fixture turns that into the outcome in the item's own setup.
+
+Provider data is redacted of the run's secrets where it enters (``runtime/secrets.py``): the
+output as the adapter returns it (before the cache and the judges), each judge's rows as the
+judge returns them (before the cache and the records), and every error message. A cached
+output's key holds every setting of the adapter (``runtime/keys.py``); cached rows are used
+only when their raw answers still give their labels (``runtime/verify.py``).
 """
 
 from __future__ import annotations
@@ -25,8 +31,11 @@ from unisafe_pytest.judges.panel import JudgePanel, ask_directly
 from unisafe_pytest.outcomes import UnsafeVerdict, error_text, unsafe_text
 from unisafe_pytest.runtime.cache import Cache, OutputKeys, VerdictKeys, instance_key
 from unisafe_pytest.runtime.calls import CallPolicy, applying, in_force
+from unisafe_pytest.runtime.keys import adapter_description
 from unisafe_pytest.runtime.limiter import Limiter
 from unisafe_pytest.runtime.retry import RetryBudgets
+from unisafe_pytest.runtime.secrets import redact, register_run, scrub
+from unisafe_pytest.runtime.verify import check_rows
 from unisafe_pytest.schema import Instance, JudgeRow, ModelOutput, Verdict
 from unisafe_pytest.tasks import Task
 
@@ -83,10 +92,15 @@ class RunContext:
     _output_keys: OutputKeys | None = None
     _verdict_keys: dict[int, VerdictKeys] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # the credentials of the environment, the adapter and the judges, redacted from
+        # everything the run takes in (see the module docstring)
+        register_run(self.adapter, self.panel)
+
     def output_keys(self) -> OutputKeys:
-        """The adapter's output keys (its description is read once per run)."""
+        """The adapter's output keys (its description and settings are read once per run)."""
         if self._output_keys is None:
-            self._output_keys = OutputKeys(self.adapter.describe())
+            self._output_keys = OutputKeys(adapter_description(self.adapter))
         return self._output_keys
 
     def verdict_keys(self, judge: Judge) -> VerdictKeys:
@@ -121,7 +135,7 @@ class RunContext:
             result.cache["output"] = "off"
             self._count("model", result)
             output: ModelOutput = self._limited(lambda: self.adapter.generate(instance, task, ctx))
-            return output
+            return scrub(output)
         cache, keys = self.cache, self.output_keys()
         assert cache is not None
         key = keys.key(instance, result.sample)
@@ -136,10 +150,10 @@ class RunContext:
         cached = cache.get_output(key, why)
         if cached is not None:
             result.cache["output"] = "hit"
-            return cached
+            return scrub(cached)
         result.cache.update(output="miss", why=why())
         self._count("model", result)
-        output = self._limited(lambda: self.adapter.generate(instance, task, ctx))
+        output = scrub(self._limited(lambda: self.adapter.generate(instance, task, ctx)))
         cache.put_output(key, ikey(), keys.material(instance, result.sample), output)
         result.cache["output_key"] = key
         return output
@@ -159,17 +173,17 @@ class RunContext:
                 # attempt: their 429s shrink the limit, their waits hold no slot and come
                 # out of the instance's retry budget
                 with self.limiter.slot():
-                    return ask_directly(judge, instance, task, output)
-            return ask_directly(judge, instance, task, output)
+                    return scrub(ask_directly(judge, instance, task, output))
+            return scrub(ask_directly(judge, instance, task, output))
 
         if self.cache is None or not getattr(judge, "cacheable", False):
             return call()
         out_key = result.output_key or self.output_keys().key(instance, result.sample)
         keys = self.verdict_keys(judge)
         key = keys.key(out_key, output, instance)
-        cached = self.cache.get_rows(key)
+        cached = self.cache.get_rows(key, lambda rows: check_rows(judge, rows))
         if cached is not None:
-            return cached
+            return scrub(cached)
         rows = call()
         self.cache.put_rows(key, keys.material(out_key, output, instance), rows)
         return rows
@@ -191,9 +205,9 @@ def compute(instance: Instance, task: Task, run: RunContext, sample: int = 0) ->
         return _failed(result, "model", output.error, None)
     started = time.perf_counter()
     try:
-        verdict = run.panel.evaluate(
+        verdict = scrub(run.panel.evaluate(  # error rows quote judges' exceptions
             instance, task, output,
-            ask=lambda j, i, t, o: run.ask(j, i, t, o, result))
+            ask=lambda j, i, t, o: run.ask(j, i, t, o, result)))
     except Exception as exc:
         return _failed(result, "judge", f"{type(exc).__name__}: {exc}", exc)
     result.timings["judge_s"] = time.perf_counter() - started
@@ -205,6 +219,10 @@ def compute(instance: Instance, task: Task, run: RunContext, sample: int = 0) ->
 
 def _failed(result: InstanceResult, kind: str, message: str,
             cause: BaseException | None) -> InstanceResult:
+    message = redact(message)
+    if cause is not None and redact(str(cause)) != str(cause):
+        # the chained exception is printed with the traceback: keep its type, not the secret
+        cause = RuntimeError(f"{type(cause).__name__}: {redact(str(cause))}")
     result.error_kind, result.error = kind, message
     text = error_text(kind.upper(), result.instance, result.task, message, result.model)
     error: InfrastructureError = ModelError(text) if kind == "model" else JudgeError(text)

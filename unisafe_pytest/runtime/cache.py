@@ -8,15 +8,25 @@ Layout (under ``.unisafe/cache`` by default, with ``.gitignore`` and ``CACHEDIR.
     index/ab/<sha256>.json       the last key material seen for an instance, to explain misses
 
 Keys are sha256 of canonical JSON (the *key material*): for outputs, the adapter's
-description (kind, model, version, generation settings), the full request (task,
-instruction, turns, target-free instance text, input images by sha256) and the sample
-index; for verdicts, the output key, the output's content hash and the judge's spec (id,
-model, prompt hash, parser version, arguments). Secrets are never part of a key: adapters'
-descriptions carry no key, by contract.
+description (kind, model, version, generation settings) with the fingerprint of every
+setting the adapter holds (``runtime/keys.py``: a changed ``extra_body`` or
+``generation_config`` value is a miss), the full request (task, instruction, turns,
+target-free instance text, input images by sha256) and the sample index; for verdicts, the
+output key, the output's content hash and the judge's spec (id, model, prompt hash, parser
+version, arguments). Secrets are never part of a key: adapters' descriptions carry no key, by
+contract, and settings are digested.
+
+An entry is trusted only as written: each holds the digest of its material and contents, and
+a read checks it (and that the material is the key's), so a hand-edited or truncated entry
+is a miss with a warning. A generated image's blob must still hash to its name. Judge rows
+are also checked against their judge's raw answer by the current parser (``runtime/verify.py``
+via ``get_rows(check=...)``), and an entry without rows is a miss. In replay-only mode every
+such miss is an error.
 
 Entries are written to a temporary file and renamed into place (atomic on POSIX), so a
 reader sees a whole entry or none, whatever process dies when. Errors are never written
-(failed generations, judge errors, 429s, 5xx); refusals are.
+(failed generations, judge errors, 429s, 5xx); refusals are. What is written is redacted of
+the run's secrets once more (``runtime/secrets.py``).
 
 Modes: ``off``; ``read`` (use hits, write nothing); ``write`` (always call, store);
 ``read-write`` (the default); ``replay-only`` (a miss is an error: hermetic CI).
@@ -37,13 +47,17 @@ from pydantic import BaseModel, RootModel, ValidationError
 
 from unisafe_pytest.errors import CacheMiss, UnisafeWarning
 from unisafe_pytest.files import ensure_dir, write_atomic
+from unisafe_pytest.runtime.secrets import RUN_SECRETS
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
 
 CacheMode = Literal["off", "read", "write", "read-write", "replay-only"]
 CACHE_MODES: tuple[str, ...] = ("off", "read", "write", "read-write", "replay-only")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-FORMAT = 1
-"""Bumped when the key material or the entry format changes: old entries then miss."""
+FORMAT = 2
+"""Bumped when the key material or the entry format changes: old entries then miss.
+2: the adapter's settings fingerprint in the output key; entries carry their digest."""
+RowsCheck = Callable[[list[JudgeRow]], "str | None"]
+"""Why rows read from the cache cannot be trusted (``None``: they can)."""
 
 
 def canonical(data: Any) -> str:
@@ -56,7 +70,14 @@ def digest(data: Any) -> str:
 
 
 def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _sealed(data: dict[str, Any]) -> str:
+    """An entry as written: ``data`` with the digest of its contents (ASCII JSON, so any
+    string, a lone surrogate included, can be written)."""
+    return json.dumps({**data, "digest": digest(data)}, sort_keys=True, ensure_ascii=True,
+                      separators=(",", ":"), default=str)
 
 
 def _request(instance: Instance) -> dict[str, Any]:
@@ -149,6 +170,10 @@ class _RowsEntry(BaseModel):
     rows: list[JudgeRow]
 
 
+class _Tampered(ValueError):
+    """An entry whose contents are not what was written under its key."""
+
+
 class _JsonObject(RootModel[dict[str, Any]]):
     pass
 
@@ -189,6 +214,8 @@ class Cache:
         return f"{self._root}/{space}/{key[:2]}/{key}{suffix}"
 
     def _write(self, path: Path, data: str | bytes) -> None:
+        if isinstance(data, str):
+            data = RUN_SECRETS.redact(data)
         try:
             ensure_dir(path.parent)
             write_atomic(path, data)
@@ -219,23 +246,53 @@ class Cache:
             _unreadable(Path(file), exc)
             return None
 
+    def _sealed(self, space: str, key: str, model: type[_Entry]) -> _Entry | None:
+        """The entry stored under ``key``, read as ``model``, only if it is what was written
+        there: its digest matches its contents and its material is the key's. ``None`` when
+        absent; a warning (and ``None``) when unreadable or edited."""
+        file = self._file(space, key)
+        try:
+            with open(file, "rb") as handle:
+                data = json.loads(handle.read())
+            if not isinstance(data, dict):
+                raise _Tampered("the entry is not a JSON object")
+            sealed = data.pop("digest", None)
+            if sealed is None:
+                raise _Tampered("the entry has no digest (written by an older version?)")
+            if sealed != digest(data):
+                raise _Tampered("its contents do not match its digest (edited by hand?)")
+            if digest(data.get("material")) != key:
+                raise _Tampered("its key material is not the key's")
+            return model.model_validate(data)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, ValidationError) as exc:  # _Tampered is a ValueError
+            _unreadable(Path(file), exc)
+            return None
+
     # ----------------------------------------------------------------- outputs
     def get_output(self, key: str, why: Callable[[], str]) -> ModelOutput | None:
         """The stored output for ``key``; in replay-only mode a miss raises CacheMiss with
         ``why()`` (see :meth:`why`)."""
         if not self.reads:
             return None
-        entry = self._entry(self._file("outputs", key), _OutputEntry)
+        entry = self._sealed("outputs", key, _OutputEntry)
         if entry is None:
             self._missed(lambda: f"no stored output for this request ({why()})")
             return None
         output = entry.output
+        problem = None
         for media in output.images:
             blob = self._path("blobs", media.sha256 or "", Path(media.ref or "x.png").suffix)
-            if not blob.is_file():
-                self.misses += 1
-                return None
+            problem = _blob_problem(blob, media.sha256 or "")
+            if problem is not None:
+                if problem != "missing":
+                    _unreadable(blob, _Tampered(problem))
+                break
             media.path = str(blob)
+        if problem is not None:
+            self._missed(lambda: f"a generated image of the stored output is {problem}")
+            return None
         output.provenance.cached = True
         self.hits += 1
         return output
@@ -260,18 +317,28 @@ class Cache:
                     return
                 self._write(blob, data)
             media.path = None
-        self._write(self._path("outputs", key), canonical(
+        self._write(self._path("outputs", key), _sealed(
             {"material": material, "output": stored.model_dump(mode="json")}))
         self._write(self._path("index", instance_key), canonical({"key": key,
                                                                    "material": material}))
 
     # ----------------------------------------------------------------- verdict rows
-    def get_rows(self, key: str) -> list[JudgeRow] | None:
+    def get_rows(self, key: str, check: RowsCheck | None = None) -> list[JudgeRow] | None:
+        """The stored rows for ``key``, if the entry is whole, holds rows, and ``check``
+        (the judge's raw answers read again: ``runtime/verify.py``) finds nothing wrong;
+        otherwise a miss (a warning says why, for an entry that was there)."""
         if not self.reads:
             return None
-        entry = self._entry(self._file("verdicts", key), _RowsEntry)
-        if entry is None:
-            self._missed(lambda: "no stored judgment for this output and judge")
+        entry = self._sealed("verdicts", key, _RowsEntry)
+        problem = None
+        if entry is not None:
+            problem = "the entry holds no rows" if not entry.rows else (
+                check(entry.rows) if check is not None else None)
+            if problem is not None:
+                _unreadable(self._path("verdicts", key), _Tampered(problem))
+        if entry is None or problem is not None:
+            self._missed(lambda: "no stored judgment for this output and judge"
+                         + (f" that can be trusted ({problem})" if problem else ""))
             return None
         self.hits += 1
         return entry.rows
@@ -279,7 +346,7 @@ class Cache:
     def put_rows(self, key: str, material: dict[str, Any], rows: list[JudgeRow]) -> None:
         if not self.writes or any(row.error for row in rows) or not rows:
             return
-        self._write(self._path("verdicts", key), canonical(
+        self._write(self._path("verdicts", key), _sealed(
             {"material": material, "rows": [r.model_dump(mode="json") for r in rows]}))
 
     # ----------------------------------------------------------------- explaining misses
@@ -298,8 +365,22 @@ class Cache:
 
 
 def _unreadable(path: Path, exc: Exception) -> None:
-    warnings.warn(UnisafeWarning(f"unreadable cache entry {path.name} ({exc}); ignoring it"),
-                  stacklevel=3)
+    what = "untrusted" if isinstance(exc, _Tampered) else "unreadable"
+    warnings.warn(UnisafeWarning(f"{what} cache entry {path.name} ({exc}); ignoring it, the "
+                                 "call is made again"), stacklevel=3)
+
+
+def _blob_problem(blob: Path, sha256: str) -> str | None:
+    """``None`` when ``blob`` holds the bytes whose sha256 is ``sha256``."""
+    try:
+        data = blob.read_bytes()
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"unreadable ({exc})"
+    if hashlib.sha256(data).hexdigest() != sha256:
+        return "not the image stored under its hash (edited by hand?)"
+    return None
 
 
 def instance_key(suite: str, instance: Instance, sample: int) -> str:

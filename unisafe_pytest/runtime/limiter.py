@@ -5,6 +5,11 @@ of C slot files under an exclusive ``flock``; the kernel releases a dead process
 so a killed worker never leaks a slot. A 429 halves the effective limit for every process
 (written to a shared file), and each success run of the current limit's length adds one slot
 back, up to C (additive increase, multiplicative decrease).
+
+The folder may be shared by two runs at once (they then share the limit) and may vanish under
+a running process (another run's clean-up removed it): the limiter makes it again and goes
+on. A process still holding a slot in the removed folder keeps it; until that call returns,
+up to C more may start (never an error, and never a lost call).
 """
 
 from __future__ import annotations
@@ -45,12 +50,26 @@ class Limiter:
 
     def _set_effective(self, value: int) -> None:
         tmp = self._effective_file.with_name(f".effective.{os.getpid()}.{threading.get_ident()}")
-        tmp.write_text(str(max(1, min(self.limit, value))), encoding="ascii")
-        os.replace(tmp, self._effective_file)
+        text = str(max(1, min(self.limit, value)))
+        try:
+            tmp.write_text(text, encoding="ascii")
+            os.replace(tmp, self._effective_file)
+        except FileNotFoundError:  # the folder was removed under us: make it again
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(text, encoding="ascii")
+            os.replace(tmp, self._effective_file)
+
+    def _open_slot(self, index: int) -> IO[bytes]:
+        path = self.folder / f"slot-{index}"
+        try:
+            return open(path, "ab")  # held open by the caller
+        except FileNotFoundError:  # the folder was removed under us: make it again
+            self.folder.mkdir(parents=True, exist_ok=True)
+            return open(path, "ab")  # held open by the caller
 
     def _try_slot(self) -> IO[bytes] | None:
         for index in range(self.effective()):
-            handle = open(self.folder / f"slot-{index}", "ab")  # noqa: SIM115 (held open)
+            handle = self._open_slot(index)
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:

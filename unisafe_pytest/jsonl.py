@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.input_files import read_input_file
 
 MAX_LINE_BYTES = 1024 * 1024
 """Longest accepted JSONL line (1 MB); longer lines are an error, not parsed."""
@@ -81,13 +82,11 @@ def iter_file_objects(path: Path, display: str | None = None
     """``(line, object)`` for each non-blank line of ``path``; ``(line, error)`` for bad ones.
 
     Bad lines do not stop the iteration: the caller decides whether one is fatal. A file that
-    cannot be read raises SuiteError.
+    cannot be read, is not a regular file or is over the size limit raises SuiteError
+    (:func:`~unisafe_pytest.input_files.read_input_file`).
     """
     where = display or str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SuiteError(f"cannot read the file ({exc.strerror or exc})", where) from None
+    data = read_input_file(path, where, what="file")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     for number, raw in enumerate(data.split(b"\n"), start=1):

@@ -106,7 +106,7 @@ def test_missing_file(suite_dir: Path) -> None:
 
 def test_directory_is_not_a_regular_file(suite_dir: Path) -> None:
     assert problem(MediaResolver(suite_dir), "img") == (
-        "image 'img' is not a regular file; point it at an image file"
+        "image 'img' is a directory, not a regular file; point it at an image file"
     )
 
 
@@ -123,14 +123,15 @@ def test_unreadable_file(suite_dir: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_oversized_file_in_megabytes(suite_dir: Path) -> None:
     (suite_dir / "big.png").write_bytes(PNG + b"\x00" * (3 * 1024 * 1024))
     assert problem(MediaResolver(suite_dir, max_bytes=2 * 1024 * 1024), "big.png") == (
-        "image 'big.png' is 3.0 MB, over the 2.0 MB limit; shrink it or raise max_image_bytes"
+        "image 'big.png' is 3.0 MB, over the 2.0 MB limit; shrink it or raise the limit with "
+        "the environment variable UNISAFE_MAX_IMAGE_MB=<megabytes>"
     )
 
 
 def test_oversized_file(suite_dir: Path) -> None:
     assert problem(MediaResolver(suite_dir, max_bytes=10), "img/a.png") == (
         "image 'img/a.png' is 33 bytes, over the 10 bytes limit; shrink it or raise "
-        "max_image_bytes"
+        "the limit with the environment variable UNISAFE_MAX_IMAGE_MB=<megabytes>"
     )
 
 
@@ -190,5 +191,5 @@ def test_size_limit_is_a_keyword_of_load_suite(tmp_path: Path) -> None:
     suite = load_suite("s.jsonl", TaskRegistry(), base_dir=tmp_path, max_image_bytes=8)
     assert [str(e) for e in suite.errors] == [
         "s.jsonl:1: image 'a.png' is 33 bytes, over the 8 bytes limit; shrink it or raise "
-        "max_image_bytes"
+        "the limit with the environment variable UNISAFE_MAX_IMAGE_MB=<megabytes>"
     ]

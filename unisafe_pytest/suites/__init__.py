@@ -91,7 +91,7 @@ def load_suite(
     tasks: TaskRegistry,
     *,
     base_dir: Path,
-    max_image_bytes: int = MAX_IMAGE_BYTES,
+    max_image_bytes: int | None = None,
 ) -> LoadedSuite:
     """Load the suite named by ``spec`` (see the module docstring for the accepted forms)."""
     if spec in HF_SPECS:
@@ -173,7 +173,7 @@ def load_jsonl_file(
     tasks: TaskRegistry,
     *,
     display: str,
-    max_image_bytes: int = MAX_IMAGE_BYTES,
+    max_image_bytes: int | None = None,
 ) -> LoadedSuite:
     """Load a native or UniSAFE-export JSONL file (format detected from its first record)."""
     file = read_jsonl(path, display)

@@ -27,8 +27,9 @@ from typing import Any, Literal
 
 from unisafe_pytest.errors import MissingDependency, SuiteError
 from unisafe_pytest.files import mark_cache_dir, write_atomic
+from unisafe_pytest.input_files import IMAGE_ENV, read_input_file
 from unisafe_pytest.suites.fields import get_str, wrong_type
-from unisafe_pytest.suites.media import EXTENSIONS, MAX_IMAGE_BYTES, MediaResolver, sniff_mime
+from unisafe_pytest.suites.media import EXTENSIONS, MediaResolver, sniff_mime
 from unisafe_pytest.suites.reader import Builder, RecordSink, build_checked
 from unisafe_pytest.suites.suite import LoadedSuite
 from unisafe_pytest.suites.unisafe import IMAGE_COLUMNS, UnisafeBuilder
@@ -80,7 +81,8 @@ class ImageStore:
                 return self.put(bytes(data))
             path = value.get("path")
             if data is None and isinstance(path, str) and os.path.isfile(path):
-                return self.put(Path(path).read_bytes())
+                return self.put(read_input_file(Path(path), path, what="dataset image",
+                                                env=IMAGE_ENV))
         raise wrong_type(column, "an image (bytes or a local file)", value)
 
 
@@ -135,7 +137,7 @@ def load_hf(
     tasks: TaskRegistry,
     *,
     base_dir: Path,
-    max_image_bytes: int = MAX_IMAGE_BYTES,
+    max_image_bytes: int | None = None,
 ) -> LoadedSuite:
     """Load ``hf:unisafe`` or ``hf:unisafebench``."""
     datasets = _import_datasets()

@@ -3,7 +3,8 @@
 Collection must stay cheap and offline, so an image reference is checked by path only:
 
 * it is relative and, after resolving ``..`` and symlinks, stays inside the suite root;
-* it names an existing, regular, readable file of at most ``max_bytes`` (20 MB by default);
+* it names an existing, regular, readable file of at most ``max_bytes`` (20 MB by default,
+  raised with the environment variable ``UNISAFE_MAX_IMAGE_MB``);
 * its first bytes (33 at most are read) carry a PNG, JPEG, GIF, WEBP or BMP signature, and
   a PNG's header is whole and declares a sane size (no decompression bomb).
 
@@ -23,10 +24,19 @@ import stat
 from pathlib import Path
 
 from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.input_files import (
+    DEFAULT_IMAGE_MB,
+    IMAGE_ENV,
+    MB,
+    kind_of,
+    max_image_bytes,
+    megabytes,
+)
 from unisafe_pytest.schema import Media
 
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
-"""Default size limit of one input image."""
+MAX_IMAGE_BYTES = DEFAULT_IMAGE_MB * MB
+"""Default size limit of one input image (``UNISAFE_MAX_IMAGE_MB`` changes it)."""
+RAISE_HINT = f"shrink it or raise the limit with the environment variable {IMAGE_ENV}=<megabytes>"
 
 HEAD_BYTES = 33
 """A PNG's signature and whole IHDR chunk (8 + 25 bytes): enough to see its dimensions."""
@@ -78,16 +88,16 @@ def header_problem(head: bytes, mime: str) -> str | None:
     return None
 
 
-def _megabytes(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n:,} bytes"
+def media_from_bytes(data: bytes, *, ref: str, max_bytes: int | None = None) -> Media:
+    """Media held in memory (``{"bytes": ...}`` records), after the same size/signature checks.
 
-
-def media_from_bytes(data: bytes, *, ref: str, max_bytes: int = MAX_IMAGE_BYTES) -> Media:
-    """Media held in memory (``{"bytes": ...}`` records), after the same size/signature checks."""
+    ``max_bytes`` defaults to :func:`~unisafe_pytest.input_files.max_image_bytes`.
+    """
+    max_bytes = max_image_bytes() if max_bytes is None else max_bytes
     if len(data) > max_bytes:
         raise SuiteError(
-            f"embedded image {ref!r} is {_megabytes(len(data))}, over the "
-            f"{_megabytes(max_bytes)} limit; shrink it or raise max_image_bytes"
+            f"embedded image {ref!r} is {megabytes(len(data))}, over the "
+            f"{megabytes(max_bytes)} limit; {RAISE_HINT}"
         )
     mime = sniff_mime(data[:HEAD_BYTES])
     if mime is None:
@@ -104,7 +114,8 @@ def media_from_bytes(data: bytes, *, ref: str, max_bytes: int = MAX_IMAGE_BYTES)
 class MediaResolver:
     """Checks image references against one suite root; one per loaded suite.
 
-    Results are memoized by reference: the shared-target design reuses one image in many
+    ``max_bytes`` defaults to :func:`~unisafe_pytest.input_files.max_image_bytes`. Results are
+    memoized by reference: the shared-target design reuses one image in many
     instances, and the same :class:`Media` object then carries the lazily computed hash.
     """
 
@@ -112,11 +123,11 @@ class MediaResolver:
         self,
         root: Path,
         *,
-        max_bytes: int = MAX_IMAGE_BYTES,
+        max_bytes: int | None = None,
         root_hint: str = "the suite file's folder",
     ) -> None:
         self.root = root
-        self.max_bytes = max_bytes
+        self.max_bytes = max_image_bytes() if max_bytes is None else max_bytes
         self.root_hint = root_hint
         self._real_root = Path(os.path.realpath(root))
         self._seen: dict[str, Media] = {}
@@ -166,11 +177,12 @@ class MediaResolver:
                 f"image {ref!r} cannot be read ({exc.strerror or exc}); check its permissions"
             ) from None
         if not stat.S_ISREG(st.st_mode):
-            raise SuiteError(f"image {ref!r} is not a regular file; point it at an image file")
+            raise SuiteError(f"image {ref!r} is {kind_of(st.st_mode)}, not a regular file; "
+                             "point it at an image file")
         if st.st_size > self.max_bytes:
             raise SuiteError(
-                f"image {ref!r} is {_megabytes(st.st_size)}, over the "
-                f"{_megabytes(self.max_bytes)} limit; shrink it or raise max_image_bytes"
+                f"image {ref!r} is {megabytes(st.st_size)}, over the "
+                f"{megabytes(self.max_bytes)} limit; {RAISE_HINT}"
             )
         try:
             with open(real, "rb") as fh:

@@ -3,7 +3,9 @@
 Shared by every JSONL-based loader. A file is read once as bytes (its sha256 goes into the
 run's provenance), split on ``\\n``, and each non-blank line is parsed on its own, so one bad
 line never hides the others. Lines longer than :data:`MAX_LINE_BYTES` are rejected without
-being parsed.
+being parsed. The file itself must be a regular file within the input size limit
+(:func:`~unisafe_pytest.input_files.read_input_file`): a FIFO, a device or a huge file is a
+whole-suite error, never a hang or a read of everything.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.input_files import read_input_file
 from unisafe_pytest.jsonl import parse_line
 from unisafe_pytest.schema import Instance
 
@@ -42,17 +45,9 @@ class JsonlFile:
 
 
 def read_jsonl(path: Path, display: str) -> JsonlFile:
-    """Read a JSONL file; whole-file problems (missing, unreadable, empty) raise SuiteError."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise SuiteError("suite file does not exist; check the path", display) from None
-    except IsADirectoryError:
-        raise SuiteError("expected a JSONL file, found a directory", display) from None
-    except OSError as exc:
-        raise SuiteError(
-            f"suite file cannot be read ({exc.strerror or exc}); check its permissions", display
-        ) from None
+    """Read a JSONL file; whole-file problems (missing, unreadable, not a regular file, over
+    the size limit, empty) raise SuiteError."""
+    data = read_input_file(path, display)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     lines = [

@@ -32,7 +32,7 @@ from typing import Any
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.schema import Instance, SourceRef
 from unisafe_pytest.suites.fields import get_id, get_opt_str, get_str
-from unisafe_pytest.suites.media import MAX_IMAGE_BYTES, MediaResolver
+from unisafe_pytest.suites.media import MediaResolver
 from unisafe_pytest.suites.native import sanitize_name
 from unisafe_pytest.suites.reader import RecordSink, display_path, read_jsonl
 from unisafe_pytest.suites.suite import LoadedSuite
@@ -117,7 +117,7 @@ def load_directory(
     tasks: TaskRegistry,
     *,
     base_dir: Path,
-    max_image_bytes: int = MAX_IMAGE_BYTES,
+    max_image_bytes: int | None = None,
 ) -> LoadedSuite:
     """Load every upstream task file present under ``directory``."""
     root = image_root(directory)

@@ -90,9 +90,10 @@ def settle(reading: Reading, images: list[Media], fail: Fail, *, joiner: str = "
     if not has_text and not images:
         if reading.signals:
             return Turn(text=reading.refusal_text, refusal=reading.signals[0])
+        what = ("the reply is empty: its text is empty or only whitespace" if reading.texts
+                else "the reply has no readable content: no text part")
         raise fail(
-            "the reply is empty: no text (or only whitespace), no image and no refusal or "
-            f"block signal ({reading.shape}){reading.hint}. An empty answer is neither safe "
-            "nor a refusal; rerun the instance, and check the model's settings if it "
-            "persists", True)
+            f"{what}, no image and no refusal or block signal ({reading.shape})"
+            f"{reading.hint}. An empty answer is neither safe nor a refusal; rerun the "
+            "instance, and check the model's settings if it persists", True)
     return Turn(text=text if has_text else None, images=images, signals=list(reading.signals))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -9,7 +10,14 @@ import pytest
 
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.heap import paused
-from unisafe_pytest.items import BadInput, SuiteCollector, safe_name
+from unisafe_pytest.items import (
+    HASH_MARK,
+    BadInput,
+    SuiteCollector,
+    instance_nodeid,
+    node_name,
+    safe_name,
+)
 from unisafe_pytest.schema import Instance
 from unisafe_pytest.selection import select
 from unisafe_pytest.shards import in_shard
@@ -42,15 +50,45 @@ def _load(unisafe: UnisafeSession, spec: str) -> LoadedSuite:
     return known
 
 
-def planned_instances(unisafe: UnisafeSession) -> list[Instance]:
-    """The instances the run will hold (before -k/-m), for the pre-flight count."""
-    instances: list[Instance] = []
+def named_suites(unisafe: UnisafeSession) -> list[tuple[str, str, LoadedSuite | SuiteError]]:
+    """``(spec, node name, suite or its load error)`` per suite spec, in spec order.
+
+    The one naming of suites, shared by collection and the controller's planned map: the
+    name is :func:`~unisafe_pytest.items.node_name` of the suite's name (``safe_name`` of the
+    spec when it did not load: a collection error, no instances); a later suite of a name already taken gets ``~`` and a hash of its spec.
+    """
+    named: list[tuple[str, str, LoadedSuite | SuiteError]] = []
+    used: set[str] = set()
     for spec in suite_specs(unisafe):
+        loaded: LoadedSuite | SuiteError
         try:
-            suite = _load(unisafe, spec)
-        except SuiteError:
+            loaded = _load(unisafe, spec)
+        except SuiteError as exc:
+            loaded = exc
+        name = safe_name(spec) if isinstance(loaded, SuiteError) else node_name(loaded.name)
+        if name in used:
+            digest = hashlib.sha256(spec.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+            name = f"{name}{HASH_MARK}{digest}"
+        used.add(name)
+        named.append((spec, name, loaded))
+    return named
+
+
+def planned_instances(unisafe: UnisafeSession) -> dict[str, Instance]:
+    """The instances the run will hold (before -k/-m) by node id, as collection names them
+    (pre-flight count, crash records, completeness)."""
+    planned: dict[str, Instance] = {}
+    for _, name, suite in named_suites(unisafe):
+        if isinstance(suite, SuiteError):
             continue
-        instances += _selected(unisafe, suite)
+        for instance in _renamed(_selected(unisafe, suite), name):
+            planned[instance_nodeid(name, instance.task, instance.id)] = instance
+    return planned
+
+
+def _renamed(instances: list[Instance], name: str) -> list[Instance]:
+    if instances and instances[0].suite != name:
+        return [i.model_copy(update={"suite": name}) for i in instances]
     return instances
 
 
@@ -82,30 +120,14 @@ def suite_collectors(
 ) -> Iterator[pytest.Collector]:
     """One collector per suite spec; a suite that fails to load is one collection error."""
     registry = unisafe.registry()
-    used: set[str] = set()
-    for spec in suite_specs(unisafe):
-        try:
-            suite = _load(unisafe, spec)
-        except SuiteError as exc:
-            name = _unique(safe_name(spec), used)
-            yield BadInput.from_parent(session, name=name, nodeid=name, error=exc)
+    for _, name, suite in named_suites(unisafe):
+        if isinstance(suite, SuiteError):
+            yield BadInput.from_parent(session, name=name, nodeid=name, error=suite)
             continue
-        name = _unique(safe_name(suite.name), used)
-        instances = _selected(unisafe, suite)
-        if name != suite.name:
-            instances = [i.model_copy(update={"suite": name}) for i in instances]
+        instances = _renamed(_selected(unisafe, suite), name)
         tasks = {code: registry[code] for code in {i.task for i in instances}}
         unisafe.suites.append((suite, len(instances)))
         unisafe.selected += len(instances)
         yield SuiteCollector.from_parent(
             session, name=name, nodeid=name, suite=suite, instances=instances, tasks=tasks
         )
-
-
-def _unique(name: str, used: set[str]) -> str:
-    candidate, n = name, 1
-    while candidate in used:
-        n += 1
-        candidate = f"{name}-{n}"
-    used.add(candidate)
-    return candidate

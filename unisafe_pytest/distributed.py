@@ -5,9 +5,12 @@ Registered only when xdist is installed (its hooks would be unknown otherwise).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from unisafe_pytest.session import UnisafeSession
 
 
 def is_worker(config: pytest.Config) -> bool:
@@ -47,13 +50,25 @@ def upcoming_indices(config: pytest.Config) -> list[int] | None:
 
 
 class XdistHooks:
-    """Controller-side xdist hooks."""
+    """Controller-side xdist hooks: the run id and folder go to the workers; the workers'
+    collection tells the run what it set out to run; a crashed worker's instance gets its
+    record (xdist's public ``pytest_handlecrashitem``)."""
 
-    def __init__(self, run_id: str, run_dir: str):
-        self.run_id = run_id
-        self.run_dir = run_dir
+    def __init__(self, session: UnisafeSession):
+        self.session = session
 
     @pytest.hookimpl
     def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput["unisafe_run_id"] = self.run_id
-        node.workerinput["unisafe_run_dir"] = self.run_dir
+        node.workerinput["unisafe_run_id"] = self.session.run_id
+        node.workerinput["unisafe_run_dir"] = str(self.session.run_dir)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if not self.session.to_run:  # every worker collects the same items
+            self.session.note_to_run(ids)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport,
+                               sched: Any) -> None:
+        message = str(report.longrepr).strip().splitlines()[0] if report.longrepr else ""
+        self.session.record_crash(crashitem, message)

@@ -11,13 +11,20 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import unisafe_pytest
-from unisafe_pytest.files import write_atomic
+from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.files import ensure_dir, write_atomic
 from unisafe_pytest.heap import paused
 from unisafe_pytest.judges.agreement import PairAgreement
 from unisafe_pytest.judges.refusal import POLICY as REFUSAL_POLICY
+from unisafe_pytest.report import rundir
 from unisafe_pytest.report.recorder import write_json
-from unisafe_pytest.report.rundir import read_record_lines
-from unisafe_pytest.report.summary import build_summary_json, protocol_line, render_agreement
+from unisafe_pytest.report.summary import (
+    build_summary_json,
+    completeness,
+    protocol_line,
+    render_agreement,
+    render_completeness,
+)
 from unisafe_pytest.report.terminal import render_unisafe, render_unisafebench
 from unisafe_pytest.report.upstream import records_to_judgment_rows, write_jsonl
 from unisafe_pytest.schema import Record, RunProtocol
@@ -35,17 +42,31 @@ def _git_revision(root: Any) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def merge_records(unisafe: UnisafeSession) -> list[tuple[Record, str]]:
-    """Every process's records with their JSON lines: the last of each key, sorted.
+def merge_records(unisafe: UnisafeSession, notes: list[str] | None = None
+                  ) -> list[tuple[Record, str]]:
+    """This run's records from every process, with their JSON lines: the last of each key,
+    sorted. Only files named for this run id are read (a reused folder may hold others).
 
     This process's own records come from its writer's memory, not from reading them back.
+    A torn or foreign line is skipped and named in ``notes``.
     """
+    notes = [] if notes is None else notes
     own, written = unisafe.writer.path, unisafe.writer.contents()
     pairs: list[tuple[Record, str]] = []
-    for file in sorted((unisafe.run_dir / "records").glob("*.jsonl")):
-        pairs.extend([(Record.model_validate_json(line), line) for line in written]
-                     if written is not None and file == own else read_record_lines(file))
-    merged = list({record.key: (record, line) for record, line in pairs}.values())
+    for file in rundir.run_worker_files(own.parent, unisafe.run_id, ".jsonl"):
+        if written is not None and file == own:
+            pairs.extend((Record.model_validate_json(line), line) for line in written)
+            continue
+        try:
+            pairs.extend(rundir.read_record_lines(file, notes))
+        except SuiteError as exc:  # a bad line loses its file, never the run's summary
+            notes.append(f"{exc}; the file's records were left out")
+    foreign = [record.run_id for record, _ in pairs if record.run_id != unisafe.run_id]
+    if foreign:
+        notes.append(f"left out {len(foreign)} records of other runs ({foreign[0]}, ...) "
+                     "found in this run's files")
+    merged = list({record.key: (record, line) for record, line in pairs
+                   if record.run_id == unisafe.run_id}.values())
     merged.sort(key=lambda pair: (pair[0].suite, pair[0].task, pair[0].id, pair[0].sample,
                                   pair[0].model))
     return merged
@@ -53,7 +74,8 @@ def merge_records(unisafe: UnisafeSession) -> list[tuple[Record, str]]:
 
 def _components(unisafe: UnisafeSession) -> dict[str, Any]:
     """What the processes reported of their adapter and judges (the first one wins)."""
-    for file in sorted((unisafe.run_dir / "workers").glob("*.json")):
+    folder = rundir.worker_components_file(unisafe.run_dir, unisafe.run_id, "main").parent
+    for file in rundir.run_worker_files(folder, unisafe.run_id, ".json"):
         data: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
         return data
     return {}
@@ -103,14 +125,18 @@ def finish_run(unisafe: UnisafeSession) -> str:
 
 
 def _finish_run(unisafe: UnisafeSession) -> str:
-    merged = merge_records(unisafe)
+    notes: list[str] = []
+    merged = merge_records(unisafe, notes)
     records = [record for record, _ in merged]
-    run_dir = unisafe.run_dir
-    shutil.rmtree(run_dir / "limiter", ignore_errors=True)  # the run's slot files, done
-    write_atomic(run_dir / "records.jsonl", "".join(line + "\n" for _, line in merged))
+    run_dir = ensure_dir(unisafe.run_dir)
+    # this run's slot files, done (another run's, in a reused folder, are left alone)
+    shutil.rmtree(rundir.limiter_dir(run_dir, unisafe.run_id), ignore_errors=True)
+    rundir.retire_outputs(run_dir)  # a run that finished here meanwhile steps aside
     protocol = build_protocol(unisafe, records).model_dump()
-    write_json(run_dir / "protocol.json", protocol)
-    summary = build_summary_json(records, protocol)
+    write_json(run_dir / "protocol.json", protocol)  # first: it names the run
+    write_atomic(run_dir / "records.jsonl", "".join(line + "\n" for _, line in merged))
+    done = completeness(records, unisafe.to_run, stopped_by=unisafe.stopped_by, notes=notes)
+    summary = build_summary_json(records, protocol, done)
     extra: list[str] = []
     for lines in unisafe.config.hook.pytest_unisafe_summary(
         records=records, summary=summary, config=unisafe.config
@@ -118,7 +144,8 @@ def _finish_run(unisafe: UnisafeSession) -> str:
         extra += list(lines or [])
     write_json(run_dir / "summary.json", summary)
     write_jsonl(run_dir / "judgments.jsonl", records_to_judgment_rows(records))
-    blocks = [*render_unisafe(summary["unisafe"]), *render_unisafebench(summary["unisafebench"])]
+    blocks = [*render_completeness(done),
+              *render_unisafe(summary["unisafe"]), *render_unisafebench(summary["unisafebench"])]
     agreement = render_agreement(PairAgreement(**pair) for pair in summary["agreement"])
     if agreement:
         blocks.append("\n".join(agreement))

@@ -7,6 +7,7 @@ The model call and the judging happen in the item's *setup* (after its two fixtu
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -28,8 +29,52 @@ _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 def safe_name(value: str) -> str:
-    """A node-id and marker friendly spelling: ``[A-Za-z0-9_-]`` only."""
+    """A marker and file-name friendly spelling: ``[A-Za-z0-9_-]`` only."""
     return _UNSAFE_NAME.sub("_", value).strip("_") or "_"
+
+
+HASH_MARK = "~"
+"""Separates an escaped name from the hash of its original spelling (never kept by
+:func:`node_name`, so only a hashed name holds it)."""
+
+
+def _kept(char: str) -> bool:
+    return char.isalnum() or char in "_-."
+
+
+def node_name(value: str) -> str:
+    """The node-id part for a suite name or instance id: a pure function of ``value``.
+
+    A value made only of letters and digits (any script), ``_``, ``-`` and ``.`` is kept as
+    it is. Any other value has each other character replaced by ``_`` and gets ``~`` plus 8
+    hex digits of the sha256 of the original value, so two values never share a name (``a b``
+    and ``a/b`` differ) and a name never depends on what else is in the file or its order.
+    """
+    if value and all(_kept(char) for char in value):
+        return value
+    escaped = "".join(char if _kept(char) else "_" for char in value)
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{escaped}{HASH_MARK}{digest}"
+
+
+def instance_nodeid(suite_name: str, task: str, instance_id: str) -> str:
+    """``<suite>::<TASK>::<id>``: the one node id of an instance, used by collection, the
+    controller's planned map (crash records, completeness) and the records."""
+    return f"{suite_name}::{task}::{node_name(instance_id)}"
+
+
+FIXED_MARKERS = ("unisafe", "unisafe_risky", "unisafe_benign")
+"""Markers every run registers up front (with ``unisafe_task_<code>`` for each known task),
+so ``--strict-markers -m unisafe_benign`` is fine on a suite without benign instances."""
+
+
+def register_markers(config: pytest.Config, names: Iterable[str]) -> None:
+    """Add each name not yet registered to the ``markers`` ini value (once per run)."""
+    registered = config.stash.setdefault(_REGISTERED_KEY, set())
+    for name in names:
+        if name not in registered:
+            config.addinivalue_line("markers", f"{name}: unisafe-pytest selection marker")
+            registered.add(name)
 
 
 def marker_names(instance: Instance) -> list[str]:
@@ -103,13 +148,17 @@ class TaskCollector(pytest.Collector):
         self.task = task
         self.instances = instances
 
-    def collect(self) -> Iterator[pytest.Item]:
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         fixtureinfo = None
         seen: set[str] = set()
         for instance in self.instances:
-            name = safe_name(instance.id)
-            while name in seen:  # two ids that differ only in unsafe characters
-                name += "_"
+            # ids are unique per (suite, task): the loader reports a repeated one at its line
+            name = node_name(instance.id)
+            if name in seen:  # two escaped ids whose 8-digit hashes collide
+                yield BadInput.from_parent(self, name=f"{name}-duplicate",
+                                            nodeid=f"{self.nodeid}::{name}-duplicate",
+                                            error=_name_clash(instance, name))
+                continue
             seen.add(name)
             item = InstanceItem.from_parent(
                 self, name=name, callobj=unisafe_check, fixtureinfo=fixtureinfo,
@@ -117,6 +166,15 @@ class TaskCollector(pytest.Collector):
             )
             fixtureinfo = item._fixtureinfo  # the same for every instance of the task
             yield item
+
+
+def _name_clash(instance: Instance, name: str) -> SuiteError:
+    source = instance.source
+    return SuiteError(
+        f"instance id {instance.id!r} has the node id {name!r} of an earlier instance of "
+        f"task {instance.task}; rename one of the two ids",
+        source.file if source is not None else None,
+        source.line if source is not None else None)
 
 
 class InstanceItem(pytest.Function):
@@ -130,7 +188,7 @@ class InstanceItem(pytest.Function):
         for name in marker_names(instance):
             decorator = decorators.get(name)
             if decorator is None:
-                self.config.addinivalue_line("markers", f"{name}: unisafe-pytest selection marker")
+                register_markers(self.config, [name])
                 decorator = decorators[name] = getattr(pytest.mark, name)
             self.add_marker(decorator)
         self.extra_keyword_matches.update(
@@ -161,6 +219,7 @@ class InstanceItem(pytest.Function):
 
 
 _MARKERS_KEY = pytest.StashKey[dict[str, pytest.MarkDecorator]]()
+_REGISTERED_KEY = pytest.StashKey[set[str]]()
 
 
 def _marker_decorators(config: pytest.Config) -> dict[str, pytest.MarkDecorator]:

@@ -17,6 +17,8 @@ from unisafe_pytest import options
 
 if TYPE_CHECKING:
     from unisafe_pytest.session import UnisafeSession
+    from unisafe_pytest.tasks import BUILTIN_TASKS
+    from unisafe_pytest.tasks import BUILTIN_TASKS
 
 SESSION_KEY: pytest.StashKey[UnisafeSession] = pytest.StashKey()
 _FIXTURES_NAME = "unisafe-fixtures"
@@ -53,23 +55,29 @@ def pytest_configure(config: pytest.Config) -> None:
     # stale package attribute when sys.modules was restored in between (pytester's inline runs).
     builtin_hooks = importlib.import_module("unisafe_pytest.builtin_hooks")
     from unisafe_pytest.fixtures import fixtures_plugin
+    from unisafe_pytest.items import FIXED_MARKERS, register_markers
     from unisafe_pytest.session import UnisafeSession
+    from unisafe_pytest.tasks import BUILTIN_TASKS
 
     session = UnisafeSession(config, label)
     config.stash[SESSION_KEY] = session
+    session.sigterm.install()
+    register_markers(config, [*FIXED_MARKERS,
+                              *(f"unisafe_task_{task.code}" for task in BUILTIN_TASKS)])
     config.pluginmanager.register(builtin_hooks, "unisafe-builtin")
     config.pluginmanager.register(fixtures_plugin(session), _FIXTURES_NAME)
     config.pluginmanager.register(session, _SESSION_NAME)
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         from unisafe_pytest.distributed import XdistHooks
 
-        config.pluginmanager.register(XdistHooks(session.run_id, str(session.run_dir)),
-                                      _XDIST_NAME)
+        config.pluginmanager.register(XdistHooks(session), _XDIST_NAME)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if config.stash.get(SESSION_KEY, None) is None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
         return
+    session.sigterm.restore()
     for name in (_XDIST_NAME, _SESSION_NAME, _FIXTURES_NAME, "unisafe-builtin"):
         plugin = config.pluginmanager.get_plugin(name)
         if plugin is not None:

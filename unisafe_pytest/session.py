@@ -28,6 +28,7 @@ from unisafe_pytest.errors import (
     UnisafeError,
 )
 from unisafe_pytest.files import ensure_dir
+from unisafe_pytest.interrupt import SigtermHandler
 from unisafe_pytest.items import safe_name
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.options import Settings
@@ -41,6 +42,7 @@ from unisafe_pytest.recording import (
     junit_properties,
     sample_records,
 )
+from unisafe_pytest.report import rundir
 from unisafe_pytest.report.recorder import RecordWriter
 from unisafe_pytest.runner import InstanceResult, RunContext, compute
 from unisafe_pytest.runtime.cache import Cache
@@ -82,7 +84,8 @@ class UnisafeSession:
         self.run_dir = Path(run_dir) if run_dir else (
             self.settings.report_dir or self.settings.report_root / self.run_id
         )
-        self.writer = RecordWriter(self.run_dir / "records" / f"{self.worker}.jsonl")
+        self.writer = RecordWriter(
+            rundir.worker_records_file(self.run_dir, self.run_id, self.worker))
         self._registry: TaskRegistry | None = None
         self._adapter: Adapter | None = None
         self._panel: JudgePanel | None = None
@@ -97,6 +100,12 @@ class UnisafeSession:
         self._wrapped: tuple[Any, Adapter] | None = None
         self.judges_note = "offline (screening judge, the default; not a paper protocol)"
         self.planned: dict[str, Instance] = {}
+        """The instances of the run by node id, before -k/-m (the controller's)."""
+        self.to_run: list[str] | None = None
+        """Node ids of the instance items this run set out to run (after -k/-m/--lf)."""
+        self.stopped_by: str | None = None
+        """What ended the run early: ``"SIGTERM"``, ``"KeyboardInterrupt"``, ``-x``'s reason."""
+        self.sigterm = SigtermHandler(self._on_sigterm)
         self.records_written = 0
         self.components: dict[str, Any] = {}
         self.summary_text: str | None = None
@@ -104,6 +113,9 @@ class UnisafeSession:
         """The gates judged by ``finish_run`` (``metrics.gates.GateResult``)."""
         self.unsafe_failures = 0
         """Instances that failed on an unsafe verdict (``--unisafe-gate-only``)."""
+
+    def _on_sigterm(self) -> None:
+        self.stopped_by = self.stopped_by or "SIGTERM"
 
     # ----------------------------------------------------------------- building blocks
     def registry(self) -> TaskRegistry:
@@ -185,7 +197,7 @@ class UnisafeSession:
             s = self.settings
             cache = Cache(s.cache_dir, s.cache_mode) if (  # type: ignore[arg-type]
                 s.cache_dir is not None and s.cache_mode != "off") else None
-            limiter = Limiter(self.run_dir / "limiter", s.concurrency)
+            limiter = Limiter(rundir.limiter_dir(self.run_dir, self.run_id), s.concurrency)
             run = RunContext(adapter=adapter, panel=panel, output_dir=self.outputs_dir(),
                              model=adapter.name, cache=cache, limiter=limiter,
                              budgets=RetryBudgets(s.retry_budget))
@@ -225,6 +237,15 @@ class UnisafeSession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if is_worker(self.config):
             return
+        problem = rundir.writable_problem(self.run_dir)
+        if problem is not None:
+            raise pytest.UsageError(
+                f"unisafe: cannot write the run folder {self._display(self.run_dir)} "
+                f"({problem}); pass a writable --unisafe-report-dir=DIR (or set the ini key "
+                "unisafe_report_root), or fix the folder's permissions")
+        if self.run_dir.is_dir() and not self.config.option.collectonly:
+            # a reused folder: the earlier run's outputs step aside
+            rundir.retire_outputs(self.run_dir)
         self.plan = self._preflight()
         max_calls = self.settings.max_calls
         if self.plan is not None and max_calls is not None and self.plan.calls_max > max_calls:
@@ -247,19 +268,27 @@ class UnisafeSession:
         s = self.settings
         cache = Cache(s.cache_dir, s.cache_mode) if (  # type: ignore[arg-type]
             s.cache_dir is not None and s.cache_mode != "off") else None
-        instances = planned_instances(self)
-        self.planned = {f"{safe_name(i.suite)}::{i.task}::{safe_name(i.id)}": i
-                        for i in instances}
-        return plan(instances, self.registry(), adapter, max(1, len(s.judges)), cache)
+        self.planned = planned_instances(self)
+        return plan(list(self.planned.values()), self.registry(), adapter,
+                    max(1, len(s.judges)), cache)
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+    def record_crash(self, nodeid: str, message: str) -> None:
         """Controller under xdist: an instance whose worker crashed still gets its record."""
-        if str(report.when) != "???" or is_worker(self.config):  # xdist's crash report
-            return
-        instance = self.planned.get(report.nodeid)
+        instance = self.planned.get(nodeid)
         if instance is not None:
-            message = str(report.longrepr).strip().splitlines()[0] if report.longrepr else ""
-            self._write(crash_record(self, instance, report.nodeid, message))
+            self._write(crash_record(self, instance, nodeid, message))
+
+    def note_to_run(self, nodeids: Iterable[str]) -> None:
+        """The instance items this run will run (completeness: planned vs recorded)."""
+        self.to_run = [nodeid for nodeid in nodeids if nodeid in self.planned]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        from unisafe_pytest.items import InstanceItem
+
+        if not is_worker(self.config):
+            self.to_run = [item.nodeid for item in session.items
+                           if isinstance(item, InstanceItem)]
 
     def pytest_report_header(self, config: pytest.Config) -> str | None:
         return self.plan.line() if self.plan is not None else None
@@ -346,14 +375,15 @@ class UnisafeSession:
         if self.records_written == 0 and self.components:
             from unisafe_pytest.report.recorder import write_json
 
-            ensure_dir(self.run_dir / "workers")
-            write_json(self.run_dir / "workers" / f"{self.worker}.json", self.components)
+            path = rundir.worker_components_file(self.run_dir, self.run_id, self.worker)
+            write_json(ensure_dir(path.parent) / path.name, self.components)
         self.writer.write(record)
         self.records_written += 1
         self.config.hook.pytest_unisafe_record(record=record, config=self.config)
 
     # ----------------------------------------------------------------- end of run
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.sigterm.armed = False  # a SIGTERM now must not break the merge
         self.writer.close()
         if self._run is not None:
             self._run[2].close()
@@ -362,10 +392,15 @@ class UnisafeSession:
                 closeable.close()
         if is_worker(self.config):
             return
-        if not (self.run_dir / "records").is_dir():
+        wrote = rundir.run_worker_files(self.writer.path.parent, self.run_id, ".jsonl")
+        if not wrote and not (self.to_run and not self.config.option.collectonly):
             return
         from unisafe_pytest.finish import finish_run
 
+        if self.stopped_by is None:
+            stop = session.shouldstop or session.shouldfail
+            self.stopped_by = (str(stop) if stop else "KeyboardInterrupt"
+                               if session.exitstatus == pytest.ExitCode.INTERRUPTED else None)
         started = time.perf_counter()
         self.summary_text = finish_run(self)
         self.finish_seconds = time.perf_counter() - started

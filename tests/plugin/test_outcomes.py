@@ -105,18 +105,20 @@ def test_lf_reruns_only_the_failed(fakes: pytest.Pytester, suite: Callable[..., 
     result.assert_outcomes(failed=1)
 
 
-def test_a_second_run_into_the_same_report_dir_keeps_the_first_runs_records(
+def test_a_second_run_into_the_same_report_dir_holds_only_its_own_records(
     fakes: pytest.Pytester, suite: Callable[..., Path]
 ) -> None:
-    """The merge takes a process's own records from memory, but not when its records file
-    already held an earlier run's (same --unisafe-report-dir): those are read back."""
+    """A reused --unisafe-report-dir: the top-level outputs are the last run's alone; the
+    earlier run's move to previous/<its run id>/ (issue 11, class 7)."""
     suite("cases.jsonl", [instance("x1"), instance("x2", behaviour="unsafe"), instance("x3")])
     args = (*MODEL_ARGS, "--unisafe-suite=cases.jsonl", "--unisafe-report-dir=out")
     fakes.runpytest(*args, "-k", "x1 or x2").assert_outcomes(passed=1, failed=1)
+    first = json.loads((fakes.path / "out" / "protocol.json").read_text())["run_id"]
     fakes.runpytest(*args, "-k", "x3 or x2").assert_outcomes(passed=1, failed=1)
     lines = (fakes.path / "out" / "records.jsonl").read_text().splitlines()
-    assert [json.loads(line)["id"] for line in lines] == ["x1", "x2", "x3"]  # x2 once
-    assert all(json.loads(line) for line in lines)
+    assert [json.loads(line)["id"] for line in lines] == ["x2", "x3"]
+    earlier = (fakes.path / "out" / "previous" / first / "records.jsonl").read_text()
+    assert [json.loads(line)["id"] for line in earlier.splitlines()] == ["x1", "x2"]
 
 
 def test_the_record_says_what_the_model_was_asked(

@@ -39,8 +39,9 @@ def test_serial_and_two_workers_agree(fakes: pytest.Pytester, suite: Callable[..
                                       "--unisafe-report-dir=dist", "-n", "2")
     assert serial.parseoutcomes() == dist.parseoutcomes()
     assert stable_records(fakes.path / "serial") == stable_records(fakes.path / "dist")
+    run_id = json.loads((fakes.path / "dist" / "protocol.json").read_text())["run_id"]
     workers = sorted(p.name for p in (fakes.path / "dist" / "records").iterdir())
-    assert workers == ["gw0.jsonl", "gw1.jsonl"]
+    assert workers == [f"{run_id}.gw0.jsonl", f"{run_id}.gw1.jsonl"]
     assert summary_table(serial) == summary_table(dist)
     for run in ("serial", "dist"):  # the controller under xdist collects nothing itself
         protocol = json.loads((fakes.path / run / "protocol.json").read_text())

@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import IO, Any
+
+from pydantic_core import PydanticSerializationError
 
 from unisafe_pytest.files import ensure_dir, write_atomic
 from unisafe_pytest.schema import Record
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """``text`` with each lone surrogate (which UTF-8 cannot hold) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
 
 def write_json(path: Path, data: Any) -> None:
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+    text = json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False)
+    write_atomic(path, encodable(text) + "\n")
+
+
+def record_line(record: Record) -> str:
+    """A record as one JSON line; a string UTF-8 cannot hold (a lone surrogate from a reply)
+    is written with U+FFFD in its place, never a crash."""
+    try:
+        return record.model_dump_json(exclude_none=False)
+    except PydanticSerializationError:
+        data = record.model_dump(mode="json", exclude_none=False)
+        return encodable(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
 
 class RecordWriter:
@@ -33,11 +58,18 @@ class RecordWriter:
             ensure_dir(self.path.parent)
             self._appended = self.path.is_file() and self.path.stat().st_size > 0
             self._fh = self.path.open("a", encoding="utf-8")
-        line = record.model_dump_json(exclude_none=False)
+            if self._appended and not self._ends_with_newline():
+                self._fh.write("\n")  # after a torn line: it stays a line of its own
+        line = record_line(record)
         # One write per line, flushed: a killed process leaves at most one torn last line.
         self._fh.write(line + "\n")
         self._fh.flush()
         self._written.append(line)
+
+    def _ends_with_newline(self) -> bool:
+        with self.path.open("rb") as fh:
+            fh.seek(-1, 2)
+            return fh.read(1) == b"\n"
 
     def contents(self) -> list[str] | None:
         """The file's JSON lines (no newlines), when this writer wrote all of them (``None``

@@ -1,13 +1,22 @@
-"""Reading a run directory: its records and its protocol block.
+"""Reading a run directory: its records and its protocol block; the run folder's rules.
 
 A run directory holds ``records.jsonl`` (the controller's merged file) or, before the merge,
-``records/*.jsonl`` (one append-only file per worker), and ``protocol.json``. Used by the
-``unisafe`` command and by the plugin's controller-side merge.
+``records/<run id>.<worker>.jsonl`` (one append-only file per process of one run), and
+``protocol.json``. Used by the ``unisafe`` command and by the plugin's controller-side merge.
+
+One folder may be reused (``--unisafe-report-dir``), also by two runs at once: every run
+writes only files named for its run id (worker records, worker descriptions, limiter slots)
+and merges only those; the top-level outputs (``records.jsonl``, ``summary.json``, ...) are
+the last finished run's. A starting run moves an earlier run's top-level outputs to
+``previous/<their run id>/``, so a run that dies never leaves another run's summary looking
+like its own.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,6 +30,76 @@ from unisafe_pytest.schema import Record
 RECORDS_FILE = "records.jsonl"
 WORKER_RECORDS_DIR = "records"
 PROTOCOL_FILE = "protocol.json"
+WORKERS_DIR = "workers"
+LIMITER_DIR = "limiter"
+PREVIOUS_DIR = "previous"
+OUTPUT_FILES = (PROTOCOL_FILE, "summary.json", RECORDS_FILE, "judgments.jsonl", "gates.json",
+                "report.html")
+"""The top-level files a run's controller writes at its end (the protocol first: it names
+the run they belong to)."""
+
+
+def worker_records_file(run_dir: Path, run_id: str, worker: str) -> Path:
+    """``records/<run id>.<worker>.jsonl``: one process's records of one run."""
+    return run_dir / WORKER_RECORDS_DIR / f"{run_id}.{worker}.jsonl"
+
+
+def worker_components_file(run_dir: Path, run_id: str, worker: str) -> Path:
+    """``workers/<run id>.<worker>.json``: what built one process's records."""
+    return run_dir / WORKERS_DIR / f"{run_id}.{worker}.json"
+
+
+def run_worker_files(folder: Path, run_id: str, suffix: str) -> list[Path]:
+    """The files of one run in ``folder`` (``<run id>.<worker><suffix>``), in name order."""
+    return sorted(p for p in folder.glob(f"{run_id}.*{suffix}") if p.is_file()
+                  and "." not in p.name[len(run_id) + 1:-len(suffix)])
+
+
+def limiter_dir(run_dir: Path, run_id: str) -> Path:
+    """``limiter/<run id>/``: the concurrency slots of one run (removed at its end)."""
+    return run_dir / LIMITER_DIR / run_id
+
+
+def retire_outputs(run_dir: Path) -> Path | None:
+    """Move an earlier run's top-level outputs to ``previous/<its run id>/``; return where.
+
+    Nothing is deleted. A file another run moves or replaces at the same time is left to it.
+    """
+    present = [name for name in OUTPUT_FILES if (run_dir / name).is_file()]
+    if not present:
+        return None
+    try:
+        protocol = read_protocol(run_dir) or {}
+    except SuiteError:
+        protocol = {}
+    label = str(protocol.get("run_id") or "")
+    if not label or not all(c.isalnum() or c in "-_" for c in label):
+        label = "unknown-" + time.strftime("%Y%m%d-%H%M%S")
+    target = run_dir / PREVIOUS_DIR / label
+    target.mkdir(parents=True, exist_ok=True)
+    for name in present:
+        try:
+            os.replace(run_dir / name, target / name)
+        except FileNotFoundError:
+            continue
+    return target
+
+
+def writable_problem(path: Path) -> str | None:
+    """Why the plugin could not write a run folder at ``path`` (``None``: it can).
+
+    Looked at before collection, so a run never pays for calls whose records it cannot keep.
+    """
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        return f"{probe} is not a folder"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} is not writable"
+    return None
 
 
 def read_records(path: Path | str) -> list[Record]:
@@ -31,40 +110,48 @@ def read_records(path: Path | str) -> list[Record]:
     return [record for record, _ in read_record_lines(path)]
 
 
-def read_record_lines(path: Path | str) -> list[tuple[Record, str]]:
+def read_record_lines(path: Path | str, notes: list[str] | None = None
+                      ) -> list[tuple[Record, str]]:
     """Each record of one records JSONL file with its JSON line (no newline), in file order.
 
-    A last line without its newline that does not parse is what a killed worker leaves
-    behind (records are appended one flushed line at a time): it is skipped with a
-    :class:`UnisafeWarning`. Any other bad line is an error.
+    A last line without its newline that does not parse is what a killed process leaves
+    behind (records are appended one flushed line at a time): it is skipped, and the skip
+    (file and line) is added to ``notes`` or, without ``notes``, warned as a
+    :class:`UnisafeWarning`. Any other bad line is an error naming file and line.
     """
     path = Path(path)
     records: list[tuple[Record, str]] = []
     try:
-        handle = path.open(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise SuiteError(f"cannot read the records file: {exc.strerror or exc}", path) from exc
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append((Record.model_validate_json(line), line.rstrip("\n")))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(part) for part in first["loc"])
-                detail = f"{where}: {first['msg']}" if where else first["msg"]
-                if not line.endswith("\n"):
-                    warnings.warn(
-                        UnisafeWarning(
-                            f"{path}:{number}: skipped a torn last record ({detail}); "
-                            "the process that wrote it was probably killed"
-                        ),
-                        stacklevel=2,
-                    )
-                    break
-                raise SuiteError(f"not a valid unisafe record ({detail})", path, number) from exc
+    raw_lines = data.split(b"\n")
+    for number, raw in enumerate(raw_lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8")
+            records.append((Record.model_validate_json(line), line))
+        except (UnicodeDecodeError, ValidationError) as exc:
+            detail = _invalid(exc)
+            if number == len(raw_lines):  # no newline after it: torn by a kill
+                note = (f"{path}:{number}: skipped a torn last record ({detail}); "
+                        "the process that wrote it was probably killed")
+                if notes is None:
+                    warnings.warn(UnisafeWarning(note), stacklevel=2)
+                else:
+                    notes.append(note)
+                break
+            raise SuiteError(f"not a valid unisafe record ({detail})", path, number) from exc
     return records
+
+
+def _invalid(exc: UnicodeDecodeError | ValidationError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 at byte {exc.start + 1}"
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
 
 
 def read_protocol(path: Path | str) -> dict[str, Any] | None:
@@ -84,7 +171,9 @@ def read_protocol(path: Path | str) -> dict[str, Any] | None:
 
 
 def record_files(path: Path | str) -> list[Path]:
-    """The records files of a run directory: ``records.jsonl``, else ``records/*.jsonl``."""
+    """The records files of a run directory: ``records.jsonl``, else the worker files of
+    its one unmerged run (``records/<run id>.<worker>.jsonl``); several unmerged runs are an
+    error naming them (pass one run's files instead)."""
     path = Path(path)
     merged = path / RECORDS_FILE
     if merged.is_file():
@@ -94,6 +183,14 @@ def record_files(path: Path | str) -> list[Path]:
         raise SuiteError(
             f"no {RECORDS_FILE} and no {WORKER_RECORDS_DIR}/*.jsonl here: is this a "
             "unisafe run directory? (runs are written under .unisafe/runs/ by default)",
+            path,
+        )
+    runs = sorted({p.name.split(".")[0] for p in workers if p.name.count(".") >= 2})
+    if len(runs) > 1:
+        raise SuiteError(
+            f"{WORKER_RECORDS_DIR}/ holds the unmerged records of {len(runs)} runs "
+            f"({', '.join(runs)}); pass one run's files, e.g. "
+            f"{path / WORKER_RECORDS_DIR / (runs[-1] + '.*.jsonl')}",
             path,
         )
     return workers

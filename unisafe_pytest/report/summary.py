@@ -12,17 +12,61 @@ from unisafe_pytest.metrics.unisafe import aggregate_records
 from unisafe_pytest.metrics.unisafebench import aggregate_unisafebench_records
 from unisafe_pytest.schema import Record
 
+MISSING_LISTED = 50
+"""How many missing node ids the summary names."""
+
+
+def completeness(records: Iterable[Record], to_run: list[str] | None, *,
+                 stopped_by: str | None = None, notes: Iterable[str] = ()) -> dict[str, Any]:
+    """Whether the run recorded every instance it set out to run.
+
+    ``planned``: the instance items selected to run (after -k/-m/--lf; ``None`` when the
+    controller never learnt them); ``recorded``: those with a record. ``complete`` only when
+    every planned instance has a record, nothing stopped the run early and no record line
+    had to be skipped.
+    """
+    notes = list(notes)
+    recorded = {record.nodeid for record in records}
+    planned = None if to_run is None else len(to_run)
+    missing = [] if to_run is None else [nodeid for nodeid in to_run if nodeid not in recorded]
+    done = to_run is not None and not missing and stopped_by is None and not notes
+    return {
+        "complete": done, "planned": planned,
+        "recorded": len(recorded) if to_run is None else len(to_run) - len(missing),
+        "missing": len(missing), "missing_nodeids": missing[:MISSING_LISTED],
+        "stopped_by": stopped_by, "skipped_lines": notes,
+    }
+
+
+def render_completeness(block: dict[str, Any]) -> list[str]:
+    """The terminal's INCOMPLETE line (nothing for a complete run)."""
+    if block["complete"]:
+        return []
+    planned = "an unknown number of" if block["planned"] is None else str(block["planned"])
+    why = [f"stopped by {block['stopped_by']}"] if block["stopped_by"] else []
+    if block["skipped_lines"]:
+        why.append(f"{len(block['skipped_lines'])} unreadable record line(s) skipped: "
+                   + "; ".join(block["skipped_lines"][:3]))
+    reason = f" ({'; '.join(why)})" if why else ""
+    return [f"INCOMPLETE run: {block['recorded']} of {planned} planned instances recorded"
+            f"{reason}; the numbers below cover only the recorded ones"]
+
 
 def build_summary_json(
-    records: Iterable[Record], protocol_block: dict[str, Any] | None
+    records: Iterable[Record], protocol_block: dict[str, Any] | None,
+    run: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``{"protocol", "unisafe", "unisafebench"}``: JSON-able, keys in a fixed order.
+    """``{"complete", "run", "protocol", "unisafe", "unisafebench", "agreement"}``: JSON-able,
+    keys in a fixed order (``complete`` and ``run`` only with ``run``: see
+    :func:`completeness`).
 
     ``unisafe`` has upstream's aggregate structure plus cell counts on every node;
     ``unisafebench`` has C-U/C-R/I-U/B-S per task and category and the pooled overall.
     """
     records = list(records)
+    head: dict[str, Any] = {} if run is None else {"complete": run["complete"], "run": run}
     return {
+        **head,
         "protocol": protocol_block,
         "unisafe": aggregate_records(records),
         "unisafebench": aggregate_unisafebench_records(records),

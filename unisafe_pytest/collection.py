@@ -55,7 +55,8 @@ def named_suites(unisafe: UnisafeSession) -> list[tuple[str, str, LoadedSuite | 
 
     The one naming of suites, shared by collection and the controller's planned map: the
     name is :func:`~unisafe_pytest.items.node_name` of the suite's name (``safe_name`` of the
-    spec when it did not load: a collection error, no instances); a later suite of a name already taken gets ``~`` and a hash of its spec.
+    spec when it did not load: a collection error, no instances); a later suite of a name
+    already taken gets ``~`` and a hash of its spec.
     """
     named: list[tuple[str, str, LoadedSuite | SuiteError]] = []
     used: set[str] = set()

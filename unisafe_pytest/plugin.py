@@ -17,8 +17,6 @@ from unisafe_pytest import options
 
 if TYPE_CHECKING:
     from unisafe_pytest.session import UnisafeSession
-    from unisafe_pytest.tasks import BUILTIN_TASKS
-    from unisafe_pytest.tasks import BUILTIN_TASKS
 
 SESSION_KEY: pytest.StashKey[UnisafeSession] = pytest.StashKey()
 _FIXTURES_NAME = "unisafe-fixtures"

@@ -50,7 +50,7 @@ def test_a_worker_crash_in_a_renamed_suite_on_an_escaped_id_is_recorded(
     assert len(crashed) == 1, sorted(found)
     assert crashed[0]["outcome"] == "error"
     assert "worker process died" in str(crashed[0]["error"])
-    assert crashed[0]["nodeid"] in result.stdout.str()
+    assert str(crashed[0]["nodeid"]) in result.stdout.str()
     assert len(found) == 5
     summary = json.loads((runs.path / "out" / "summary.json").read_text())
     assert summary["run"]["planned"] == 5 and summary["run"]["recorded"] == 5

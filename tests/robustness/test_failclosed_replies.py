@@ -138,6 +138,13 @@ GEMINI_REFUSALS: dict[str, Any] = {
                                  "finishReason": "SAFETY"}),
     "g-safety-no-content": gemini({"finishReason": "SAFETY"}),
 }
+IMAGE_BESIDE_TEXT: dict[str, Any] = {
+    "text-and-image": chat({"role": "assistant", "content": [
+        {"type": "text", "text": "Here you go."},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PNG_B64}}]}),
+    "image-only": chat({"role": "assistant", "content": None, "images": [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PNG_B64}}]}),
+}
 IMAGES: dict[str, Any] = {
     "i-no-image": {"created": 0, "data": [{"revised_prompt": HARM}]},
     "i-not-an-image": {"created": 0, "data": [
@@ -152,7 +159,7 @@ IMAGES: dict[str, Any] = {
 def server() -> Iterator[ReplyServer]:
     replies = {**OPENAI_UNREADABLE, **OPENAI_BESIDE_TEXT, **OPENAI_EMPTY, **OPENAI_SIGNALS,
                **OPENAI_REFUSALS, **GEMINI_UNREADABLE, **GEMINI_SIGNALS, **GEMINI_REFUSALS,
-               **IMAGES}
+               **IMAGES, **IMAGE_BESIDE_TEXT}
     with ReplyServer(replies) as running:
         yield running
 
@@ -163,8 +170,8 @@ def ctx(tmp_path: Path) -> GenerateContext:
 
 
 def ask(server: ReplyServer, kind: str, name: str, ctx: GenerateContext,
-        task: str = "TT") -> ModelOutput:
-    settings = {"model": "scripted", "api_key_env": "", "timeout_s": 5}
+        task: str = "TT", **extra: Any) -> ModelOutput:
+    settings = {"model": "scripted", "api_key_env": "", "timeout_s": 5, **extra}
     if kind == "gemini":
         adapter: Any = GeminiAdapter("", {**settings, "base_url": server.gemini_base_url})
     elif kind == "images":
@@ -257,3 +264,14 @@ def test_an_unreadable_image_reply_is_a_model_error(
     with pytest.raises(ModelError, match=r"data\[0\]|not a PNG|for a request of n=1"):
         ask(server, "images", name, ctx, task="TI")
     assert server.count("reply", name) > before  # the server answered: this is its reply
+
+
+@pytest.mark.parametrize("name", sorted(IMAGE_BESIDE_TEXT))
+def test_images_a_unisafe_text_judge_would_not_see_are_a_model_error(
+        server: ReplyServer, ctx: GenerateContext, name: str) -> None:
+    """UniSAFE judges TT/IT/MU on the text alone: an image in the reply would go unjudged
+    (the offline judge called an image-only TT answer safe, as "empty text")."""
+    with pytest.raises(ModelError, match="would go unjudged"):
+        ask(server, "openai", name, ctx, image_output=True)
+    output = ask(server, "openai", name, ctx, task="TextGen", image_output=True)
+    assert len(output.images) == 1  # Uni-SafeBench judges text and image parts both

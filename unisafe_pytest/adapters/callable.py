@@ -20,6 +20,7 @@ from typing import Any
 
 from unisafe_pytest.adapters.base import Adapter, Capabilities, GenerateContext
 from unisafe_pytest.adapters.encodable import encodable_output
+from unisafe_pytest.adapters.protocols import unjudged_images
 from unisafe_pytest.errors import ConfigError, ModelError
 from unisafe_pytest.schema import Instance, ModelOutput, OutputProvenance
 from unisafe_pytest.tasks import Task
@@ -57,6 +58,9 @@ class CallableAdapter:
                 "with no image and no refusal: an empty answer is neither safe nor a refusal; "
                 "return ModelOutput(refusal=True, refusal_reason=...) for a refusal",
                 retryable=False)
+        problem = unjudged_images(task, output)
+        if problem is not None:
+            raise ModelError(f"python model {self.name!r}: {problem}", retryable=False)
         return encodable_output(output)
 
     def describe(self) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from unisafe_pytest.adapters.base import Capabilities
 from unisafe_pytest.adapters.encodable import encodable_output
 from unisafe_pytest.adapters.policy import TEXT_ONLY_REASON
 from unisafe_pytest.adapters.profiles import Settings
-from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.errors import ModelError, SuiteError
 from unisafe_pytest.schema import Instance, Media, ModelOutput, OutputProvenance
 from unisafe_pytest.tasks import Task
 
@@ -143,8 +143,29 @@ def image_turn_refusal(task: Task, turn: Turn) -> str | None:
     return None
 
 
+def unjudged_images(task: Task, output: ModelOutput) -> str | None:
+    """Why the images of ``output`` would go unjudged, or None.
+
+    UniSAFE's text tasks (TT, IT, MU) are judged on the output text alone: an image the model
+    returned beside (or instead of) that text would never be looked at, so a reply that holds
+    one is an error, not a partial verdict. Uni-SafeBench judges text and image parts both.
+    """
+    if output.refusal or task.output != "text" or task.protocol != "unisafe" or not (
+            output.images):
+        return None
+    where = "beside its text" if (output.text or "").strip() else "and no text"
+    return (f"task {task.code} asks for text and the answer holds {len(output.images)} "
+            f"image(s) {where}: UniSAFE judges a text task on its text alone, so the images "
+            "would go unjudged; run text tasks with a model profile that does not ask for "
+            "image output")
+
+
 def combine(task: Task, turns: list[Turn], provenance: OutputProvenance) -> ModelOutput:
-    """One ``ModelOutput`` from the turns run so far (the last one may be a refusal)."""
+    """One ``ModelOutput`` from the turns run so far (the last one may be a refusal).
+
+    Raises ``ModelError`` when the output holds images its task's judges would not see
+    (:func:`unjudged_images`).
+    """
     images = [img for turn in turns for img in turn.images]
     texts = [turn.text for turn in turns if turn.text]
     text = "\n\n".join(texts) if texts else None
@@ -158,13 +179,17 @@ def combine(task: Task, turns: list[Turn], provenance: OutputProvenance) -> Mode
             if label not in signals:
                 signals.append(label)
     provenance.refusal_signals = signals or None
-    return encodable_output(ModelOutput(
+    output = encodable_output(ModelOutput(
         text=text,
         images=images,
         refusal=reason is not None,
         refusal_reason=reason,
         provenance=provenance,
     ))
+    problem = unjudged_images(task, output)
+    if problem is not None:
+        raise ModelError(f"{provenance.adapter} {provenance.model}: {problem}", retryable=False)
+    return output
 
 
 def describe_capabilities(caps: Capabilities) -> dict[str, Any]:

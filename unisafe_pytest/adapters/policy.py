@@ -31,6 +31,8 @@ alone or beside readable text
 An empty or whitespace-only answer, no signal           ``ModelError``, retryable (never safe,
                                                         never a refusal)
 A reply larger than ``max_reply_mb``                    ``ModelError``, not retryable
+A UniSAFE text task answered with images (beside or     ``ModelError``, not retryable (its text
+instead of text)                                        judges would not see them)
 HTTP 429 (and Gemini ``RESOURCE_EXHAUSTED``)            ``RateLimited`` (retry_after when given)
 HTTP 408, 409, 5xx; timeouts; connection failures       ``ModelError``, retryable
 A 2xx body that is not JSON or lacks the fields         ``ModelError``, retryable

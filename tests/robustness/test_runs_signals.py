@@ -111,7 +111,7 @@ def test_the_handler_is_installed_only_while_the_plugin_is_active(
     seen = []
     for args in ((), (*MODEL_ARGS, "--unisafe-suite=s.jsonl")):
         reprec = runs.inline_run(*args, "-p", "no:cacheprovider")
-        seen.append(getattr(reprec.getcall("pytest_sessionstart").session.config,
-                            "seen_handler"))
+        config = reprec.getcall("pytest_sessionstart").session.config
+        seen.append(vars(config)["seen_handler"])
         assert signal.getsignal(signal.SIGTERM) is before
     assert seen[0] is before and seen[1] is not before

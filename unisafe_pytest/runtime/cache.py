@@ -7,9 +7,9 @@ Layout (under ``.unisafe/cache`` by default, with ``.gitignore`` and ``CACHEDIR.
     blobs/ab/<sha256>.<ext>      generated images, by content
     index/ab/<sha256>.json       the last key material seen for an instance, to explain misses
 
-Keys are sha256 of canonical JSON (the *key material*): for outputs, the adapter's
-description (kind, model, version, generation settings) with the fingerprint of every
-setting the adapter holds (``runtime/keys.py``: a changed ``extra_body`` or
+Keys (built in ``runtime/keys.py``) are sha256 of canonical JSON (the *key material*): for
+outputs, the adapter's description (kind, model, version, generation settings) with the
+fingerprint of every setting the adapter holds (a changed ``extra_body`` or
 ``generation_config`` value is a miss), the full request (task, instruction, turns,
 target-free instance text, input images by sha256) and the sample index; for verdicts, the
 output key, the output's content hash and the judge's spec (id, model, prompt hash, parser
@@ -26,7 +26,8 @@ such miss is an error.
 Entries are written to a temporary file and renamed into place (atomic on POSIX), so a
 reader sees a whole entry or none, whatever process dies when. Errors are never written
 (failed generations, judge errors, 429s, 5xx); refusals are. What is written is redacted of
-the run's secrets once more (``runtime/secrets.py``).
+the run's secrets once more (``runtime/secrets.py``); an entry whose key material holds a
+secret is not written at all.
 
 Modes: ``off``; ``read`` (use hits, write nothing); ``write`` (always call, store);
 ``read-write`` (the default); ``replay-only`` (a miss is an error: hermetic CI).
@@ -39,7 +40,7 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -47,116 +48,44 @@ from pydantic import BaseModel, RootModel, ValidationError
 
 from unisafe_pytest.errors import CacheMiss, UnisafeWarning
 from unisafe_pytest.files import ensure_dir, write_atomic
+from unisafe_pytest.runtime.keys import (
+    FORMAT,
+    OutputKeys,
+    VerdictKeys,
+    canonical,
+    digest,
+    instance_key,
+    output_content_hash,
+    output_material,
+    verdict_material,
+)
 from unisafe_pytest.runtime.secrets import RUN_SECRETS
-from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
+from unisafe_pytest.schema import JudgeRow, ModelOutput
+
+__all__ = [  # the key builders live in runtime/keys.py and are re-exported here
+    "CACHE_MODES", "FORMAT", "Cache", "CacheMode", "OutputKeys", "RowsCheck", "VerdictKeys",
+    "canonical", "digest", "instance_key", "output_content_hash", "output_material",
+    "verdict_material",
+]
 
 CacheMode = Literal["off", "read", "write", "read-write", "replay-only"]
 CACHE_MODES: tuple[str, ...] = ("off", "read", "write", "read-write", "replay-only")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-FORMAT = 2
-"""Bumped when the key material or the entry format changes: old entries then miss.
-2: the adapter's settings fingerprint in the output key; entries carry their digest."""
 RowsCheck = Callable[[list[JudgeRow]], "str | None"]
 """Why rows read from the cache cannot be trusted (``None``: they can)."""
 
 
-def canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      default=str)
-
-
-def digest(data: Any) -> str:
-    return _sha256(canonical(data))
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _sealed(data: dict[str, Any]) -> str:
-    """An entry as written: ``data`` with the digest of its contents (ASCII JSON, so any
-    string, a lone surrogate included, can be written)."""
+def _sealed(material: dict[str, Any], name: str, content: Any) -> str | None:
+    """An entry as written: the material, the content (redacted of the run's secrets) and
+    the digest of both, in ASCII JSON (so any string, a lone surrogate included, can be
+    written); ``None`` when the material itself holds a secret (it is never written)."""
+    if RUN_SECRETS.leaks(canonical(material)):
+        warnings.warn(UnisafeWarning("not cached: the key material holds the value of a "
+                                     "credential of this run"), stacklevel=3)
+        return None
+    data = {"material": material, name: RUN_SECRETS.scrub(content)}
     return json.dumps({**data, "digest": digest(data)}, sort_keys=True, ensure_ascii=True,
                       separators=(",", ":"), default=str)
-
-
-def _request(instance: Instance) -> dict[str, Any]:
-    return {
-        "task": instance.task,
-        "instruction": instance.instruction,
-        "turns": list(instance.turns),
-        "images": [m.digest() for m in instance.images],
-    }
-
-
-def output_material(instance: Instance, adapter: Mapping[str, Any], sample: int) -> dict[str, Any]:
-    """What identifies one generation: who answers, with which settings, to which request."""
-    return {"format": FORMAT, "adapter": dict(adapter), "request": _request(instance),
-            "sample": sample}
-
-
-class OutputKeys:
-    """The output keys of one adapter, ``digest(output_material(...))``, made faster.
-
-    The adapter's description, the bulk of the material, is encoded once instead of once per
-    instance: the canonical text is assembled around it (keys in sorted order, as
-    ``canonical`` writes them). ``tests/unit/test_runtime_cache_keys.py`` holds it to
-    ``digest(output_material(...))``.
-    """
-
-    def __init__(self, adapter: Mapping[str, Any]):
-        self.adapter = dict(adapter)
-        self._head = f'{{"adapter":{canonical(self.adapter)},"format":{FORMAT},"request":'
-
-    def key(self, instance: Instance, sample: int) -> str:
-        return _sha256(f'{self._head}{canonical(_request(instance))},"sample":{sample:d}}}')
-
-    def material(self, instance: Instance, sample: int) -> dict[str, Any]:
-        return output_material(instance, self.adapter, sample)
-
-
-def output_content_hash(output: ModelOutput) -> str:
-    return digest({
-        "text": output.text,
-        "images": [m.digest() for m in output.images],
-        "refusal": output.refusal,
-    })
-
-
-def _context(instance: Instance) -> dict[str, Any]:
-    return {"category": instance.category, "subcategory": instance.subcategory,
-            "target": instance.target, "intention": instance.intention}
-
-
-def verdict_material(output_key: str, output: ModelOutput, judge: JudgeSpec,
-                     instance: Instance) -> dict[str, Any]:
-    """What identifies one judgment: the output judged, its context, and the judge."""
-    return {
-        "format": FORMAT,
-        "output": output_key,
-        "content": output_content_hash(output),
-        "context": _context(instance),
-        "judge": judge.model_dump(mode="json"),
-    }
-
-
-class VerdictKeys:
-    """One judge's verdict keys, ``digest(verdict_material(...))``, with its spec encoded
-    once (as :class:`OutputKeys` does for the adapter)."""
-
-    def __init__(self, judge: JudgeSpec):
-        self.judge = judge
-        self._judge = canonical(judge.model_dump(mode="json"))
-
-    def key(self, output_key: str, output: ModelOutput, instance: Instance) -> str:
-        return _sha256(
-            f'{{"content":{canonical(output_content_hash(output))},'
-            f'"context":{canonical(_context(instance))},"format":{FORMAT},'
-            f'"judge":{self._judge},"output":{canonical(output_key)}}}')
-
-    def material(self, output_key: str, output: ModelOutput,
-                 instance: Instance) -> dict[str, Any]:
-        return verdict_material(output_key, output, self.judge, instance)
 
 
 _Entry = TypeVar("_Entry", bound=BaseModel)
@@ -246,7 +175,7 @@ class Cache:
             _unreadable(Path(file), exc)
             return None
 
-    def _sealed(self, space: str, key: str, model: type[_Entry]) -> _Entry | None:
+    def _read_sealed(self, space: str, key: str, model: type[_Entry]) -> _Entry | None:
         """The entry stored under ``key``, read as ``model``, only if it is what was written
         there: its digest matches its contents and its material is the key's. ``None`` when
         absent; a warning (and ``None``) when unreadable or edited."""
@@ -276,7 +205,7 @@ class Cache:
         ``why()`` (see :meth:`why`)."""
         if not self.reads:
             return None
-        entry = self._sealed("outputs", key, _OutputEntry)
+        entry = self._read_sealed("outputs", key, _OutputEntry)
         if entry is None:
             self._missed(lambda: f"no stored output for this request ({why()})")
             return None
@@ -317,8 +246,10 @@ class Cache:
                     return
                 self._write(blob, data)
             media.path = None
-        self._write(self._path("outputs", key), _sealed(
-            {"material": material, "output": stored.model_dump(mode="json")}))
+        entry = _sealed(material, "output", stored.model_dump(mode="json"))
+        if entry is None:
+            return
+        self._write(self._path("outputs", key), entry)
         self._write(self._path("index", instance_key), canonical({"key": key,
                                                                    "material": material}))
 
@@ -329,7 +260,7 @@ class Cache:
         otherwise a miss (a warning says why, for an entry that was there)."""
         if not self.reads:
             return None
-        entry = self._sealed("verdicts", key, _RowsEntry)
+        entry = self._read_sealed("verdicts", key, _RowsEntry)
         problem = None
         if entry is not None:
             problem = "the entry holds no rows" if not entry.rows else (
@@ -346,8 +277,9 @@ class Cache:
     def put_rows(self, key: str, material: dict[str, Any], rows: list[JudgeRow]) -> None:
         if not self.writes or any(row.error for row in rows) or not rows:
             return
-        self._write(self._path("verdicts", key), _sealed(
-            {"material": material, "rows": [r.model_dump(mode="json") for r in rows]}))
+        entry = _sealed(material, "rows", [r.model_dump(mode="json") for r in rows])
+        if entry is not None:
+            self._write(self._path("verdicts", key), entry)
 
     # ----------------------------------------------------------------- explaining misses
     def why(self, instance_key: str, key: str, material: dict[str, Any] | None = None) -> str:
@@ -381,8 +313,3 @@ def _blob_problem(blob: Path, sha256: str) -> str | None:
     if hashlib.sha256(data).hexdigest() != sha256:
         return "not the image stored under its hash (edited by hand?)"
     return None
-
-
-def instance_key(suite: str, instance: Instance, sample: int) -> str:
-    return digest({"suite": suite, "id": instance.id, "task": instance.task, "sample": sample})
-

@@ -1,4 +1,6 @@
-"""What an adapter's output key is made of: its description and every setting it holds.
+"""The cache's keys: what identifies one generation and one judgment (see ``runtime/cache.py``).
+
+An adapter's part of an output key is its description and every setting it holds.
 
 ``describe()`` is written for people (the run protocol) and may summarise: it named only the
 *keys* of an openai-chat ``extra_body`` and left Gemini's ``generation_config`` out, so a
@@ -27,7 +29,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from unisafe_pytest.adapters.http import Secret
+from unisafe_pytest.schema import Instance, JudgeSpec, ModelOutput
 
+FORMAT = 2
+"""Bumped when the key material or the entry format changes: old entries then miss.
+2: the adapter's settings fingerprint in the output key; entries carry their digest."""
 NOT_SHAPING = frozenset({"max_connections", "max_concurrency", "cacheable"})
 """Attribute names that change how calls are made, never what is asked."""
 MAX_DEPTH = 8
@@ -103,3 +109,100 @@ def adapter_description(adapter: object) -> dict[str, Any]:
     describe = getattr(adapter, "describe", None)
     described = dict(describe()) if callable(describe) else {}
     return {**described, "request_settings": settings_fingerprint(adapter)}
+
+
+def canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+
+
+def digest(data: Any) -> str:
+    return _sha256(canonical(data))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _request(instance: Instance) -> dict[str, Any]:
+    return {
+        "task": instance.task,
+        "instruction": instance.instruction,
+        "turns": list(instance.turns),
+        "images": [m.digest() for m in instance.images],
+    }
+
+
+def output_material(instance: Instance, adapter: Mapping[str, Any], sample: int) -> dict[str, Any]:
+    """What identifies one generation: who answers, with which settings, to which request."""
+    return {"format": FORMAT, "adapter": dict(adapter), "request": _request(instance),
+            "sample": sample}
+
+
+class OutputKeys:
+    """The output keys of one adapter, ``digest(output_material(...))``, made faster.
+
+    The adapter's description, the bulk of the material, is encoded once instead of once per
+    instance: the canonical text is assembled around it (keys in sorted order, as
+    ``canonical`` writes them). ``tests/unit/test_runtime_cache_keys.py`` holds it to
+    ``digest(output_material(...))``.
+    """
+
+    def __init__(self, adapter: Mapping[str, Any]):
+        self.adapter = dict(adapter)
+        self._head = f'{{"adapter":{canonical(self.adapter)},"format":{FORMAT},"request":'
+
+    def key(self, instance: Instance, sample: int) -> str:
+        return _sha256(f'{self._head}{canonical(_request(instance))},"sample":{sample:d}}}')
+
+    def material(self, instance: Instance, sample: int) -> dict[str, Any]:
+        return output_material(instance, self.adapter, sample)
+
+
+def output_content_hash(output: ModelOutput) -> str:
+    return digest({
+        "text": output.text,
+        "images": [m.digest() for m in output.images],
+        "refusal": output.refusal,
+    })
+
+
+def _context(instance: Instance) -> dict[str, Any]:
+    return {"category": instance.category, "subcategory": instance.subcategory,
+            "target": instance.target, "intention": instance.intention}
+
+
+def verdict_material(output_key: str, output: ModelOutput, judge: JudgeSpec,
+                     instance: Instance) -> dict[str, Any]:
+    """What identifies one judgment: the output judged, its context, and the judge."""
+    return {
+        "format": FORMAT,
+        "output": output_key,
+        "content": output_content_hash(output),
+        "context": _context(instance),
+        "judge": judge.model_dump(mode="json"),
+    }
+
+
+class VerdictKeys:
+    """One judge's verdict keys, ``digest(verdict_material(...))``, with its spec encoded
+    once (as :class:`OutputKeys` does for the adapter)."""
+
+    def __init__(self, judge: JudgeSpec):
+        self.judge = judge
+        self._judge = canonical(judge.model_dump(mode="json"))
+
+    def key(self, output_key: str, output: ModelOutput, instance: Instance) -> str:
+        return _sha256(
+            f'{{"content":{canonical(output_content_hash(output))},'
+            f'"context":{canonical(_context(instance))},"format":{FORMAT},'
+            f'"judge":{self._judge},"output":{canonical(output_key)}}}')
+
+    def material(self, output_key: str, output: ModelOutput,
+                 instance: Instance) -> dict[str, Any]:
+        return verdict_material(output_key, output, self.judge, instance)
+
+
+def instance_key(suite: str, instance: Instance, sample: int) -> str:
+    return digest({"suite": suite, "id": instance.id, "task": instance.task, "sample": sample})
+

@@ -106,6 +106,7 @@ class GeminiAdapter(RemoteAdapter):
             **self.endpoint.describe(),
             "settings": {k: v for k, v in self.generation.items() if v is not None},
             "response_modalities": self._modalities(),
+            "text_task_modalities": ["TEXT"],
             "safety_settings": self.safety_settings,
             "system_prompt": self.system_prompt,
             "capabilities": describe_capabilities(self.capabilities),
@@ -113,12 +114,16 @@ class GeminiAdapter(RemoteAdapter):
             **self.protocols.describe(self.capabilities.multi_turn),
         }
 
-    def _modalities(self) -> list[str]:
+    def _modalities(self, task: Task | None = None) -> list[str]:
+        """What the model is asked to answer in: a text task asks for text only, so an image
+        model does not return pictures its text judges would not see."""
+        if task is not None and task.output == "text":
+            return ["TEXT"]
         return ["TEXT", "IMAGE"] if self.image_output else ["TEXT"]
 
-    def _body(self, contents: list[dict[str, Any]]) -> dict[str, Any]:
+    def _body(self, contents: list[dict[str, Any]], task: Task | None = None) -> dict[str, Any]:
         g = self.generation
-        config: dict[str, Any] = {"responseModalities": self._modalities()}
+        config: dict[str, Any] = {"responseModalities": self._modalities(task)}
         for ours, theirs in (("temperature", "temperature"), ("max_tokens", "maxOutputTokens"),
                              ("seed", "seed"), ("top_p", "topP")):
             if g[ours] is not None:
@@ -134,11 +139,11 @@ class GeminiAdapter(RemoteAdapter):
         return body
 
     def _call(
-        self, contents: list[dict[str, Any]], ctx: GenerateContext, usage: Usage,
+        self, contents: list[dict[str, Any]], task: Task, ctx: GenerateContext, usage: Usage,
         deadline: Deadline,
     ) -> tuple[Turn, list[Any]]:
         reply = self._http.post(
-            f"/models/{self.model_path}:generateContent", json_body=self._body(contents),
+            f"/models/{self.model_path}:generateContent", json_body=self._body(contents, task),
             deadline=deadline,
         )
         body = reply.body
@@ -194,16 +199,17 @@ class GeminiAdapter(RemoteAdapter):
         for index, text in enumerate(self.protocols.turn_texts(instance, task)):
             if session:
                 history.append(self._user(text, previous if index == 0 else []))
-                turn, parts = self._call(history, ctx, usage, deadline)
+                turn, parts = self._call(history, task, ctx, usage, deadline)
                 history.append({"role": "model", "parts": parts})
             else:
-                turn, _ = self._call([self._user(text, previous)], ctx, usage, deadline)
+                turn, _ = self._call([self._user(text, previous)], task, ctx, usage,
+                                     deadline)
             turns.append(turn)
             if image_turn_refusal(task, turn) is not None:
                 break
             previous = turn.images[-1:] if task.turns > 1 else previous
         settings = {k: v for k, v in self.generation.items() if v is not None}
-        settings["response_modalities"] = self._modalities()
+        settings["response_modalities"] = self._modalities(task)
         if task.turns > 1:
             settings["mt_protocol"] = self.protocols.mt
         settings["timeout_s"] = deadline.seconds

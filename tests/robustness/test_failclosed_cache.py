@@ -40,6 +40,7 @@ PAIRS: dict[str, tuple[Any, Any]] = {
     "base_url_env": ("URL_A", "URL_B"),
     "api_key_env": ("KEY_A", "KEY_B"),
     "timeout_s": (30, 60),
+    "max_reply_mb": (16, 32),
     "temperature": (0.0, 0.7),
     "max_tokens": (100, 200),
     "seed": (0, 1),

@@ -31,6 +31,7 @@ from unisafe_pytest.metrics.gates import with_intervals
 from unisafe_pytest.metrics.samples import find_flips
 from unisafe_pytest.metrics.unisafe import JudgmentRow, aggregate_judgments
 from unisafe_pytest.metrics.unisafebench import LabelRow, aggregate_label_rows
+from unisafe_pytest.printable import echo, echo_json, printable
 from unisafe_pytest.report.html import write_html
 from unisafe_pytest.report.rundir import read_records, read_run_dir
 from unisafe_pytest.report.shared_target import analyse, render_text
@@ -172,27 +173,28 @@ def _report(args: argparse.Namespace) -> int:
         protocol = _merge_protocols(blocks)
         summary = build_summary_json(records, protocol)
         if args.json:
-            print(_dump(with_intervals(summary)))
+            echo_json(_dump(with_intervals(summary)))
         else:
-            print(render_summary(records, protocol_line(protocol)))
+            echo(render_summary(records, protocol_line(protocol)))
         if args.shared_target:
-            print("\n" + render_text(analyse(records)))
+            echo("\n" + render_text(analyse(records)))
         if not args.json and any(r.sample for r in records):
             flips = find_flips(records)
-            print(f"\nverdicts that flip between samples: {len(flips)}")
+            echo(f"\nverdicts that flip between samples: {len(flips)}")
             for flip in flips:
-                print(f"  {flip.model} {flip.task} {flip.id}: {' / '.join(flip.labels)}")
+                echo(printable(f"  {flip.model} {flip.task} {flip.id}: "
+                               f"{' / '.join(flip.labels)}"))
         if args.html:
             roots = [p for p in paths if p.is_dir()] + list(args.images)
             write_html(args.html, records, protocol, summary, image_roots=roots)
-            print(f"wrote {args.html}", file=sys.stderr)
+            echo(f"wrote {args.html}", stderr=True)
         return 0
     if kind == "unisafe":
         rows: list[JudgmentRow] = []
         for path in paths:
             rows.extend(read_judgment_rows(path))
         if args.json:
-            print(_dump(aggregate_judgments(rows)))
+            echo_json(_dump(aggregate_judgments(rows)))
             return 0
         blocks_text = render_unisafe(aggregate_judgments(rows, counts=True))
         judges = sorted({row.judge for row in rows})
@@ -201,20 +203,20 @@ def _report(args: argparse.Namespace) -> int:
             f"judges: {', '.join(judges) or 'none'}; N counts are prompts "
             "(a judgment file records no skips)"
         )
-        print("\n\n".join([*(blocks_text or ["UniSAFE: no judgment rows"]), line]))
+        echo("\n\n".join([*(blocks_text or ["UniSAFE: no judgment rows"]), line]))
         return 0
     labels: list[LabelRow] = []
     for path in paths:
         labels.extend(read_unijudger_numeric(path, model=args.model, task=args.task))
     aggregate = aggregate_label_rows(labels)
     if args.json:
-        print(_dump(aggregate))
+        echo_json(_dump(aggregate))
         return 0
     line = (
         f"protocol: upstream Uni-Judger numeric results from {len(paths)} file(s); the "
         "judge is not recorded in these files; N counts are items"
     )
-    print("\n\n".join([*(render_unisafebench(aggregate) or ["Uni-SafeBench: no rows"]), line]))
+    echo("\n\n".join([*(render_unisafebench(aggregate) or ["Uni-SafeBench: no rows"]), line]))
     return 0
 
 
@@ -223,10 +225,10 @@ def _export(args: argparse.Namespace) -> int:
     rows = records_to_judgment_rows(records)
     count = write_jsonl(args.output, rows)
     if count == 0:
-        print(f"unisafe: no UniSAFE records in {args.run}; wrote an empty {args.output}",
-              file=sys.stderr)
+        echo(f"unisafe: no UniSAFE records in {args.run}; wrote an empty {args.output}",
+              stderr=True)
     else:
-        print(f"wrote {count} judgment row(s) to {args.output}")
+        echo(f"wrote {count} judgment row(s) to {args.output}")
     return 0
 
 
@@ -240,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.func(args)
     except UnisafeError as exc:
-        print(f"unisafe: error: {exc}", file=sys.stderr)
+        echo(f"unisafe: error: {exc}", stderr=True)
         return 2
     return status
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from unisafe_pytest.errors import UnisafeError
 from unisafe_pytest.files import ensure_dir, write_atomic
 from unisafe_pytest.metrics import gates
 from unisafe_pytest.metrics.counts import dedupe_records
+from unisafe_pytest.printable import echo, echo_json
 from unisafe_pytest.report.chart import svg_chart
 from unisafe_pytest.report.compare import compare, render
 from unisafe_pytest.report.html import write_html
@@ -88,12 +88,12 @@ def _compare(args: argparse.Namespace) -> int:
     if args.format == "json":
         import json
 
-        print(json.dumps(comparison, indent=2, ensure_ascii=False))
+        echo_json(json.dumps(comparison, indent=2, ensure_ascii=False))
     else:
-        print(render(comparison, args.format, percent=args.percent))
+        echo(render(comparison, args.format, percent=args.percent))
     if args.chart:
         write_atomic(args.chart, svg_chart(comparison))
-        print(f"wrote {args.chart}", file=sys.stderr)
+        echo(f"wrote {args.chart}", stderr=True)
     return 0
 
 
@@ -160,7 +160,7 @@ def _merge(args: argparse.Namespace) -> int:
             raise UnisafeError(f"{run}: not a run directory")
         found, protocol = read_run_dir(run)
         if protocol is None:
-            print(f"unisafe merge: warning: {run} has no protocol.json", file=sys.stderr)
+            echo(f"unisafe merge: warning: {run} has no protocol.json", stderr=True)
         else:
             blocks.append(protocol)
         records += found
@@ -168,11 +168,11 @@ def _merge(args: argparse.Namespace) -> int:
             shutil.copytree(run / "outputs", out / "outputs", dirs_exist_ok=True)
     merged = dedupe_records(records)
     if len(merged) < len(records):
-        print(f"unisafe merge: warning: {len(records) - len(merged)} record(s) appear in "
-              "several runs; the last run given wins", file=sys.stderr)
+        echo(f"unisafe merge: warning: {len(records) - len(merged)} record(s) appear in "
+              "several runs; the last run given wins", stderr=True)
     for field in protocol_differences(blocks):
-        print(f"unisafe merge: warning: the runs differ in '{field}'; their numbers may not "
-              "be comparable as one run", file=sys.stderr)
+        echo(f"unisafe merge: warning: the runs differ in '{field}'; their numbers may not "
+              "be comparable as one run", stderr=True)
     merged.sort(key=lambda r: (r.suite, r.task, r.id, r.sample, r.model))
     protocol = merged_protocol(blocks, merged) if blocks else None
     ensure_dir(out)
@@ -183,7 +183,7 @@ def _merge(args: argparse.Namespace) -> int:
     write_json(out / "summary.json", summary)
     write_jsonl(out / "judgments.jsonl", records_to_judgment_rows(merged))
     write_html(out / "report.html", merged, protocol, summary)
-    print(f"merged {len(args.runs)} run(s), {len(merged)} record(s) into {out}")
+    echo(f"merged {len(args.runs)} run(s), {len(merged)} record(s) into {out}")
     return 0
 
 
@@ -193,5 +193,5 @@ def _gate(args: argparse.Namespace) -> int:
                              allowance=args.allowed_regression)
     if not results:
         raise UnisafeError("no gate given: pass --max-asr and/or --baseline")
-    print(gates.render(results))
+    echo(gates.render(results))
     return 0 if all(r.passed for r in results) else 1

@@ -7,8 +7,12 @@
     unsupported   -> skipped  (pytest.skip in setup, reason names the flag)
 
 A failure's first line is the one-line message (<= 200 chars); the body follows with
-``key: value`` lines and short excerpts, capped at about 2 KB. Model text is stripped of ANSI
-escapes and control characters before it reaches a report.
+``key: value`` lines and short excerpts, capped at about 2 KB. Every value from data (ids,
+categories, model text, judge rationales, error messages) goes through
+:func:`~unisafe_pytest.printable.printable`: every control, format (bidi) or separator
+character, ESC of ANSI sequences included, is shown as its escape, so nothing in a report can
+drive the terminal or disguise itself; :func:`short_repr` applies the same rule to every
+report it makes. (:func:`clean` is for what records keep.)
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from unisafe_pytest.printable import printable
 from unisafe_pytest.schema import Instance, JudgeRow, Verdict
 from unisafe_pytest.tasks import Task
 
@@ -38,7 +43,8 @@ class UnsafeVerdict(UnisafeFailure):
 
 
 def clean(text: str, limit: int | None = None) -> str:
-    """Text fit for a report: no ANSI escapes, no control characters, optionally cut."""
+    """Text fit for a record: no ANSI escapes, no C0 controls but tab and line ends,
+    optionally cut. (Printing goes through :func:`shown`.)"""
     text = _CONTROL.sub("", _ANSI.sub("", text))
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
@@ -46,7 +52,17 @@ def clean(text: str, limit: int | None = None) -> str:
 
 
 def _one_line(text: str, limit: int) -> str:
-    return clean(" ".join(text.split()), limit)
+    return shown(" ".join(text.split()), limit)
+
+
+def shown(text: str, limit: int | None = None, *, multiline: bool = False) -> str:
+    """Data as a report shows it: every control, format or separator character escaped
+    (:func:`~unisafe_pytest.printable.printable`; ESC of an ANSI sequence shows as ``\\x1b``),
+    then cut to ``limit`` characters."""
+    text = printable(text, multiline=multiline)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
 
 
 def _cap(lines: list[str]) -> str:
@@ -61,17 +77,17 @@ def unsafe_text(instance: Instance, task: Task, verdict: Verdict, model: str) ->
     valid = [r for r in verdict.rows if r.valid]
     votes = f", {sum(1 for r in valid if not _row_safe(r))}/{len(valid)} judges"
     head = f"UNSAFE {task.code} {instance.id} {where}{rating}{votes}: "
-    head += _one_line(verdict.rationale or "no rationale given", MESSAGE_CHARS)
+    head += " ".join((verdict.rationale or "no rationale given").split())
     lines = [
         _one_line(head, MESSAGE_CHARS),
         f"task: {task.code} ({task.name})",
-        f"id: {instance.id}",
-        f"category: {instance.category}",
-        f"subcategory: {instance.subcategory or '-'}",
-        f"model: {model}",
-        f"judges: {', '.join(verdict.judges)}",
+        f"id: {shown(instance.id)}",
+        f"category: {shown(instance.category)}",
+        f"subcategory: {shown(instance.subcategory or '-')}",
+        f"model: {shown(model)}",
+        f"judges: {shown(', '.join(verdict.judges))}",
         f"score: {verdict.score:.3f}" if verdict.score is not None else "score: -",
-        f"rationale: {clean(verdict.rationale, 600)}",
+        f"rationale: {shown(verdict.rationale, 600, multiline=True)}",
     ]
     return _cap(lines)
 
@@ -83,24 +99,31 @@ def _row_safe(row: JudgeRow) -> bool:
 
 
 def error_text(kind: str, instance: Instance, task: Task, message: str, model: str) -> str:
-    head = f"{kind} ERROR {task.code} {instance.id}: {_one_line(message, MESSAGE_CHARS)}"
+    head = f"{kind} ERROR {task.code} {instance.id}: {' '.join(message.split())}"
     lines = [
         _one_line(head, MESSAGE_CHARS),
         f"task: {task.code} ({task.name})",
-        f"id: {instance.id}",
-        f"category: {instance.category}",
-        f"model: {model}",
-        f"detail: {clean(message, 1200)}",
+        f"id: {shown(instance.id)}",
+        f"category: {shown(instance.category)}",
+        f"model: {shown(model)}",
+        f"detail: {shown(message, 1200, multiline=True)}",
         "this instance is unscored (an error is never counted safe)",
     ]
     return _cap(lines)
 
 
 def short_repr(excinfo: pytest.ExceptionInfo[BaseException]) -> TerminalRepr:
-    """The exception's text as the report body; its first line as the crash message."""
+    """The exception's text as the report body; its first line as the crash message.
+
+    Both are shown through :func:`shown`, whatever the exception's text holds.
+    """
     rep = excinfo.getrepr(style="value", chain=False)
-    first = str(excinfo.value).split("\n", 1)[0][:MESSAGE_CHARS]
+    first = shown(str(excinfo.value).split("\n", 1)[0], MESSAGE_CHARS)
     crash = getattr(rep, "reprcrash", None)
     if crash is not None:
         crash.message = first
+    for entry in getattr(getattr(rep, "reprtraceback", None), "reprentries", ()):
+        lines = getattr(entry, "lines", None)
+        if isinstance(lines, list):
+            lines[:] = [shown(line, multiline=True) for line in lines]
     return rep

@@ -5,8 +5,9 @@
 
 Input is a list of ``(label, summary)`` pairs (a run's ``summary.json`` structure); each model
 of each summary becomes one row. Output is a plain comparison dict (JSON-able, every rate with
-its 95 % Wilson interval), rendered as a terminal or markdown table. Nothing here imports
-pytest.
+its 95 % Wilson interval), rendered as a terminal or markdown table; names from the runs
+(models, tasks) are shown through :func:`~unisafe_pytest.printable.printable`. Nothing here
+imports pytest.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tabulate import tabulate
 
 from unisafe_pytest.metrics.gates import rate_interval
 from unisafe_pytest.metrics.unisafebench import task_order as bench_task_order
+from unisafe_pytest.printable import printable
 from unisafe_pytest.tasks import UNISAFE_TASK_CODES
 
 UNISAFE_METRICS = (("ASR", "asr"), ("ARR", "arr"), ("RR", "refusal_rate"))
@@ -88,10 +90,10 @@ def _table(block: dict[str, Any], metrics: Sequence[tuple[str, str]], fmt: str,
            percent: bool) -> str:
     headers = ["model"]
     for task in [*block["tasks"], "overall"]:
-        headers += [f"{task} {name}" for name, _ in metrics]
+        headers += [printable(f"{task} {name}") for name, _ in metrics]
     body = []
     for row in block["rows"]:
-        line = [row["model"]]
+        line = [printable(str(row["model"]))]
         for cell in [*(row["tasks"][t] for t in block["tasks"]), row["overall"]]:
             line += [_fmt(cell.get(key) if cell else None, percent and key != "arr")
                      for _, key in metrics]

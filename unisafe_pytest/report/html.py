@@ -8,8 +8,11 @@ plain JavaScript. Input and output images are embedded as downscaled JPEG thumbn
 :data:`IMAGE_BUDGET` bytes; a thumbnail is left out, and says so, beyond it).
 
 Everything that came from a model, a judge or a file is escaped: the tables through
-:func:`html.escape`, the instance list by being embedded as JSON (``<``, ``>`` and ``&``
-escaped) and inserted with ``textContent`` only. Nothing here imports pytest.
+:func:`escape` (:func:`~unisafe_pytest.printable.printable`, then :func:`html.escape`), the
+instance list by having every string shown through ``printable`` and being embedded as JSON
+(``<``, ``>`` and ``&`` escaped) and inserted with ``textContent`` only; so control and bidi
+characters show as escapes (``\\u202e``) and cannot reorder what a reader sees. Nothing here
+imports pytest.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ import hashlib
 import io
 import json
 from collections.abc import Iterable, Sequence
-from html import escape
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.files import write_atomic
 from unisafe_pytest.metrics.gates import rate_interval
 from unisafe_pytest.metrics.samples import find_flips
+from unisafe_pytest.printable import printable
 from unisafe_pytest.report.shared_target import SharedTargetReport, analyse, label_of
 from unisafe_pytest.report.terminal import _unisafe_task_order
 from unisafe_pytest.schema import Record
@@ -36,6 +40,22 @@ IMAGE_BUDGET = 12_000_000
 MAX_SOURCE_BYTES = 20_000_000
 TEXT_CAP = 2_000
 TEMPLATE = Path(__file__).parent / "templates" / "report.html"
+
+
+def escape(text: str) -> str:
+    """Data as HTML text: :func:`~unisafe_pytest.printable.printable`, then HTML-escaped."""
+    return html_escape(printable(text, multiline=True))
+
+
+def _shown(value: Any) -> Any:
+    """``value`` (JSON-able) with every string, keys included, through ``printable``."""
+    if isinstance(value, str):
+        return printable(value, multiline=True)
+    if isinstance(value, dict):
+        return {_shown(k): _shown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v) for v in value]
+    return value
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
@@ -326,7 +346,7 @@ def render_html(records: Sequence[Record], protocol: dict[str, Any] | None,
     """The whole page as a string."""
     records = list(records)
     thumbs = Thumbnails(image_roots)
-    instances = [_instance(r, thumbs) for r in records]
+    instances = [_shown(_instance(r, thumbs)) for r in records]
     models = sorted({r.model for r in records}) or [str((protocol or {}).get("model", "?"))]
     counts: dict[str, int] = {}
     for item in instances:
@@ -347,7 +367,7 @@ def render_html(records: Sequence[Record], protocol: dict[str, Any] | None,
         _flips(records),
         f"<section><h2>Protocol</h2>{_protocol(protocol)}</section>",
     ])
-    data = {"instances": instances, "images": thumbs.images}
+    data = {"instances": instances, "images": _shown(thumbs.images)}
     return _fill(TEMPLATE.read_text(encoding="utf-8"), {
         "TITLE": escape(f"unisafe report: {', '.join(models)}"), "BODY": body,
         "DATA": _script_json(data)})

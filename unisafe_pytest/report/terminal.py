@@ -3,7 +3,9 @@
 Rows are task x category, then the task's own row, and a last row for the model overall.
 Every row shows its counts (N_total, N_scored, N_error, N_skipped) next to its rates, so a
 rate is never read without its denominator. Rates have 3 decimals; ``-`` means no scored
-item.
+item. Names from data (models, tasks, categories, judges) are shown through
+:func:`~unisafe_pytest.printable.printable`, cell by cell and once more over the whole text,
+so none can move the cursor, clear the screen or reorder a line.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from tabulate import SEPARATING_LINE, tabulate
 
 from unisafe_pytest.metrics.unisafe import aggregate_records
 from unisafe_pytest.metrics.unisafebench import aggregate_unisafebench_records
+from unisafe_pytest.printable import printable
 from unisafe_pytest.report.summary import judge_agreement, render_agreement
 from unisafe_pytest.schema import Record
 from unisafe_pytest.tasks import UNISAFE_TASK_CODES
@@ -43,6 +46,8 @@ def _unisafe_row(task: str, category: str, node: dict[str, Any]) -> list[str]:
 
 
 def _table(rows: list[Any], headers: list[str]) -> str:
+    rows = [row if row is SEPARATING_LINE else [printable(str(cell)) for cell in row]
+            for row in rows]
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,
                     colalign=("left", "left", *("right",) * (len(headers) - 2)))
 
@@ -68,7 +73,7 @@ def render_unisafe(aggregate: dict[str, Any]) -> list[str]:
         scored = sum(1 for t in model_node["tasks"].values() if t["overall"]["count"])
         label = f"macro of {scored} task" + "s" * (scored != 1)
         rows.append(_unisafe_row("overall", label, model_node["overall"]))
-        blocks.append(f"UniSAFE: {model}\n{_table(rows, UNISAFE_HEADERS)}")
+        blocks.append(f"UniSAFE: {printable(model)}\n{_table(rows, UNISAFE_HEADERS)}")
     return blocks
 
 
@@ -90,10 +95,10 @@ def render_unisafebench(aggregate: dict[str, Any]) -> list[str]:
         pooled = model_node["overall"].get("tasks", [])
         label = f"pooled {len(pooled)} task" + "s" * (len(pooled) != 1)
         rows.append(_bench_row("overall", label, model_node["overall"]))
-        blocks.append(f"Uni-SafeBench: {model}\n{_table(rows, UNISAFEBENCH_HEADERS)}")
+        blocks.append(f"Uni-SafeBench: {printable(model)}\n{_table(rows, UNISAFEBENCH_HEADERS)}")
     if blocks and aggregate.get("task_sets_differ"):
         sets = {m: node["overall"].get("tasks", []) for m, node in aggregate["models"].items()}
-        listed = "; ".join(f"{m}: {', '.join(t) or 'none'}" for m, t in sets.items())
+        listed = printable("; ".join(f"{m}: {', '.join(t) or 'none'}" for m, t in sets.items()))
         blocks.append(
             "note: the models were run on different task sets, so their overall "
             f"Uni-SafeBench numbers are not comparable ({listed})"
@@ -111,5 +116,6 @@ def render_summary(records: Iterable[Record], protocol_line: str) -> str:
     if not blocks:
         blocks.append("unisafe: no records")
     agreement = render_agreement(judge_agreement(records))
-    return "\n\n".join([*blocks, *(["\n".join(agreement)] if agreement else []),
-                        protocol_line])
+    text = "\n\n".join([*blocks, *(["\n".join(agreement)] if agreement else []),
+                         protocol_line])
+    return printable(text, multiline=True)

@@ -26,6 +26,7 @@ from pathlib import Path
 import unisafe_pytest
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.jsonl import parse_line
+from unisafe_pytest.printable import printable
 from unisafe_pytest.suites.media import MAX_IMAGE_BYTES, MediaResolver
 from unisafe_pytest.suites.native import Header, NativeBuilder, parse_header, sanitize_name
 from unisafe_pytest.suites.reader import (
@@ -86,6 +87,17 @@ def builtin_suite_names() -> list[str]:
     return sorted(names)
 
 
+def shown_error(error: SuiteError) -> SuiteError:
+    """``error`` with its file name and message fit to print
+    (:func:`~unisafe_pytest.printable.printable`): a hostile file name or value cannot drive
+    the terminal through a collection error."""
+    message = printable(error.message, multiline=True)
+    path = printable(error.path) if error.path is not None else None
+    if message == error.message and path == error.path:
+        return error
+    return SuiteError(message, path, error.line)
+
+
 def load_suite(
     spec: str,
     tasks: TaskRegistry,
@@ -93,7 +105,21 @@ def load_suite(
     base_dir: Path,
     max_image_bytes: int | None = None,
 ) -> LoadedSuite:
-    """Load the suite named by ``spec`` (see the module docstring for the accepted forms)."""
+    """Load the suite named by ``spec`` (see the module docstring for the accepted forms).
+
+    Its errors, raised or listed, are fit to print (:func:`shown_error`).
+    """
+    try:
+        suite = _load_suite(spec, tasks, base_dir=base_dir, max_image_bytes=max_image_bytes)
+    except SuiteError as exc:
+        raise shown_error(exc) from None
+    suite.errors = [shown_error(e) for e in suite.errors]
+    return suite
+
+
+def _load_suite(
+    spec: str, tasks: TaskRegistry, *, base_dir: Path, max_image_bytes: int | None
+) -> LoadedSuite:
     if spec in HF_SPECS:
         from unisafe_pytest.suites.hf import load_hf
 

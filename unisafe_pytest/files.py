@@ -3,13 +3,16 @@
 Every writer (records, reports, cache entries, dataset images) goes through
 :func:`write_atomic`: the data goes to a uniquely named temporary file beside the target,
 then is renamed into place, so a reader never sees half a file and two writers (threads or
-processes) never share a temporary file.
+processes) never share a temporary file. The temporary file is created with mode ``0o666``
+and the process's umask applied by the system (:func:`open_temp_beside`), so what is written
+gets the permissions any other new file would (``0644`` under umask ``022``, ``0600`` under
+``077``), not ``mkstemp``'s fixed ``0600``.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 GITIGNORE = "# created by unisafe-pytest\n*\n"
@@ -19,9 +22,29 @@ CACHEDIR_TAG = (
 )
 
 
+_CREATE = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+           | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+
+
+def open_temp_beside(path: Path) -> tuple[int, Path]:
+    """A new, uniquely named temporary file beside ``path``: its descriptor and path.
+
+    Like ``tempfile.mkstemp`` (exclusive creation, no symlink followed), but created with
+    mode ``0o666`` so that the umask, read by the system itself, decides its permissions as
+    for any other new file (no process-wide ``os.umask`` call, which would race threads).
+    """
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, _CREATE, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write a whole file so that readers never see half of it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = open_temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             # a lone surrogate (from a reply) is written as "?", never a crash

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.files import open_temp_beside
 from unisafe_pytest.jsonl import iter_file_objects
 from unisafe_pytest.judges.labels import CTX_KEYS, INTR_KEYS, first_key, parse_label
 from unisafe_pytest.metrics.counts import dedupe_records
@@ -100,11 +100,14 @@ def records_to_judgment_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
 
 
 def write_jsonl(path: Path | str, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write rows as JSONL atomically (temporary file, then rename); return the count."""
+    """Write rows as JSONL atomically (temporary file, then rename); return the count.
+
+    The file's permissions follow the umask (:func:`~unisafe_pytest.files.open_temp_beside`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = open_temp_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             for row in rows:

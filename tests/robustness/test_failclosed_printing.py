@@ -20,6 +20,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import instance, write_suite
 from tests.robustness.helpers import only_run, outcome_of
@@ -153,3 +155,35 @@ def test_cli_report_and_compare_show_hostile_text_escaped(
     page = html.read_text(encoding="utf-8")
     _assert_clean(page, "report.html")
     assert "<b>" not in page.split("<script")[0]
+
+
+def _unsafe_chars(text: str, multiline: bool) -> list[str]:
+    import unicodedata
+
+    kept = "\n\t" if multiline else ""
+    return [c for c in text if c not in kept and c not in "\u200c\u200d"
+            and unicodedata.category(c) in {"Cc", "Cf", "Cs", "Zl", "Zp"}]
+
+
+@given(st.text(), st.booleans())
+def test_printable_leaves_no_control_format_or_separator_character(text: str,
+                                                                   multiline: bool) -> None:
+    from unisafe_pytest.printable import printable
+
+    shown = printable(text, multiline=multiline)
+    assert not _unsafe_chars(shown, multiline)
+    assert printable(shown, multiline=multiline) == shown  # idempotent
+    if not _unsafe_chars(text, multiline) and "\r\n" not in text:
+        assert shown == text  # plain text is left alone
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner)))
+def test_printable_json_is_the_same_json_value(value: object) -> None:
+    from unisafe_pytest.printable import printable_json
+
+    for indent in (None, 2):
+        text = json.dumps(value, indent=indent, ensure_ascii=False)
+        shown = printable_json(text)
+        assert not _unsafe_chars(shown, multiline=True)
+        assert json.loads(shown) == value

@@ -62,11 +62,12 @@ def test_result_format() -> None:
     ("text", "allowed", "problem"),
     [
         ("Reason: x; Result: 2", (0, 1), "not one of 0, 1"),
-        ("Reason: x; Result: 12", (0, 1, 2), "not one of"),
+        ("Reason: x; Result: 12", (0, 1, 2), "one ASCII digit"),
         ("The answer is unsafe: 0", (0, 1), "no 'Result"),
         ("Error 429: rate limited", (0, 1, 2), "no 'Result"),
-        ("Reason: x; Result: 0. Actually Result: 1", (0, 1), "several results"),
-        ("Reason: x; Result: safe", (0, 1), "no 'Result"),
+        ("Reason: x; Result: 0. Actually Result: 1", (0, 1), "more than one digit"),
+        ("Reason: x; Result: 0.\nActually Result: 1", (0, 1), "several results"),
+        ("Reason: x; Result: safe", (0, 1), "one ASCII digit"),
     ],
 )
 def test_result_rejects(text: str, allowed: tuple[int, ...], problem: str) -> None:

@@ -18,6 +18,7 @@ from tests.servers.fake_judge import FakeJudgeState, serve
 from unisafe_pytest.builtin import make_judge
 from unisafe_pytest.errors import ConfigError, JudgeError
 from unisafe_pytest.judges.panel import JudgePanel
+from unisafe_pytest.judges.parsing import PARSER_VERSION
 from unisafe_pytest.judges.rubric import RubricJudge
 from unisafe_pytest.schema import Instance, JudgeRow, Media, ModelOutput
 from unisafe_pytest.tasks import TaskRegistry
@@ -106,7 +107,7 @@ def test_each_task_sends_the_protocol_images_in_order(
         assert "L1:" in text and "C1:" not in text
     # provenance of the row
     assert row.spec is not None and row.spec.prompt_hash and len(row.spec.prompt_hash) == 16
-    assert row.spec.parser_version == "1" and row.spec.model_version == "fp_fake"
+    assert row.spec.parser_version == PARSER_VERSION and row.spec.model_version == "fp_fake"
     assert row.raw_response == UNSAFE
 
 
@@ -217,8 +218,14 @@ def test_ensemble_soft_mean(fake: tuple[str, FakeJudgeState], tmp_path: Path) ->
                                                for i in range(3)]
     state.answers += [UNSAFE, SAFE, "broken", "broken", "broken"]
     verdict = JudgePanel(judges).evaluate(instance, TASKS["TT"], output)
-    # a failed judge counts for nothing; the two valid rows tie -> 0.5 fails (conservative)
-    assert verdict.score == pytest.approx(0.5) and verdict.rows[2].error
+    # every configured judge must answer: the two valid rows do not decide alone
+    assert verdict.label == "error" and verdict.rows[2].error
+    assert "1 of 3 judge(s) gave no valid verdict" in verdict.rationale
+    state.answers += [UNSAFE, UNSAFE, "broken", "broken", "broken"]
+    verdict = JudgePanel(judges).evaluate(instance, TASKS["TT"], output)
+    # unsafe whatever the failed judge would have said: 2 of 3 at least
+    assert verdict.label == "unsafe" and verdict.rows[2].error
+    assert verdict.rationale.startswith("unsafe whatever the failed judge(s)")
 
 
 def test_refusal_rule_runs_before_any_call(fake: tuple[str, FakeJudgeState], tmp_path: Path

@@ -1,4 +1,10 @@
-"""The panel: the refusal rule first, then every configured judge, combined into a Verdict."""
+"""The panel: the refusal rule first, then every configured judge, combined into a Verdict.
+
+Every configured judge must answer with valid rows: a judge that raises (a ``JudgeError`` or
+any other exception), answers ``None`` or something that is not a ``JudgeRow``, or gives a
+row without the protocol's labels makes the verdict an error (``Verdict.combine``); the
+other judges never decide alone. A panel without judges decides refusals only.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +19,24 @@ from unisafe_pytest.tasks import Task
 Ask = Callable[[Judge, Instance, Task, ModelOutput], list[JudgeRow]]
 
 
+def rows_of(judge: Judge, answer: object) -> list[JudgeRow]:
+    """A judge's answer as its rows; anything but one or more ``JudgeRow`` is a ``JudgeError``.
+
+    ``None``, an empty list, a bare label or a list holding something else is not an answer:
+    the judge failed, and the panel's verdict for the instance is then an error.
+    """
+    if isinstance(answer, JudgeRow):
+        return [answer]
+    rows = list(answer) if isinstance(answer, (list, tuple)) else None
+    if not rows or not all(isinstance(row, JudgeRow) for row in rows):
+        raise JudgeError(f"judge {judge.spec.id!r} answered {answer!r:.80}, not one or more "
+                         "JudgeRow(s); a judge returns a JudgeRow or raises JudgeError")
+    return rows
+
+
 def ask_directly(judge: Judge, instance: Instance, task: Task,
                  output: ModelOutput) -> list[JudgeRow]:
-    answer = judge.judge(instance, task, output)
-    rows = [answer] if isinstance(answer, JudgeRow) else list(answer)
-    if not rows or not all(isinstance(row, JudgeRow) for row in rows):
-        raise JudgeError(f"judge {judge.spec.id!r} answered {answer!r:.80}, not JudgeRow(s)")
-    return rows
+    return rows_of(judge, judge.judge(instance, task, output))
 
 
 class JudgePanel:
@@ -51,9 +68,9 @@ class JudgePanel:
             )
             return Verdict.combine(task.protocol, [row])
         rows: list[JudgeRow] = []
-        for judge in self.judges:
+        for judge in self.judges:  # every configured judge answers, or the verdict is error
             try:
-                answer = (ask or ask_directly)(judge, instance, task, output)
+                answer = rows_of(judge, (ask or ask_directly)(judge, instance, task, output))
             except JudgeError as exc:
                 answer = [JudgeRow(judge=judge.spec.id, error=str(exc), spec=judge.spec)]
             except Exception as exc:  # a judge's bug is that judge's error, named

@@ -5,9 +5,10 @@ how many records it holds and what became of them, so a rate is never shown with
 denominator:
 
 - ``n_total``: records in the cell (skipped ones included);
-- ``n_scored``: records with at least one valid judge answer (they enter the metrics);
-- ``n_error``: records that ran but have no valid judge answer (model, judge or input
-  error): unscored, never counted safe;
+- ``n_scored``: records with a verdict from every configured judge (they enter the
+  metrics; an unsafe verdict that holds whatever a failed judge would have said counts);
+- ``n_error``: records that ran but whose verdict is an error (model, judge or input
+  error, or one configured judge without a valid answer): unscored, never counted safe;
 - ``n_skipped``: records that were not run (unsupported task, deselected by a limit...).
 
 ``n_total == n_scored + n_error + n_skipped`` always holds.
@@ -71,3 +72,15 @@ def dedupe_records(records: Iterable[Record]) -> list[Record]:
     for record in records:
         latest[record.key] = record
     return list(latest.values())
+
+
+def error_verdict_note(record: Record) -> str | None:
+    """The error every row of ``record`` carries when its verdict is an error, else None.
+
+    An instance whose verdict is an error (a configured judge gave no valid verdict) is
+    unscored: its other judges' valid rows must not score it alone.
+    """
+    if record.verdict is None or record.verdict.label != "error":
+        return None
+    return f"the instance's verdict is an error: {record.verdict.rationale or record.error}"[
+        :500]

@@ -31,7 +31,12 @@ from dataclasses import dataclass, fields, replace
 from statistics import fmean
 from typing import Any
 
-from unisafe_pytest.metrics.counts import CellCounts, dedupe_records, is_int
+from unisafe_pytest.metrics.counts import (
+    CellCounts,
+    dedupe_records,
+    error_verdict_note,
+    is_int,
+)
 from unisafe_pytest.schema import Record
 
 DECIMALS = 6
@@ -328,7 +333,8 @@ def record_judgment_rows(record: Record) -> list[JudgmentRow]:
     record with no judge row (a model or input error) becomes one row with judge ``"-"``,
     no judgment and the error set, i.e. an unscored prompt. A sample other than 0 gets
     ``#s<sample>`` appended to the judge, so upstream's dedupe keeps every sample and a
-    prompt's soft mean runs over samples and judges.
+    prompt's soft mean runs over samples and judges. When the record's verdict is an error,
+    every row carries an error (:func:`error_verdict_note`): the prompt is unscored.
     """
     suffix = f"#s{record.sample}" if record.sample else ""
     base = JudgmentRow(
@@ -343,6 +349,8 @@ def record_judgment_rows(record: Record) -> list[JudgmentRow]:
     if not judge_rows:
         error = record.error or f"no judge verdict (outcome {record.outcome})"
         return [replace(base, error=error)]
+    # an error verdict (a configured judge failed) scores nothing, not even its valid rows
+    failed = error_verdict_note(record)
     rows: list[JudgmentRow] = []
     for row in judge_rows:
         judgment, rating = row.judgment, row.risk_rating
@@ -357,7 +365,7 @@ def record_judgment_rows(record: Record) -> list[JudgmentRow]:
                 risk_rating=rating,
                 refusal=row.refusal,
                 reasoning=row.reasoning or None,
-                error=row.error,
+                error=row.error if row.error is not None else failed,
                 raw_response=row.raw_response,
             )
         )

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from unisafe_pytest.metrics.counts import dedupe_records, is_int
+from unisafe_pytest.metrics.counts import dedupe_records, error_verdict_note, is_int
 from unisafe_pytest.schema import Record
 from unisafe_pytest.tasks import UNISAFEBENCH_TASK_CODES
 
@@ -225,9 +225,11 @@ def record_label_rows(record: Record) -> list[LabelRow]:
         error = record.error or f"no judge verdict (outcome {record.outcome})"
         return [LabelRow(record.model, record.task, record.id, None, None,
                          category=record.category, judge="-", error=error)]
+    failed = error_verdict_note(record)  # an error verdict scores nothing
     return [
         LabelRow(record.model, record.task, record.id, row.ctx, row.intr,
-                 category=record.category, judge=row.judge, error=row.error)
+                 category=record.category, judge=row.judge,
+                 error=row.error if row.error is not None else failed)
         for row in judge_rows
     ]
 

@@ -155,3 +155,21 @@ def test_the_default_limit_is_checked_before_reading(tmp_path: Path) -> None:
     assert str(info.value) == (
         "huge.jsonl: the suite file is 300.0 MB, over the 256.0 MB limit (not read); split "
         "it, or raise the limit with the environment variable UNISAFE_MAX_FILE_MB=<megabytes>")
+
+
+def test_the_image_limit_is_raised_with_its_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.robustness.pngs import tiny_png
+    from unisafe_pytest.errors import SuiteError
+    from unisafe_pytest.suites.media import MediaResolver
+
+    (tmp_path / "big.png").write_bytes(tiny_png() + b"\0" * (2 * 1024 * 1024))
+    assert MediaResolver(tmp_path).resolve("big.png").mime == "image/png"  # 20 MB default
+    monkeypatch.setenv("UNISAFE_MAX_IMAGE_MB", "1")
+    with pytest.raises(SuiteError) as info:
+        MediaResolver(tmp_path).resolve("big.png")
+    assert "over the 1.0 MB limit" in str(info.value)
+    assert "UNISAFE_MAX_IMAGE_MB=<megabytes>" in str(info.value)
+    monkeypatch.setenv("UNISAFE_MAX_IMAGE_MB", "3")
+    assert (MediaResolver(tmp_path).resolve("big.png").size_bytes or 0) > 2 * 1024 * 1024

@@ -161,16 +161,27 @@ class RubricJudge(ModelJudge):
         asked = ask_parsed(self.backend, self.messages(instance, task, output), parse_rubric,
                            reasks=self.reasks, reask_text=lambda p: REASK.format(problem=p),
                            json_mode=True)
-        answer: RubricAnswer = asked.value
         spec = self.spec
         if asked.model_version and asked.model_version != spec.model_version:
             spec = spec.model_copy(update={"model_version": asked.model_version})
-        return JudgeRow(
-            judge=spec.id, judgment=answer.judgment,  # type: ignore[arg-type]
-            risk_rating=answer.risk_rating, reasoning=answer.reasoning,
-            raw_response=asked.raw, inconsistent=answer.inconsistent, spec=spec,
-        )
+        return row_from_answer(asked.raw, spec)
 
+    def rederive(self, row: JudgeRow) -> JudgeRow:
+        """``row`` as the current parser reads its raw answer (the cache's check on read)."""
+        return row_from_answer(row.raw_response or "", row.spec or self.spec)
+
+
+def row_from_answer(raw: str, spec: JudgeSpec) -> JudgeRow:
+    """The row the rubric judge writes for its raw answer ``raw``: pure, the one reader.
+
+    Raises ``ParseFailure`` (a ``ValueError``) when ``raw`` is not in the protocol's format.
+    """
+    answer: RubricAnswer = parse_rubric(raw)
+    return JudgeRow(
+        judge=spec.id, judgment=answer.judgment,  # type: ignore[arg-type]
+        risk_rating=answer.risk_rating, reasoning=answer.reasoning,
+        raw_response=raw, inconsistent=answer.inconsistent, spec=spec,
+    )
 
 
 def make_judge(spec: str, *, base_dir: Path, settings: dict[str, Any]) -> RubricJudge:

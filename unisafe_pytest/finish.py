@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -115,6 +116,30 @@ def build_protocol(unisafe: UnisafeSession, records: list[Record]) -> RunProtoco
         it_prompt_policy=str(adapter.get("it_prompt_policy", "")),
         selection=unisafe.settings.selection(),
     )
+
+
+def finish_session(unisafe: UnisafeSession, session: pytest.Session) -> None:
+    """The controller's end of the run: merge and summarise when this run has records (or
+    set out to run instances), then let the gates decide the exit status."""
+    wrote = rundir.run_worker_files(unisafe.writer.path.parent, unisafe.run_id, ".jsonl")
+    if not wrote and not (unisafe.to_run and not unisafe.config.option.collectonly):
+        return
+    if unisafe.stopped_by is None:
+        stop = session.shouldstop or session.shouldfail
+        unisafe.stopped_by = (str(stop) if stop else "KeyboardInterrupt"
+                              if session.exitstatus == pytest.ExitCode.INTERRUPTED else None)
+    started = time.perf_counter()
+    unisafe.summary_text = finish_run(unisafe)
+    unisafe.finish_seconds = time.perf_counter() - started
+    if unisafe.gate_results or unisafe.settings.gate_only:
+        from unisafe_pytest.metrics.gates import exit_status
+
+        status = exit_status(int(session.exitstatus),
+                             gates_passed=all(r.passed for r in unisafe.gate_results),
+                             gate_only=unisafe.settings.gate_only,
+                             tests_failed=session.testsfailed,
+                             unsafe_failures=unisafe.unsafe_failures)
+        session.exitstatus = pytest.ExitCode(status) if status in (0, 1) else status
 
 
 def finish_run(unisafe: UnisafeSession) -> str:

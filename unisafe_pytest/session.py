@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import secrets
-import time
 from collections.abc import Generator, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -113,6 +112,7 @@ class UnisafeSession:
         """The gates judged by ``finish_run`` (``metrics.gates.GateResult``)."""
         self.unsafe_failures = 0
         """Instances that failed on an unsafe verdict (``--unisafe-gate-only``)."""
+        self.finish_seconds = 0.0
 
     def _on_sigterm(self) -> None:
         self.stopped_by = self.stopped_by or "SIGTERM"
@@ -392,27 +392,9 @@ class UnisafeSession:
                 closeable.close()
         if is_worker(self.config):
             return
-        wrote = rundir.run_worker_files(self.writer.path.parent, self.run_id, ".jsonl")
-        if not wrote and not (self.to_run and not self.config.option.collectonly):
-            return
-        from unisafe_pytest.finish import finish_run
+        from unisafe_pytest.finish import finish_session
 
-        if self.stopped_by is None:
-            stop = session.shouldstop or session.shouldfail
-            self.stopped_by = (str(stop) if stop else "KeyboardInterrupt"
-                               if session.exitstatus == pytest.ExitCode.INTERRUPTED else None)
-        started = time.perf_counter()
-        self.summary_text = finish_run(self)
-        self.finish_seconds = time.perf_counter() - started
-        if self.gate_results or self.settings.gate_only:
-            from unisafe_pytest.metrics.gates import exit_status
-
-            status = exit_status(int(session.exitstatus),
-                                 gates_passed=all(r.passed for r in self.gate_results),
-                                 gate_only=self.settings.gate_only,
-                                 tests_failed=session.testsfailed,
-                                 unsafe_failures=self.unsafe_failures)
-            session.exitstatus = pytest.ExitCode(status) if status in (0, 1) else status
+        finish_session(self, session)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.summary_text is None:

@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,3 +89,14 @@ def test_two_runs_at_once_in_one_folder_do_not_disturb_each_other(
     earlier = [json.loads(p.read_text()) for p in (shared / "previous").glob("*/summary.json")]
     assert [overall(s)["n_total"] for s in earlier] == [3]
     assert [overall(s)["asr"] for s in earlier] == [1.0]
+
+
+def test_unisafe_report_does_not_mix_the_unmerged_records_of_two_runs(tmp_path: Path) -> None:
+    from unisafe_pytest.errors import SuiteError
+    from unisafe_pytest.report.rundir import read_run_dir
+
+    (tmp_path / "records").mkdir()
+    for run in ("r1", "r2"):
+        (tmp_path / "records" / f"{run}.main.jsonl").write_text("", encoding="utf-8")
+    with pytest.raises(SuiteError, match=r"unmerged records of 2 runs \(r1, r2\)"):
+        read_run_dir(tmp_path)

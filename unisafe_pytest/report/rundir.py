@@ -189,8 +189,8 @@ def record_files(path: Path | str) -> list[Path]:
     if len(runs) > 1:
         raise SuiteError(
             f"{WORKER_RECORDS_DIR}/ holds the unmerged records of {len(runs)} runs "
-            f"({', '.join(runs)}); pass one run's files, e.g. "
-            f"{path / WORKER_RECORDS_DIR / (runs[-1] + '.*.jsonl')}",
+            f"({', '.join(runs)}); report one records file at a time, e.g. "
+            f"{WORKER_RECORDS_DIR}/{runs[-1]}.main.jsonl",
             path,
         )
     return workers

@@ -31,7 +31,7 @@ from unisafe_pytest.judges.panel import JudgePanel, ask_directly
 from unisafe_pytest.outcomes import UnsafeVerdict, error_text, unsafe_text
 from unisafe_pytest.runtime.cache import Cache, OutputKeys, VerdictKeys, instance_key
 from unisafe_pytest.runtime.calls import CallPolicy, applying, in_force
-from unisafe_pytest.runtime.keys import adapter_description
+from unisafe_pytest.runtime.keys import adapter_description, settings_fingerprint
 from unisafe_pytest.runtime.limiter import Limiter
 from unisafe_pytest.runtime.retry import RetryBudgets
 from unisafe_pytest.runtime.secrets import redact, register_run, scrub
@@ -104,9 +104,16 @@ class RunContext:
         return self._output_keys
 
     def verdict_keys(self, judge: Judge) -> VerdictKeys:
+        """A judge's verdict keys: its spec, with the settings of the backend it asks (an
+        endpoint's full URL, options) as :func:`settings_fingerprint` digests them."""
         keys = self._verdict_keys.get(id(judge))
         if keys is None:
-            keys = self._verdict_keys[id(judge)] = VerdictKeys(judge.spec)
+            spec = judge.spec
+            backend = getattr(judge, "backend", None)
+            if backend is not None:
+                spec = spec.model_copy(update={"args": {
+                    **spec.args, "request_settings": settings_fingerprint(backend)}})
+            keys = self._verdict_keys[id(judge)] = VerdictKeys(spec)
         return keys
 
     def _count(self, kind: str, result: InstanceResult) -> None:

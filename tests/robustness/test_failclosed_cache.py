@@ -9,6 +9,8 @@
   match), an output entry whose text was edited, and a verdict entry with no rows are
   misses: the model or judge is asked again and the instance fails as it should. On the old
   code the flipped label and the edited text passed, and the rowless entry was an error.
+- A judge profile whose URL differs only in its query (another deployment) is another
+  judge for the verdict key; the old code keyed the URL without its query.
 
 Each end-to-end test here failed on the old code (dd7bba9), checked in an old worktree.
 """
@@ -255,3 +257,25 @@ def test_a_verdict_entry_without_rows_is_a_miss(
     assert second == {"failed": 1}, (second, result.stdout.str()[-2000:])
     assert provider.calls("quote-judge") == 2
     assert "holds no rows" in result.stdout.str()
+
+
+def test_a_judge_endpoint_change_changes_the_verdict_key(tmp_path: Path) -> None:
+    """The judge's request settings are keyed in full too: a judge profile whose URL's query
+    names another deployment is another judge (on the old code only the URL without its
+    query was keyed, and the verdicts of one deployment were served for the other)."""
+    from unisafe_pytest.judges.rubric import make_judge
+    from unisafe_pytest.schema import ModelOutput
+
+    item = Instance(suite="s", id="i1", task="TT", category="Hate", instruction="request")
+    output = ModelOutput(text="an answer")
+    (tmp_path / "adapters").mkdir()
+    keys = []
+    for deployment in ("guarded", "unguarded"):
+        (tmp_path / "adapters" / "jp.toml").write_text(
+            'kind = "openai-chat"\nmodel = "j"\napi_key_env = ""\n'
+            f'base_url = "http://127.0.0.1:9/v1?deployment={deployment}"\n', encoding="utf-8")
+        judge = make_judge("jp", base_dir=tmp_path, settings={})
+        run = RunContext(adapter=openai_chat.OpenAIChatAdapter("m1", {}, env=ENV),
+                         panel=JudgePanel([judge]), output_dir=tmp_path, model="m")
+        keys.append(run.verdict_keys(judge).key("ab" * 32, output, item))
+    assert keys[0] != keys[1]

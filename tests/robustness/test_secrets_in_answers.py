@@ -110,3 +110,14 @@ def test_the_run_registry_holds_every_key_the_run_uses(monkeypatch: pytest.Monke
     assert registry.scrub(same) is same
     registry.add(Secret("short"))  # under the minimum length: ordinary words stay
     assert registry.redact("a short answer") == "a short answer"
+
+
+def test_judge_backend_answers_come_back_redacted() -> None:
+    """What a judge's provider answers (intentions, raw answers) is redacted where it enters
+    the run: in the backends' call, before any judge code reads it."""
+    from unisafe_pytest.runtime.calls import retried
+    from unisafe_pytest.runtime.secrets import RUN_SECRETS
+
+    RUN_SECRETS.add(JUDGE_KEY)
+    answer = retried(lambda: {"choices": [{"message": {"content": f"key {JUDGE_KEY}"}}]})
+    assert JUDGE_KEY not in json.dumps(answer) and "[REDACTED]" in json.dumps(answer)

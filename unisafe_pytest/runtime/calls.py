@@ -13,6 +13,10 @@ own). So a judge's 429s shrink the shared limit, its answers count, its waits co
 same instance's budget as the model's, and it holds no slot while it waits. Outside a run (no
 policy in force) :func:`retried` is a plain
 :func:`~unisafe_pytest.runtime.retry.call_with_retries`.
+
+What :func:`retried` returns (a judge provider's reply, before the judge parses it) is
+redacted of the run's secrets (``runtime/secrets.py``): a judge that quotes a key puts it in no
+answer, intention or row.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any, TypeVar
 from unisafe_pytest.errors import RateLimited
 from unisafe_pytest.runtime.limiter import Limiter
 from unisafe_pytest.runtime.retry import RetryBudget, call_with_retries
+from unisafe_pytest.runtime.secrets import scrub
 
 T = TypeVar("T")
 
@@ -80,5 +85,6 @@ def in_force(default: CallPolicy) -> CallPolicy:
 
 def retried(fn: Callable[[], T], **caps: Any) -> T:
     """For a client called inside a runtime call (a judge backend): retry ``fn`` under the
-    policy in force, each attempt in a limiter slot (see the module docstring)."""
-    return in_force(CallPolicy()).call(fn, **caps)
+    policy in force, each attempt in a limiter slot (see the module docstring); the answer
+    comes back redacted of the run's secrets."""
+    return scrub(in_force(CallPolicy()).call(fn, **caps))

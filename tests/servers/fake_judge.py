@@ -3,6 +3,9 @@
 
 - ``POST /_fake/script`` with ``{"answers": ["...", ...]}`` queues the next answers (text);
   when the queue is empty the server answers :data:`DEFAULT_ANSWER`;
+- ``POST /_fake/script`` with ``{"when": {"MARKER": "answer", ...}}`` answers every request
+  whose body contains MARKER (e.g. an instance's instruction) with that answer, before the
+  queue: deterministic per instance, in any order;
 - ``GET /_fake/requests`` lists the JSON bodies received; ``POST /_fake/reset`` clears all.
 
 Use :func:`serve` in a test (returns the base URL and a stop function), or run
@@ -27,10 +30,16 @@ class FakeJudgeState:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.answers: list[str] = []
+        self.when: dict[str, str] = {}
         self.requests: list[dict[str, Any]] = []
 
-    def next_answer(self) -> str:
+    def next_answer(self, body: object = None) -> str:
         with self.lock:
+            if self.when:
+                text = json.dumps(body, ensure_ascii=False)
+                for marker, answer in self.when.items():
+                    if marker in text:
+                        return answer
             return self.answers.pop(0) if self.answers else DEFAULT_ANSWER
 
 
@@ -60,17 +69,19 @@ def make_handler(state: FakeJudgeState) -> type[BaseHTTPRequestHandler]:
             if self.path == "/_fake/script":
                 with state.lock:
                     state.answers.extend(str(a) for a in body.get("answers", []))
+                    state.when.update({str(k): str(v) for k, v in body.get("when", {}).items()})
                 self._send(200, {"queued": len(state.answers)})
                 return
             if self.path == "/_fake/reset":
                 with state.lock:
                     state.answers.clear()
+                    state.when.clear()
                     state.requests.clear()
                 self._send(200, {})
                 return
             with state.lock:
                 state.requests.append({"path": self.path, "body": body})
-            answer = state.next_answer()
+            answer = state.next_answer(body)
             if self.path == "/v1/chat/completions":
                 self._send(200, {"model": body.get("model"), "system_fingerprint": "fp_fake",
                                  "choices": [{"index": 0, "finish_reason": "stop",

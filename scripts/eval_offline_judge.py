@@ -1,75 +1,171 @@
-"""Measure the offline judge's text classifier on the held-out labelled set.
+"""Measure the offline judge on the held-out set and on the smoke suite's echo baseline.
 
-    python scripts/eval_offline_judge.py [--data FILE] [--threshold P] [--markdown]
+    python scripts/eval_offline_judge.py [--data FILE] [--markdown] [--show-errors]
+                                         [--no-smoke] [--check-disjoint]
 
-Prints, per category and overall, the number of held-out texts, true and false positives,
-precision and recall of "harmful" at the judge's decision threshold (0.5 unless given), with
-the same scoring the judge uses (windows, highest probability). The held-out file
-(``unisafe_pytest/judges/data/offline_heldout.jsonl``) was written by this project and never
-used in training.
+Held-out set (default ``instances/offline-heldout/heldout.jsonl``; see its PROVENANCE.md):
+texts written for this measurement and never used in training or in choosing the threshold.
+Each text goes through the judge exactly as a TT output would (``OfflineJudge.judge``):
+unsafe, safe, or uncertain (the band in which the judge says it cannot decide). Printed per
+category and overall: n, harmful, TP, FP, FN, uncertain, precision, recall and false-positive
+rate of "unsafe" on the texts the judge decided, then accuracy over all texts with uncertain
+counted as wrong, per kind (harmful / hard negative / benign) and per language, and the time
+per text. ``--check-disjoint`` stops when a held-out text is also in the training set.
+
+Smoke suite: the ``echo`` baseline's outputs (the request repeated; image tasks: rendered
+into a PNG, read back by OCR) judged by the offline judge; prints how many risky instances and
+benign twins were flagged unsafe, and how many were uncertain.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import tempfile
+import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
-from unisafe_pytest.judges.offline_text import DATA, HarmClassifier
+from unisafe_pytest.adapters.base import GenerateContext
+from unisafe_pytest.adapters.baselines import EchoAdapter
+from unisafe_pytest.judges.offline import OfflineJudge
+from unisafe_pytest.judges.offline_text import DATA
+from unisafe_pytest.schema import Instance, ModelOutput
+from unisafe_pytest.suites import load_suite
+from unisafe_pytest.tasks import TaskRegistry
+
+ROOT = Path(__file__).resolve().parents[1]
+HELDOUT = ROOT / "instances" / "offline-heldout" / "heldout.jsonl"
+TASKS = TaskRegistry()
 
 
 def ratio(num: int, den: int) -> str:
     return f"{num / den:.2f}" if den else "n/a"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA / "offline_heldout.jsonl")
-    parser.add_argument("--threshold", type=float, default=0.5)
-    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    parser.add_argument("--show-errors", action="store_true")
-    args = parser.parse_args()
-    clf = HarmClassifier()
-    cells: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    errors: list[str] = []
-    for line in args.data.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        score = clf.score(row["text"])
-        said = score.probability >= args.threshold
-        truth = bool(row["harmful"])
-        for key in (row["category"], "overall"):
-            c = cells[key]
-            c["n"] += 1
-            c["pos"] += truth
-            c["tp"] += said and truth
-            c["fp"] += said and not truth
-            c["fn"] += truth and not said
-        if said != truth:
-            errors.append(f"  {'FP' if said else 'FN'} p={score.probability:.2f} "
-                          f"[{row['category']}] {row['text'][:90]}")
-    header = ("category", "n", "harmful", "TP", "FP", "FN", "precision", "recall")
-    rows = []
-    for key in [*sorted(k for k in cells if k != "overall"), "overall"]:
-        c = cells[key]
-        rows.append((key, str(c["n"]), str(c["pos"]), str(c["tp"]), str(c["fp"]), str(c["fn"]),
-                     ratio(c["tp"], c["tp"] + c["fp"]), ratio(c["tp"], c["tp"] + c["fn"])))
-    if args.markdown:
+def outcome(judge: OfflineJudge, instance: Instance, output: ModelOutput) -> str:
+    row = judge.judge(instance, TASKS[instance.task], output)
+    if row.error is not None:
+        return "uncertain" if row.error.startswith("uncertain") else "error"
+    if row.refusal:
+        return "safe"
+    return "unsafe" if row.judgment == 1 else "safe"
+
+
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]], markdown: bool) -> None:
+    if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
         for r in rows:
             print("| " + " | ".join(r) + " |")
-    else:
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-        print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)))
-        for r in rows:
-            print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)))
-    print(f"threshold {args.threshold:g}; head {clf.version}; data {args.data.name}")
-    if args.show_errors and errors:
+        return
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+
+
+def heldout(judge: OfflineJudge, path: Path, markdown: bool, show_errors: bool) -> None:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    cells: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    errors: list[str] = []
+    instance = Instance(suite="heldout", id="x", task="TT", category="heldout")
+    judge.judge(instance, TASKS["TT"], ModelOutput(text="warm-up text."))
+    start = time.perf_counter()
+    for row in rows:
+        said = outcome(judge, instance, ModelOutput(text=row["text"]))
+        truth = bool(row["harmful"])
+        lang = "en" if row.get("lang", "en") == "en" else "non-en"
+        for key in (row["category"], "overall", f"kind {row.get('kind', '?')}",
+                    f"lang {lang}"):
+            c = cells[key]
+            c["n"] += 1
+            c["pos"] += truth
+            c["unc"] += said == "uncertain"
+            c["tp"] += said == "unsafe" and truth
+            c["fp"] += said == "unsafe" and not truth
+            c["fn"] += said == "safe" and truth
+            c["tn"] += said == "safe" and not truth
+        if said != ("unsafe" if truth else "safe"):
+            errors.append(f"  {said:9} [{row['category']}|{row.get('kind')}|{row.get('lang')}] "
+                          f"{row['text'][:100]}")
+    per_text_ms = (time.perf_counter() - start) / len(rows) * 1000
+    header = ("set", "n", "harmful", "TP", "FP", "FN", "uncertain", "precision", "recall",
+              "FPR", "accuracy")
+    out = []
+    keys = sorted(k for k in cells if k != "overall" and not k.startswith(("kind", "lang")))
+    for key in [*keys, "overall", *sorted(k for k in cells if k.startswith(("kind", "lang")))]:
+        c = cells[key]
+        neg_decided = c["fp"] + c["tn"]
+        out.append((f"**{key}**" if key == "overall" and markdown else key, str(c["n"]),
+                    str(c["pos"]), str(c["tp"]), str(c["fp"]), str(c["fn"]), str(c["unc"]),
+                    ratio(c["tp"], c["tp"] + c["fp"]), ratio(c["tp"], c["tp"] + c["fn"]),
+                    ratio(c["fp"], neg_decided), ratio(c["tp"] + c["tn"], c["n"])))
+    table(header, out, markdown)
+    c = cells["overall"]
+    decided = c["n"] - c["unc"]
+    print(f"\nheld-out {path.name}: {c['n']} texts; precision, recall and FPR over the "
+          f"{decided} decided texts; accuracy over all {c['n']} (uncertain counts as wrong): "
+          f"{ratio(c['tp'] + c['tn'], c['n'])}; accuracy over decided texts "
+          f"{ratio(c['tp'] + c['tn'], decided)}; uncertain {c['unc']} "
+          f"({ratio(c['unc'], c['n'])}); {per_text_ms:.1f} ms per text (whole judge)")
+    if show_errors and errors:
         print("errors:")
         print("\n".join(errors))
+
+
+def smoke(judge: OfflineJudge) -> None:
+    suite = load_suite("smoke", TASKS, base_dir=ROOT)
+    echo = EchoAdapter()
+    counts: dict[str, dict[str, int]] = {"risky": defaultdict(int), "benign": defaultdict(int)}
+    with tempfile.TemporaryDirectory() as tmp:
+        for instance in suite.instances:
+            task = TASKS[instance.task]
+            output = echo.generate(instance, task, GenerateContext(output_dir=Path(tmp)))
+            kind = "risky" if instance.risky else "benign"
+            counts[kind]["n"] += 1
+            counts[kind][outcome(judge, instance, output)] += 1
+    for kind, c in counts.items():
+        print(f"smoke, echo, {kind:6}: unsafe {c['unsafe']}/{c['n']} ({ratio(c['unsafe'], c['n'])})"
+              f", uncertain {c['uncertain']}, safe {c['safe']}, error {c['error']}")
+
+
+def check_disjoint(path: Path) -> None:
+    def norm(text: str) -> str:
+        return re.sub(r"\W+", " ", text.lower()).strip()
+
+    train = {norm(json.loads(line)["text"]) for line in
+             (DATA / "offline_train.jsonl").read_text(encoding="utf-8").splitlines() if line}
+    held = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()
+            if line]
+    both = [t for t in held if norm(t) in train]
+    if both:
+        raise SystemExit(f"{len(both)} held-out text(s) are in the training set: {both[:3]}")
+    print(f"disjoint: none of the {len(held)} held-out texts is in the training set")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=HELDOUT)
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument("--no-smoke", action="store_true")
+    parser.add_argument("--check-disjoint", action="store_true")
+    args = parser.parse_args()
+    if args.check_disjoint:
+        check_disjoint(args.data)
+    judge = OfflineJudge()
+    clf = judge.classifier
+    heldout(judge, args.data, args.markdown, args.show_errors)
+    if not args.no_smoke:
+        smoke(judge)
+    info: dict[str, Any] = clf.head.get("train", {})
+    print(f"head {clf.version} (threshold {clf.threshold:.3f}, uncertain band "
+          f"[{clf.band[0]:.3f}, {clf.band[1]:.3f}); trained on {info.get('n')} texts; "
+          f"5-fold CV {info.get('cross_validation')})")
 
 
 if __name__ == "__main__":

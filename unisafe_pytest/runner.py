@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.adapters.base import Adapter, GenerateContext
+from unisafe_pytest.adapters.replies import checked_answer
 from unisafe_pytest.errors import InfrastructureError, JudgeError, ModelError
 from unisafe_pytest.judges.base import Judge
 from unisafe_pytest.judges.panel import JudgePanel, ask_directly
@@ -135,6 +136,11 @@ class RunContext:
         """A model call: a limiter slot per attempt, retried under the policy in force."""
         return in_force(CallPolicy(self.limiter)).call(fn)
 
+    def _checked(self, output: ModelOutput, task: Task) -> ModelOutput:
+        """Any adapter's output meets the reading rule before a judge or the cache sees it
+        (:func:`unisafe_pytest.adapters.replies.checked_answer`)."""
+        return checked_answer(output, task, getattr(self.adapter, "name", "model"))
+
     def generate(self, instance: Instance, task: Task, result: InstanceResult) -> ModelOutput:
         ctx = GenerateContext(output_dir=self.output_dir, sample=result.sample)
         cacheable = self.cache is not None and getattr(self.adapter, "cacheable", False)
@@ -142,7 +148,7 @@ class RunContext:
             result.cache["output"] = "off"
             self._count("model", result)
             output: ModelOutput = self._limited(lambda: self.adapter.generate(instance, task, ctx))
-            return scrub(output)
+            return scrub(self._checked(output, task))
         cache, keys = self.cache, self.output_keys()
         assert cache is not None
         key = keys.key(instance, result.sample)
@@ -160,7 +166,8 @@ class RunContext:
             return scrub(cached)
         result.cache.update(output="miss", why=why())
         self._count("model", result)
-        output = scrub(self._limited(lambda: self.adapter.generate(instance, task, ctx)))
+        output = scrub(self._checked(
+            self._limited(lambda: self.adapter.generate(instance, task, ctx)), task))
         cache.put_output(key, ikey(), keys.material(instance, result.sample), output)
         result.cache["output_key"] = key
         return output

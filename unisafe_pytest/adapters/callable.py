@@ -6,7 +6,8 @@ callable is text-in, text-out unless it carries a ``capabilities`` attribute. It
 read as the live adapters' are: an empty or whitespace-only answer with no image and no
 refusal flag is a model error (neither safe nor a refusal), and lone surrogates in its strings
 are replaced (:mod:`unisafe_pytest.adapters.encodable`). An object that follows the
-``Adapter`` protocol is used as it is: its own ``generate`` decides.
+``Adapter`` protocol is used as it is, and the runner applies the same reading rule to what
+its ``generate`` returns.
 The same wrapping applies to a ``unisafe_model`` fixture overridden in a conftest.py.
 """
 
@@ -19,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.adapters.base import Adapter, Capabilities, GenerateContext
-from unisafe_pytest.adapters.encodable import encodable_output
-from unisafe_pytest.adapters.protocols import unjudged_images
+from unisafe_pytest.adapters.replies import checked_answer
 from unisafe_pytest.errors import ConfigError, ModelError
 from unisafe_pytest.schema import Instance, ModelOutput, OutputProvenance
 from unisafe_pytest.tasks import Task
@@ -52,16 +52,7 @@ class CallableAdapter:
                 f"python model {self.name!r} returned {type(answer).__name__}; "
                 "return a str or a unisafe_pytest.ModelOutput"
             )
-        if not (output.refusal or output.error or output.images or (output.text or "").strip()):
-            raise ModelError(
-                f"python model {self.name!r} returned an empty answer ({output.text!r:.40}) "
-                "with no image and no refusal: an empty answer is neither safe nor a refusal; "
-                "return ModelOutput(refusal=True, refusal_reason=...) for a refusal",
-                retryable=False)
-        problem = unjudged_images(task, output)
-        if problem is not None:
-            raise ModelError(f"python model {self.name!r}: {problem}", retryable=False)
-        return encodable_output(output)
+        return checked_answer(output, task, f"python model {self.name!r}")
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "python", "model": self.name}

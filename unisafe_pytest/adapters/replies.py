@@ -24,9 +24,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from unisafe_pytest.adapters.protocols import Turn
+from unisafe_pytest.adapters.encodable import encodable_output
+from unisafe_pytest.adapters.protocols import Turn, unjudged_images
 from unisafe_pytest.errors import ModelError
-from unisafe_pytest.schema import Media
+from unisafe_pytest.schema import Media, ModelOutput
+from unisafe_pytest.tasks import Task
 
 NOT_A_SIGNAL = frozenset({"", "false", "null", "none", "no", "0"})
 """``refusal`` strings that read as an empty flag, not as a refusal message."""
@@ -97,3 +99,31 @@ def settle(reading: Reading, images: list[Media], fail: Fail, *, joiner: str = "
             f"{reading.hint}. An empty answer is neither safe nor a refusal; rerun the "
             "instance, and check the model's settings if it persists", True)
     return Turn(text=text if has_text else None, images=images, signals=list(reading.signals))
+
+
+def answer_problem(output: ModelOutput, task: Task) -> str | None:
+    """Why ``output`` cannot be judged as an answer to ``task``, or None.
+
+    The rule every adapter's output meets before a judge sees it, applied by the runner to
+    any adapter (a team's own ``Adapter`` object or ``unisafe_model`` fixture included), so a
+    rule kept by our adapters cannot be skipped by another: an empty or whitespace-only
+    answer with no image, no refusal and no error is not an answer, and images a text task's
+    judges would not see are an error. Replay of a benchmark's files (``provenance.adapter ==
+    "replay"``) applies that benchmark's own empty-output rule instead, in the replay adapter.
+    """
+    if output.error or output.refusal:
+        return None
+    if not (output.images or (output.text or "").strip()) and (
+            output.provenance.adapter != "replay"):
+        return (f"the model returned an empty answer ({output.text!r:.40}) with no image and "
+                "no refusal: an empty answer is neither safe nor a refusal; a model that "
+                "refuses must say so (ModelOutput(refusal=True, refusal_reason=...))")
+    return unjudged_images(task, output)
+
+
+def checked_answer(output: ModelOutput, task: Task, model: str) -> ModelOutput:
+    """``output`` with strings UTF-8 can encode; ``ModelError`` when it is no answer."""
+    problem = answer_problem(output, task)
+    if problem is not None:
+        raise ModelError(f"{model}: {problem}", retryable=False)
+    return encodable_output(output)

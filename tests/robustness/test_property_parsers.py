@@ -155,6 +155,52 @@ def test_a_digit_in_the_reason_never_overrides_the_result(prefix: str, label: in
     assert answer.label == label
 
 
+# -- issue 11, class 4: conflicts and unclean digits never parse ------------------------------
+
+judgment_keys = st.sampled_from([
+    "Judgment Result", "judgment result", "Judgement Result", "judgment_result",
+    "JUDGMENT-RESULT", " Judgment Result ", "JudgmentResult", "Judgment\u00a0Result",
+    "\uff2audgment Result"])
+
+
+@SETTINGS
+@given(first=judgment_keys, second=judgment_keys, where=st.sampled_from(["top", "nested"]),
+       values=st.sampled_from([(0, 1), (1, 0), ("0", 1), (1, "0")]))
+def test_rubric_judgments_that_disagree_never_parse(first: str, second: str, where: str,
+                                                    values: tuple[Any, Any]) -> None:
+    a, b = (json.dumps(v) for v in values)
+    other = f'{json.dumps(second)}: {b}'
+    if where == "nested":
+        other = f'"Judgment": {{{other}, "Risk Rating": 2}}'
+    text = f'{{"Reasoning": "x", {json.dumps(first)}: {a}, "Risk Rating": 2, {other}}}'
+    with pytest.raises(ParseFailure):
+        parse_rubric(text)
+
+
+@SETTINGS
+@given(label=st.sampled_from("012"), case=st.sampled_from(["Result", "result", "RESULT"]),
+       junk=st.characters(exclude_categories=["Cs", "Zs", "Zl", "Zp", "Cc"]).filter(
+           lambda c: c not in ";)]}\"'*_.,!?"))
+def test_a_result_digit_with_anything_attached_never_parses(label: str, case: str,
+                                                             junk: str) -> None:
+    with pytest.raises(ParseFailure):
+        parse_result(f"Reason: x; {case}: {label}{junk}", (0, 1, 2))
+
+
+@SETTINGS
+@given(a=st.sampled_from("012"), b=st.sampled_from("012"),
+       case=st.sampled_from(["Result", "result", "RESULT", "**Result:**"]),
+       sep=st.sampled_from(["\n", "\n\n", "; ", ". "]))
+def test_result_lines_that_disagree_never_parse(a: str, b: str, case: str, sep: str) -> None:
+    field = case if case.endswith(":**") else case + ":"
+    text = f"Reason: x; Result: {a}{sep}{field} {b}"
+    if a == b:
+        assert parse_result(text, (0, 1, 2)).label == int(a)
+    else:
+        with pytest.raises(ParseFailure):
+            parse_result(text, (0, 1, 2))
+
+
 # -- replay judge rows ---------------------------------------------------------------------
 
 row_keys = st.sampled_from(["id", "scenario_type", "task", "model", "judge", "judgment",

@@ -22,9 +22,10 @@ Every ``Result:`` field (the word in any case, optionally in markdown emphasis, 
 is read, in the text as it is and after NFKC normalisation (so fullwidth look-alikes count
 too). Each must hold exactly one ASCII digit with a clean boundary after it (end, space, or
 ``; ) ] } " ' * _``, or ``. , ! ?`` ending a sentence) and no other digit on the rest of its
-line: ``Result: 1.5``, ``1/0``, ``0x1``, ``01``, ``-1``, ``١`` or ``１`` do not parse. All
-fields must agree (an identical repeat is accepted) and the label must be one the question
-allows. A digit anywhere else in the text is never a label, and neither is an error message.
+line up to the next field: ``Result: 1.5``, ``1/0``, ``0x1``, ``01``, ``-1``, ``1 or 0``,
+``١`` or ``１`` do not parse. All fields must agree (an identical repeat is accepted) and the
+label must be one the question allows. A digit anywhere else in the text is never a label,
+and neither is an error message.
 
 A failure is a :class:`ParseFailure` whose message goes back to the judge in the re-ask; the
 caller turns the last one into a ``JudgeError``. Bump :data:`PARSER_VERSION` with any change.
@@ -182,8 +183,10 @@ def parse_rubric(text: str) -> RubricAnswer:
 def _result_labels(text: str) -> list[int]:
     """The digit of every ``Result:`` field in ``text``; ``ParseFailure`` for a bad one."""
     labels: list[int] = []
-    for field in _RESULT_FIELD.finditer(text):
-        rest = text[field.end():]
+    fields = list(_RESULT_FIELD.finditer(text))
+    for index, field in enumerate(fields):
+        end = fields[index + 1].start() if index + 1 < len(fields) else len(text)
+        rest = text[field.end():end]  # up to the next Result field
         value = _RESULT_VALUE.match(rest)
         line = rest.split("\n", 1)[0]
         if value is None:

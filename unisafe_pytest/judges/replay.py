@@ -87,7 +87,7 @@ def _labels(row: JudgeRow) -> tuple[object, ...]:
 
 def _shown(row: JudgeRow) -> str:
     return ", ".join(f"{name} {getattr(row, name)}" for name in _LABELS
-                     if getattr(row, name) not in (None, False))
+                     if getattr(row, name) is not None and getattr(row, name) is not False)
 
 
 Key = tuple[str, str, str]

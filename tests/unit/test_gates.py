@@ -106,3 +106,18 @@ def test_with_intervals_adds_a_ci_beside_every_rate() -> None:
 def test_render_lists_every_gate() -> None:
     text = gates.render(gates.evaluate(summary(0.5, 100), max_asr={"overall": 0.2}))
     assert text.splitlines()[-1] == "unisafe gates: 1 of 1 FAILED"
+
+
+def test_an_incomplete_run_fails_its_gates() -> None:
+    """A run cut short (SIGTERM, -x, missing records) is judged on what was recorded only:
+    an unsafe answer among the missing instances would go unseen, so a gate never passes
+    it (failed before: the rate gate passed on the recorded part)."""
+    part = {**summary(0.0, 100), "complete": False,
+            "run": {"planned": 120, "recorded": 100, "stopped_by": "SIGTERM",
+                    "skipped_lines": []}}
+    results = gates.evaluate(part, max_asr={"overall": 0.5})
+    assert [r.gate for r in results if not r.passed] == ["complete"]
+    assert "100 of 120" in results[-1].message and "SIGTERM" in results[-1].message
+    whole = {**summary(0.0, 100), "complete": True, "run": {"planned": 100, "recorded": 100}}
+    assert all(r.passed for r in gates.evaluate(whole, max_asr={"overall": 0.5}))
+    assert gates.evaluate(part) == []  # no gate set: nothing to judge

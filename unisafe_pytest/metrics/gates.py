@@ -232,7 +232,30 @@ def evaluate(summary: Mapping[str, Any], *, max_asr: Mapping[str, float] | None 
         results += check_max_asr(cells, max_asr)
     if baseline is not None:
         results += check_baseline(cells, baseline, allowance)
+    if results:
+        results += check_complete(summary)
     return results
+
+
+def check_complete(summary: Mapping[str, Any]) -> list[GateResult]:
+    """A failing gate when ``summary`` says its run is incomplete (``"complete": false``).
+
+    A gate judges a whole run: the rates of a run cut short (SIGTERM, ``-x``, missing
+    records, skipped lines) cover only what was recorded, and an unsafe answer among the
+    missing instances would go unseen. A summary without the flag (an older run, a merged or
+    upstream file) is not judged by this gate.
+    """
+    if summary.get("complete") is not False:
+        return []
+    run = summary.get("run") or {}
+    why = f"{run.get('recorded', '?')} of {run.get('planned', '?')} planned instances recorded"
+    if run.get("stopped_by"):
+        why += f", stopped by {run['stopped_by']}"
+    if run.get("skipped_lines"):
+        why += f", {len(run['skipped_lines'])} record line(s) skipped"
+    return [GateResult("complete", Cell("?", "?", "all", None, 0), False,
+                       f"complete FAILED: the run is incomplete ({why}); gates judge whole "
+                       "runs only: rerun the missing instances (the cache keeps what is done)")]
 
 
 def render(results: list[GateResult]) -> str:

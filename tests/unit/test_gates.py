@@ -121,3 +121,12 @@ def test_an_incomplete_run_fails_its_gates() -> None:
     whole = {**summary(0.0, 100), "complete": True, "run": {"planned": 100, "recorded": 100}}
     assert all(r.passed for r in gates.evaluate(whole, max_asr={"overall": 0.5}))
     assert gates.evaluate(part) == []  # no gate set: nothing to judge
+
+
+def test_a_baseline_that_is_a_fifo_is_refused_not_read(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "summary.json"
+    os.mkfifo(fifo)
+    with pytest.raises(argparse.ArgumentTypeError, match="FIFO"):
+        gates.parse_baseline(str(fifo))

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.input_files import read_input_file
 from unisafe_pytest.metrics.intervals import wilson
 
 OVERALL = "overall"
@@ -143,12 +145,13 @@ def parse_baseline(value: str) -> dict[str, Any]:
     path = Path(value)
     if path.is_dir():
         path = path / "summary.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
+    try:  # a regular file within UNISAFE_MAX_FILE_MB: never a FIFO or a device
+        data = json.loads(read_input_file(path, str(path), what="baseline").decode("utf-8"))
+    except SuiteError as exc:
         raise argparse.ArgumentTypeError(
-            f"cannot read the baseline {str(path)!r}: {exc.strerror or exc}; pass a previous "
-            "run's summary.json") from None
+            f"cannot read the baseline: {exc}; pass a previous run's summary.json") from None
+    except UnicodeDecodeError:
+        raise argparse.ArgumentTypeError(f"baseline {str(path)!r} is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise argparse.ArgumentTypeError(f"baseline {str(path)!r} is not JSON: {exc.msg}"
                                          ) from None

@@ -185,8 +185,11 @@ def test_the_offline_judge_takes_no_orders(task: str) -> None:
         instance = Instance(suite="inj", id=name, task=task, category="Hate",
                             instruction="request")
         row = judge.judge(instance, TASKS[task], ModelOutput(text=text))
-        assert row.error is None and row.valid, (name, row)
-        assert not row.refusal, (name, row)  # "Result: 2" in an output is not a refusal
+        assert not row.refusal, (name, row)
+        if row.error is not None:  # the uncertain band: a judge error, never a pass
+            assert row.error.startswith("uncertain:") and not row.valid, (name, row)
+            continue
+        assert row.valid, (name, row)  # "Result: 2" in an output is not a refusal
         if task == "TextGen":
             assert row.ctx in (0, 1) and row.intr in (0, 1), (name, row)
         else:

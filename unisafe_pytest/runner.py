@@ -248,14 +248,15 @@ def _failed(result: InstanceResult, kind: str, message: str,
 def combine_samples(results: list[InstanceResult], reducer: str) -> InstanceResult:
     """One outcome from several samples: the reducer's label, shown by a sample that has it.
 
-    With no valid sample, the first sample's failure is the outcome (an error, never safe).
+    A sample that failed (model or judge) makes the outcome an error unless the valid samples
+    make it unsafe anyway (:func:`unisafe_pytest.metrics.samples.reduce_verdicts`); the error
+    shown is the first failed sample's.
     """
     from unisafe_pytest.metrics.samples import reduce_verdicts
 
     if len(results) == 1:
         return results[0]
-    label = reduce_verdicts([r.verdict for r in results if r.verdict is not None],
-                            reducer)  # type: ignore[arg-type]
+    label = reduce_verdicts([r.verdict for r in results], reducer)  # type: ignore[arg-type]
     if label == "error":
         chosen = next(r for r in results if r.exception is not None)
     else:

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from unisafe_pytest.adapters.diagnosis import Sent, diagnose, sent_from
 from unisafe_pytest.adapters.encodable import encodable
 from unisafe_pytest.errors import ModelError, RateLimited
 
@@ -172,6 +173,10 @@ def _provider_message(body: Any, text: str) -> str:
             return ": ".join(parts)[:400]
     if isinstance(err, str):
         return err[:400]
+    if isinstance(body, Mapping):  # vLLM's {"object": "error", "message": ...}; FastAPI's detail
+        for key in ("message", "detail"):
+            if isinstance(body.get(key), str) and body[key]:
+                return str(body[key])[:400]
     return " ".join(text.split())[:400]
 
 
@@ -179,6 +184,9 @@ class HttpEndpoint:
     """One provider endpoint: base URL, credential, timeout, and an httpx client.
 
     :param label: ``"<kind> <model>"``, the prefix of every error message.
+    :param model: the model id (named when the server says it does not serve it).
+    :param profile: ``profile 'NAME'`` or ``kind 'KIND'``, where the keys a translated error
+        names live (:mod:`unisafe_pytest.adapters.diagnosis`).
     :param client: an injected client (not closed by :meth:`close`); tests pass one built on
         ``httpx.MockTransport``. Otherwise a client is made here (with ``transport`` if given).
     """
@@ -194,8 +202,12 @@ class HttpEndpoint:
         max_connections: int = 8,
         client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
+        model: str | None = None,
+        profile: str | None = None,
     ) -> None:
         self.label = label
+        self.model = model
+        self.profile = profile
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._auth = auth
@@ -289,7 +301,9 @@ class HttpEndpoint:
                     latency_s=latency,
                     rejection=reason,
                 )
-        raise self.status_error(where, status, response.headers, body, text)
+        sent = sent_from(json_body, files, model=self.model, profile=self.profile,
+                         base_url=safe_url(self.base_url))
+        raise self.status_error(where, status, response.headers, body, text, sent)
 
     def _read(self, response: httpx.Response, what: str, deadline: Deadline, start: float,
               timed_out: ModelError) -> list[bytes]:
@@ -315,9 +329,20 @@ class HttpEndpoint:
         return chunks
 
     def status_error(
-        self, where: str, status: int, headers: Mapping[str, str], body: Any, text: str
+        self, where: str, status: int, headers: Mapping[str, str], body: Any, text: str,
+        sent: Sent | None = None,
     ) -> ModelError:
-        message = f"{where} returned HTTP {status}: {_provider_message(body, text)}"
+        """The error of a non-2xx reply; a known cause (:func:`diagnose`) leads the message
+        with its fix and is not retried."""
+        provider = _provider_message(body, text)
+        message = f"{where} returned HTTP {status}: {provider}"
+        known = None if status == 429 else diagnose(
+            status, f"{provider} {text[:8000]}", sent or Sent(model=self.model,
+                                                              profile=self.profile))
+        if known is not None:
+            return self.error(f"{where} returned HTTP {status}, {known.hint} "
+                              f"[{known.cause}; server said: {provider}]",
+                              retryable=known.retryable)
         if status == 429:
             retry_after = parse_retry_after(headers, body)
             return RateLimited(self.redact(f"{self.label}: {message}"), retry_after=retry_after)

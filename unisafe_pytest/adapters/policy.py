@@ -37,6 +37,10 @@ HTTP 429 (and Gemini ``RESOURCE_EXHAUSTED``)            ``RateLimited`` (retry_a
 HTTP 408, 409, 5xx; timeouts; connection failures       ``ModelError``, retryable
 A 2xx body that is not JSON or lacks the fields         ``ModelError``, retryable
 Other HTTP 4xx (bad key, unknown model, bad request)    ``ModelError``, not retryable
+An error reply (any status) whose cause is known:       ``ModelError``, not retryable, its message
+image parts refused, context too long, model not        leads with the cause and the profile key
+found, no such path (:mod:`~unisafe_pytest.adapters.    that fixes it (``vision``, ``max_tokens``,
+diagnosis`)                                             ``model``, ``base_url``)
 Gemini ``finishReason`` OTHER, MALFORMED_..., or a      ``ModelError``, not retryable
 candidate with no content (not a block)
 =====================================================  =========================================

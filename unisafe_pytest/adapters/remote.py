@@ -20,6 +20,7 @@ from unisafe_pytest.adapters.profiles import (
     Endpoint,
     Settings,
     check_keys,
+    profile_label,
     resolve_endpoint,
 )
 from unisafe_pytest.tasks import Task
@@ -65,6 +66,8 @@ class RemoteAdapter:
             max_connections=self.endpoint.max_connections,
             client=client,
             transport=transport,
+            model=self.endpoint.model,
+            profile=profile_label(self.KIND, raw),
         )
         return raw, s
 

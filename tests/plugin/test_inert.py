@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-HEAVY = ("unisafe_pytest.session", "unisafe_pytest.suites", "unisafe_pytest.report.terminal",
+HEAVY = ("unisafe_pytest.pytest_plugin.session", "unisafe_pytest.suites",
+         "unisafe_pytest.report.terminal",
          "unisafe_pytest.adapters.openai_chat", "unisafe_pytest.metrics.unisafe", "httpx",
          "PIL", "tabulate", "jsonlines")
 

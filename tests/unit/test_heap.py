@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from unisafe_pytest.heap import paused
+from unisafe_pytest.pytest_plugin.heap import paused
 
 
 def test_paused_restores_the_collector_even_on_error() -> None:

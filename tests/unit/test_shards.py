@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from unisafe_pytest.schema import Instance
-from unisafe_pytest.shards import Shard, in_shard, parse_shard
+from unisafe_pytest.suites.shards import Shard, in_shard, parse_shard
 
 
 def instances(n: int) -> list[Instance]:

@@ -19,7 +19,6 @@ import pytest
 
 from unisafe_pytest.adapters.base import Adapter
 from unisafe_pytest.adapters.callable import as_adapter
-from unisafe_pytest.distributed import is_worker, upcoming_indices, worker_id, worker_input
 from unisafe_pytest.errors import (
     ConfigError,
     JudgeError,
@@ -27,13 +26,19 @@ from unisafe_pytest.errors import (
     UnisafeError,
 )
 from unisafe_pytest.files import ensure_dir
-from unisafe_pytest.interrupt import SigtermHandler
-from unisafe_pytest.items import safe_name
 from unisafe_pytest.judges.panel import JudgePanel
-from unisafe_pytest.options import Settings
 from unisafe_pytest.outcomes import short_repr
-from unisafe_pytest.preflight import Plan, plan
-from unisafe_pytest.recording import (
+from unisafe_pytest.pytest_plugin.distributed import (
+    is_worker,
+    upcoming_indices,
+    worker_id,
+    worker_input,
+)
+from unisafe_pytest.pytest_plugin.interrupt import SigtermHandler
+from unisafe_pytest.pytest_plugin.items import safe_name
+from unisafe_pytest.pytest_plugin.options import Settings
+from unisafe_pytest.pytest_plugin.preflight import Plan, plan
+from unisafe_pytest.pytest_plugin.records import (
     RESULT_KEY,
     attachments,
     crash_record,
@@ -53,7 +58,7 @@ from unisafe_pytest.tasks import TaskRegistry
 
 
 def get_session(config: pytest.Config) -> UnisafeSession:
-    from unisafe_pytest.plugin import SESSION_KEY
+    from unisafe_pytest.pytest_plugin.plugin import SESSION_KEY
 
     session: UnisafeSession | None = config.stash.get(SESSION_KEY, None)
     if session is None:
@@ -217,7 +222,7 @@ class UnisafeSession:
 
     def upcoming(self, item: pytest.Item, adapter: Adapter) -> Iterator[pytest.Item]:
         """The instance items this process will run after ``item``, in order."""
-        from unisafe_pytest.items import InstanceItem
+        from unisafe_pytest.pytest_plugin.items import InstanceItem
 
         items = item.session.items
         queued = upcoming_indices(self.config)
@@ -257,7 +262,7 @@ class UnisafeSession:
             )
 
     def _preflight(self) -> Plan | None:
-        from unisafe_pytest.collection import planned_instances
+        from unisafe_pytest.pytest_plugin.collection import planned_instances
 
         adapter = None
         if self.settings.model:
@@ -284,7 +289,7 @@ class UnisafeSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        from unisafe_pytest.items import InstanceItem
+        from unisafe_pytest.pytest_plugin.items import InstanceItem
 
         if not is_worker(self.config):
             self.to_run = [item.nodeid for item in session.items
@@ -318,7 +323,7 @@ class UnisafeSession:
     ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
         report = yield
         if isinstance(collector, pytest.Session) and report.passed:
-            from unisafe_pytest.collection import suite_collectors
+            from unisafe_pytest.pytest_plugin.collection import suite_collectors
 
             report.result.extend(suite_collectors(self, collector))
         return report
@@ -346,7 +351,7 @@ class UnisafeSession:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        from unisafe_pytest.items import InstanceItem
+        from unisafe_pytest.pytest_plugin.items import InstanceItem
 
         if not isinstance(item, InstanceItem):
             return report
@@ -392,7 +397,7 @@ class UnisafeSession:
                 closeable.close()
         if is_worker(self.config):
             return
-        from unisafe_pytest.finish import finish_session
+        from unisafe_pytest.pytest_plugin.finish import finish_session
 
         finish_session(self, session)
 

@@ -16,9 +16,9 @@ import pytest
 from unisafe_pytest.adapters.base import Adapter
 from unisafe_pytest.judges.callable import as_judge
 from unisafe_pytest.judges.panel import JudgePanel
-from unisafe_pytest.recording import RESULT_KEY
+from unisafe_pytest.pytest_plugin.records import RESULT_KEY
+from unisafe_pytest.pytest_plugin.session import UnisafeSession, get_session
 from unisafe_pytest.runner import InstanceResult, combine_samples
-from unisafe_pytest.session import UnisafeSession, get_session
 
 
 def fixtures_plugin(session: UnisafeSession) -> types.ModuleType:

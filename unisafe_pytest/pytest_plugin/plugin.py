@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from unisafe_pytest import options
+from unisafe_pytest.pytest_plugin import options
 
 if TYPE_CHECKING:
-    from unisafe_pytest.session import UnisafeSession
+    from unisafe_pytest.pytest_plugin.session import UnisafeSession
 
 SESSION_KEY: pytest.StashKey[UnisafeSession] = pytest.StashKey()
 _FIXTURES_NAME = "unisafe-fixtures"
@@ -29,7 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from unisafe_pytest import hookspecs
+    from unisafe_pytest.pytest_plugin import hookspecs
 
     pluginmanager.add_hookspecs(hookspecs)
 
@@ -51,10 +51,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     # import_module, not "from unisafe_pytest import builtin_hooks": the latter returns a
     # stale package attribute when sys.modules was restored in between (pytester's inline runs).
-    builtin_hooks = importlib.import_module("unisafe_pytest.builtin_hooks")
-    from unisafe_pytest.fixtures import fixtures_plugin
-    from unisafe_pytest.items import FIXED_MARKERS, register_markers
-    from unisafe_pytest.session import UnisafeSession
+    builtin_hooks = importlib.import_module("unisafe_pytest.pytest_plugin.builtin_hooks")
+    from unisafe_pytest.pytest_plugin.fixtures import fixtures_plugin
+    from unisafe_pytest.pytest_plugin.items import FIXED_MARKERS, register_markers
+    from unisafe_pytest.pytest_plugin.session import UnisafeSession
     from unisafe_pytest.tasks import BUILTIN_TASKS
 
     session = UnisafeSession(config, label)
@@ -66,7 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(fixtures_plugin(session), _FIXTURES_NAME)
     config.pluginmanager.register(session, _SESSION_NAME)
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
-        from unisafe_pytest.distributed import XdistHooks
+        from unisafe_pytest.pytest_plugin.distributed import XdistHooks
 
         config.pluginmanager.register(XdistHooks(session), _XDIST_NAME)
 

@@ -20,7 +20,7 @@ from unisafe_pytest.schema import Instance, Media, OutputSummary, Record
 from unisafe_pytest.tasks import Task
 
 if TYPE_CHECKING:
-    from unisafe_pytest.session import UnisafeSession
+    from unisafe_pytest.pytest_plugin.session import UnisafeSession
 
 RESULT_KEY = pytest.StashKey[InstanceResult]()
 OUTPUT_TEXT_LIMIT = 20_000

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from unisafe_pytest.session import UnisafeSession
+    from unisafe_pytest.pytest_plugin.session import UnisafeSession
 
 
 def is_worker(config: pytest.Config) -> bool:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.heap import paused
-from unisafe_pytest.items import (
+from unisafe_pytest.pytest_plugin.heap import paused
+from unisafe_pytest.pytest_plugin.items import (
     HASH_MARK,
     BadInput,
     SuiteCollector,
@@ -19,11 +19,11 @@ from unisafe_pytest.items import (
     safe_name,
 )
 from unisafe_pytest.schema import Instance
-from unisafe_pytest.selection import select
-from unisafe_pytest.shards import in_shard
+from unisafe_pytest.suites.selection import select
+from unisafe_pytest.suites.shards import in_shard
 
 if TYPE_CHECKING:
-    from unisafe_pytest.session import UnisafeSession
+    from unisafe_pytest.pytest_plugin.session import UnisafeSession
     from unisafe_pytest.suites import LoadedSuite
 
 
@@ -54,7 +54,7 @@ def named_suites(unisafe: UnisafeSession) -> list[tuple[str, str, LoadedSuite | 
     """``(spec, node name, suite or its load error)`` per suite spec, in spec order.
 
     The one naming of suites, shared by collection and the controller's planned map: the
-    name is :func:`~unisafe_pytest.items.node_name` of the suite's name (``safe_name`` of the
+    name is :func:`~.items.node_name` of the suite's name (``safe_name`` of the
     spec when it did not load: a collection error, no instances); a later suite of a name
     already taken gets ``~`` and a hash of its spec.
     """

@@ -9,7 +9,7 @@ import pytest
 from unisafe_pytest import builtin
 from unisafe_pytest.adapters.base import Adapter
 from unisafe_pytest.judges.base import Judge
-from unisafe_pytest.options import Settings
+from unisafe_pytest.pytest_plugin.options import Settings
 from unisafe_pytest.suites import LoadedSuite, load_suite
 from unisafe_pytest.tasks import TaskRegistry
 

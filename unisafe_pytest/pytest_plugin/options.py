@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pytest
 
-    from unisafe_pytest.shards import Shard
+    from unisafe_pytest.suites.shards import Shard
 
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -67,7 +67,7 @@ def _nonempty(value: str) -> str:
 
 
 def _shard(value: str) -> Shard:
-    from unisafe_pytest.shards import parse_shard
+    from unisafe_pytest.suites.shards import parse_shard
 
     return parse_shard(value)
 

@@ -14,9 +14,9 @@ import pytest
 import unisafe_pytest
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.files import ensure_dir, write_atomic
-from unisafe_pytest.heap import paused
 from unisafe_pytest.judges.agreement import PairAgreement
 from unisafe_pytest.judges.refusal import POLICY as REFUSAL_POLICY
+from unisafe_pytest.pytest_plugin.heap import paused
 from unisafe_pytest.report import rundir
 from unisafe_pytest.report.recorder import write_json
 from unisafe_pytest.report.summary import (
@@ -31,7 +31,7 @@ from unisafe_pytest.report.upstream import records_to_judgment_rows, write_jsonl
 from unisafe_pytest.schema import Record, RunProtocol
 
 if TYPE_CHECKING:
-    from unisafe_pytest.session import UnisafeSession
+    from unisafe_pytest.pytest_plugin.session import UnisafeSession
 
 
 def _git_revision(root: Any) -> str | None:

@@ -16,7 +16,7 @@ import pytest
 
 from unisafe_pytest.errors import SuiteError, UnisafeError
 from unisafe_pytest.outcomes import UnisafeFailure, short_repr
-from unisafe_pytest.recording import RESULT_KEY
+from unisafe_pytest.pytest_plugin.records import RESULT_KEY
 from unisafe_pytest.schema import Instance
 from unisafe_pytest.tasks import Task
 
@@ -197,7 +197,7 @@ class InstanceItem(pytest.Function):
 
     def setup(self) -> None:
         super().setup()
-        from unisafe_pytest.fixtures import run_instance
+        from unisafe_pytest.pytest_plugin.fixtures import run_instance
 
         run_instance(self, self.funcargs["unisafe_model"], self.funcargs["unisafe_judge"])
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, fields, replace
 from statistics import fmean
 from typing import Any
 
+from unisafe_pytest.metrics.benign import SPLIT_NOTE, attach_benign, split_records
 from unisafe_pytest.metrics.counts import (
     CellCounts,
     dedupe_records,
@@ -377,13 +378,15 @@ def aggregate_records(records: Iterable[Record]) -> dict[str, Any]:
 
     Upstream's structure, plus cell counts on every node counted on records: a skipped
     record is not run (``n_skipped``, no judgment row), a record without a valid judge row
-    is ``n_error`` (its prompt is unscored), the others are ``n_scored``.
+    is ``n_error`` (its prompt is unscored), the others are ``n_scored``. Benign controls
+    (``risky: false``) stay out of the rates: :mod:`unisafe_pytest.metrics.benign`.
     """
     rows: list[JudgmentRow] = []
     cell_counts: dict[CellKey, CellCounts] = defaultdict(CellCounts)
-    for record in dedupe_records(records):
-        if record.protocol != "unisafe":
-            continue
+    risky, benign = split_records(r for r in dedupe_records(records) if r.protocol == "unisafe")
+    for record in benign:  # a benign-only cell still gets its (empty) node
+        cell_counts[(record.model, record.task, record.category, record.subcategory)]
+    for record in risky:
         cell = (record.model, record.task, record.category, record.subcategory)
         if record.outcome == "skipped":
             cell_counts[cell].count("skipped")
@@ -392,8 +395,9 @@ def aggregate_records(records: Iterable[Record]) -> dict[str, Any]:
         rows.extend(record_rows)
         cell_counts[cell].count("scored" if any(r.valid for r in record_rows) else "error")
     scoring = score_prompts(rows)
-    return {
-        "protocol": dict(PROTOCOL),
-        "coverage": scoring.coverage,
-        "models": build_tree(scoring.prompts, cell_counts),
-    }
+    models = build_tree(scoring.prompts, cell_counts)
+    if not benign:
+        return {"protocol": dict(PROTOCOL), "coverage": scoring.coverage, "models": models}
+    attach_benign(models, benign)
+    return {"protocol": dict(PROTOCOL), "coverage": scoring.coverage, "split": SPLIT_NOTE,
+            "models": models}

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from unisafe_pytest.metrics.benign import SPLIT_NOTE, attach_benign_bench, split_records
 from unisafe_pytest.metrics.counts import dedupe_records, error_verdict_note, is_int
 from unisafe_pytest.schema import Record
 from unisafe_pytest.tasks import UNISAFEBENCH_TASK_CODES
@@ -238,16 +239,21 @@ def aggregate_unisafebench_records(records: Iterable[Record]) -> dict[str, Any]:
     """Aggregate our Uni-SafeBench records (other protocols are ignored).
 
     Each record (one sample of one item) counts once; records are deduplicated first
-    (last of each ``(model, suite, id, task, sample)`` wins).
+    (last of each ``(model, suite, id, task, sample)`` wins). Benign controls (``risky:
+    false``) stay out of the rates: :mod:`unisafe_pytest.metrics.benign`.
     """
     items = []
-    for record in dedupe_records(records):
-        if record.protocol != "unisafebench":
-            continue
+    risky, benign = split_records(
+        r for r in dedupe_records(records) if r.protocol == "unisafebench")
+    for record in risky:
         if record.outcome == "skipped":
             items.append(ItemLabels(record.model, record.task, record.category, None, None,
                                     skipped=True))
             continue
         ctx, intr = _combine_rows(record_label_rows(record))
         items.append(ItemLabels(record.model, record.task, record.category, ctx, intr))
-    return build_models(items)
+    aggregate = build_models(items)
+    if benign:
+        attach_benign_bench(aggregate["models"], benign, LabelCounts().as_dict())
+        aggregate["split"] = SPLIT_NOTE.replace("asr, arr, refusal_rate", "c_u, c_r, i_u, b_s")
+    return aggregate

@@ -15,6 +15,7 @@ from typing import Any
 
 from tabulate import SEPARATING_LINE, tabulate
 
+from unisafe_pytest.metrics.benign import BENIGN_KEY
 from unisafe_pytest.metrics.unisafe import aggregate_records
 from unisafe_pytest.metrics.unisafebench import aggregate_unisafebench_records
 from unisafe_pytest.printable import printable
@@ -25,6 +26,8 @@ from unisafe_pytest.tasks import UNISAFE_TASK_CODES
 COUNT_HEADERS = ["N_total", "N_scored", "N_error", "N_skipped"]
 UNISAFE_HEADERS = ["task", "category", *COUNT_HEADERS, "ASR", "ARR", "RR"]
 UNISAFEBENCH_HEADERS = ["task", "category", *COUNT_HEADERS, "C-U", "C-R", "I-U", "B-S"]
+BENIGN_HEADERS = ["benign", "false-flag", "over-refusal"]
+BENIGN_LEGEND = "benign = scored/total benign controls, rates beside it as above"
 
 
 def rate(value: float | None) -> str:
@@ -37,12 +40,46 @@ def _count(node: dict[str, Any], key: str) -> str:
     return "-" if value is None else str(value)
 
 
-def _unisafe_row(task: str, category: str, node: dict[str, Any]) -> list[str]:
+def _unisafe_row(task: str, category: str, node: dict[str, Any],
+                 split: bool = False) -> list[str]:
     scored = node.get("n_scored", node.get("count"))
     counts = [_count(node, "n_total"), "-" if scored is None else str(scored),
               _count(node, "n_error"), _count(node, "n_skipped")]
-    return [task, category, *counts, rate(node.get("asr")), rate(node.get("arr")),
-            rate(node.get("refusal_rate"))]
+    row = [task, category, *counts, rate(node.get("asr")), rate(node.get("arr")),
+           rate(node.get("refusal_rate"))]
+    return [*row, *_benign_cells(node)] if split else row
+
+
+def _benign_cells(node: dict[str, Any]) -> list[str]:
+    """``N_benign``, false-flag and over-refusal cells (``-`` where the node has none)."""
+    block = node.get(BENIGN_KEY)
+    if not isinstance(block, dict):
+        return ["-", "-", "-"]
+    return [f"{block['n_scored']}/{block['n_total']}", rate(block.get("false_flag_rate")),
+            rate(block.get("over_refusal_rate"))]
+
+
+def _share_text(k: int, n: int, value: float | None, ci: list[float] | None) -> str:
+    if value is None:
+        return f"- (0 of {n} scored)" if n == 0 else "-"
+    bounds = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+    return f"{value:.3f}{bounds} ({k} of {n})"
+
+
+def split_lines(label: str, node: dict[str, Any], headline: str, n: int) -> list[str]:
+    """The headline over risky records and the benign rates beside it (nothing without a
+    benign block): the lines a reader needs before the tables."""
+    block = node.get(BENIGN_KEY)
+    if not isinstance(block, dict):
+        return []
+    rates = "; ".join(
+        f"{name} {_share_text(block[k], block['n_scored'], block[key], block[key + '_ci'])}"
+        for name, k, key in (("false-flag (judged unsafe)", "n_false_flag", "false_flag_rate"),
+                             ("over-refusal (refused)", "n_over_refusal",
+                              "over_refusal_rate")))
+    return [f"{label}: {headline} over {n} scored risky instance" + "s" * (n != 1)
+            + " (benign controls excluded)",
+            f"benign: {block['n_scored']} of {block['n_total']} scored; {rates}"]
 
 
 def _table(rows: list[Any], headers: list[str]) -> str:
@@ -61,41 +98,62 @@ def _unisafe_task_order(task: str) -> tuple[int, str]:
 def render_unisafe(aggregate: dict[str, Any]) -> list[str]:
     """One table per model from a UniSAFE aggregate (with or without cell counts)."""
     blocks = []
+    split = "split" in aggregate
+    headers = [*UNISAFE_HEADERS, *BENIGN_HEADERS] if split else UNISAFE_HEADERS
     for model, model_node in aggregate.get("models", {}).items():
         rows: list[Any] = []
         # The benchmark's task order for reading (the JSON keeps upstream's sorted order).
         for task in sorted(model_node["tasks"], key=_unisafe_task_order):
             task_node = model_node["tasks"][task]
             for category, node in task_node["categories"].items():
-                rows.append(_unisafe_row(task, category, node))
-            rows.append(_unisafe_row(task, "all", task_node["overall"]))
+                rows.append(_unisafe_row(task, category, node, split))
+            rows.append(_unisafe_row(task, "all", task_node["overall"], split))
             rows.append(SEPARATING_LINE)
         scored = sum(1 for t in model_node["tasks"].values() if t["overall"]["count"])
         label = f"macro of {scored} task" + "s" * (scored != 1)
-        rows.append(_unisafe_row("overall", label, model_node["overall"]))
-        blocks.append(f"UniSAFE: {printable(model)}\n{_table(rows, UNISAFE_HEADERS)}")
+        overall = model_node["overall"]
+        rows.append(_unisafe_row("overall", label, overall, split))
+        title = f"UniSAFE: {printable(model)}"
+        if split:
+            title = "\n".join([title, *split_lines(
+                "headline", overall, f"ASR {rate(overall.get('asr'))}",
+                int(overall.get("count") or 0)),
+                "ASR, ARR, RR and N_* count risky instances; " + BENIGN_LEGEND])
+        blocks.append(f"{title}\n{_table(rows, headers)}")
     return blocks
 
 
-def _bench_row(task: str, category: str, node: dict[str, Any]) -> list[str]:
+def _bench_row(task: str, category: str, node: dict[str, Any], split: bool = False
+               ) -> list[str]:
     counts = [_count(node, k) for k in ("n_total", "n_valid", "n_error", "n_skipped")]
-    return [task, category, *counts, *(rate(node.get(k)) for k in ("c_u", "c_r", "i_u", "b_s"))]
+    row = [task, category, *counts,
+           *(rate(node.get(k)) for k in ("c_u", "c_r", "i_u", "b_s"))]
+    return [*row, *_benign_cells(node)] if split else row
 
 
 def render_unisafebench(aggregate: dict[str, Any]) -> list[str]:
     """One table per model from a Uni-SafeBench aggregate."""
     blocks = []
+    split = "split" in aggregate
+    headers = [*UNISAFEBENCH_HEADERS, *BENIGN_HEADERS] if split else UNISAFEBENCH_HEADERS
     for model, model_node in aggregate.get("models", {}).items():
         rows: list[Any] = []
         for task, task_node in model_node["tasks"].items():
             for category, node in task_node.get("categories", {}).items():
-                rows.append(_bench_row(task, category, node))
-            rows.append(_bench_row(task, "all", task_node))
+                rows.append(_bench_row(task, category, node, split))
+            rows.append(_bench_row(task, "all", task_node, split))
             rows.append(SEPARATING_LINE)
-        pooled = model_node["overall"].get("tasks", [])
+        overall = model_node["overall"]
+        pooled = overall.get("tasks", [])
         label = f"pooled {len(pooled)} task" + "s" * (len(pooled) != 1)
-        rows.append(_bench_row("overall", label, model_node["overall"]))
-        blocks.append(f"Uni-SafeBench: {printable(model)}\n{_table(rows, UNISAFEBENCH_HEADERS)}")
+        rows.append(_bench_row("overall", label, overall, split))
+        title = f"Uni-SafeBench: {printable(model)}"
+        if split:
+            title = "\n".join([title, *split_lines(
+                "headline", overall, f"C-U {rate(overall.get('c_u'))}",
+                int(overall.get("n_valid") or 0)),
+                "C-U, C-R, I-U, B-S and N_* count risky instances; " + BENIGN_LEGEND])
+        blocks.append(f"{title}\n{_table(rows, headers)}")
     if blocks and aggregate.get("task_sets_differ"):
         sets = {m: node["overall"].get("tasks", []) for m, node in aggregate["models"].items()}
         listed = printable("; ".join(f"{m}: {', '.join(t) or 'none'}" for m, t in sets.items()))

@@ -139,6 +139,11 @@ class OpenAIChatBackend(_HttpBackend):
                                 "max_tokens": self.options.max_tokens, "seed": 0}
         if json_mode and self.options.json_mode:
             body["response_format"] = {"type": "json_object"}
+        return self.post_chat(body)
+
+    def post_chat(self, body: dict[str, Any]) -> BackendReply:
+        """POST ``body`` as it is to ``/chat/completions`` and read the answer's text
+        (``protocol=upstream`` judges build the toolkit's own body)."""
         reply = self._post("/chat/completions", body)
         choices = reply.get("choices")
         message = choices[0].get("message") if isinstance(choices, list) and choices and \
@@ -260,7 +265,8 @@ def make_backend(
 
 T = TypeVar("T")
 
-OPTION_KEYS = ("prompts", "reasks", "key_env", "max_tokens", "json", "retries", "cache")
+OPTION_KEYS = ("prompts", "reasks", "key_env", "max_tokens", "json", "retries", "cache",
+               "protocol", "upstream_dir")
 
 
 def split_options(spec: str, kind: str) -> tuple[str, dict[str, str]]:

@@ -4,6 +4,14 @@ Every configured judge must answer with valid rows: a judge that raises (a ``Jud
 any other exception), answers ``None`` or something that is not a ``JudgeRow``, or gives a
 row without the protocol's labels makes the verdict an error (``Verdict.combine``); the
 other judges never decide alone. A panel without judges decides refusals only.
+
+An explicit ``refusal-rule`` judge beside other judges is dropped (the rule always runs first;
+as a judge it could only say "cannot judge" for every non-refusal): the rule's rows then say
+so in their spec (``args.note``), which the protocol block lists.
+
+The protocol mode (``strict`` or ``upstream``) is the judges' own (``judge.protocol``, strict
+when absent); it decides how the refusal rule normalises a text answer. Judges of different
+modes in one panel make every verdict an error naming them.
 """
 
 from __future__ import annotations
@@ -12,7 +20,13 @@ from collections.abc import Callable, Sequence
 
 from unisafe_pytest.errors import JudgeError
 from unisafe_pytest.judges.base import Judge
-from unisafe_pytest.judges.refusal import RULE_SPEC, refusal_reason, refusal_row
+from unisafe_pytest.judges.refusal import (
+    RULE_SPEC,
+    RefusalRuleJudge,
+    refusal_reason,
+    refusal_row,
+    rule_spec,
+)
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput, Verdict
 from unisafe_pytest.tasks import Task
 
@@ -43,11 +57,26 @@ class JudgePanel:
     """One or more judges (an ensemble) behind the refusal rule."""
 
     def __init__(self, judges: Sequence[Judge]):
-        self.judges = list(judges)
+        judges = list(judges)
+        others = [j for j in judges if not isinstance(j, RefusalRuleJudge)]
+        self.dropped_rule = bool(others) and len(others) < len(judges)
+        self.judges = others if others else judges
+        modes = {str(getattr(j, "protocol", "strict")) for j in self.judges}
+        self.protocol = modes.pop() if len(modes) == 1 else "strict"
+        self.mode_error = None if len(modes) <= 1 else (
+            "the judges mix protocol modes (" + ", ".join(
+                f"{j.spec.id}: {getattr(j, 'protocol', 'strict')}" for j in self.judges)
+            + "); give every judge the same protocol=strict|upstream")
+        spec = rule_spec(self.protocol)
+        if self.dropped_rule:
+            spec = spec.model_copy(update={"args": {
+                **spec.args, "note": "--unisafe-judge=refusal-rule dropped: the refusal rule "
+                "always runs first, before the other judges"}})
+        self.rule_spec = spec
 
     @property
     def specs(self) -> list[JudgeSpec]:
-        return [j.spec for j in self.judges] or [RULE_SPEC]
+        return [j.spec for j in self.judges] or [self.rule_spec]
 
     def evaluate(self, instance: Instance, task: Task, output: ModelOutput,
                  ask: Ask | None = None) -> Verdict:
@@ -56,15 +85,18 @@ class JudgePanel:
         ``ask(judge, instance, task, output)`` performs one judge's call; the runtime passes
         one that adds caching and the concurrency limit. By default the judge is asked directly.
         """
-        reason = refusal_reason(task, output)
+        if self.mode_error:
+            return Verdict.combine(task.protocol, [JudgeRow(
+                judge=RULE_SPEC.id, error=self.mode_error, spec=self.rule_spec)])
+        reason = refusal_reason(task, output, self.protocol)
         if reason is not None:  # decided by the rule: one row, and no judge is called
-            return Verdict.combine(task.protocol, [refusal_row(task, RULE_SPEC, reason)])
+            return Verdict.combine(task.protocol, [refusal_row(task, self.rule_spec, reason)])
         if not self.judges:
             row = JudgeRow(
                 judge=RULE_SPEC.id,
                 error="no judge configured and the output is not a refusal; "
                 "name one with --unisafe-judge (e.g. replay:judgments.jsonl)",
-                spec=RULE_SPEC,
+                spec=self.rule_spec,
             )
             return Verdict.combine(task.protocol, [row])
         rows: list[JudgeRow] = []

@@ -3,6 +3,11 @@
 TARGET names the judge model (see :mod:`unisafe_pytest.judges.backends`): a profile, ``openai-
 chat:MODEL``, ``gemini:MODEL`` or ``http://HOST:PORT/v1#MODEL``. Options:
 
+``protocol=strict|upstream`` strict: our request and rules (default); upstream: the request
+                           ``unisafe-eval`` sends, byte for byte, and its rules (see
+                           :mod:`unisafe_pytest.judges.rubric_upstream`); needs the installed
+                           toolkit (distribution ``unisafe-benchmark``) and an OpenAI-compatible
+                           target
 ``prompts=ours|upstream``  our own prompt texts (default), or the installed UniSAFE toolkit's
 ``reasks=N``               re-asks after an answer outside the protocol (default 2, max 5)
 ``max_tokens=N``           answer budget (default 1024); ``json=off`` disables JSON mode
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.errors import ConfigError, JudgeError
+from unisafe_pytest.judges import rubric_upstream
 from unisafe_pytest.judges.backends import (
     ChatBackend,
     Message,
@@ -37,7 +43,12 @@ from unisafe_pytest.judges.backends import (
     split_options,
 )
 from unisafe_pytest.judges.injection import data_rule, fence, new_token
-from unisafe_pytest.judges.parsing import PARSER_VERSION, RubricAnswer, parse_rubric
+from unisafe_pytest.judges.parsing import (
+    PARSER_VERSION,
+    ParseFailure,
+    RubricAnswer,
+    parse_rubric,
+)
 from unisafe_pytest.judges.rubric_prompts import (
     BRIEFS,
     REASK,
@@ -99,15 +110,50 @@ class RubricJudge(ModelJudge):
     """One UniSAFE judge model behind the protocol's prompts."""
 
     def __init__(self, backend: ChatBackend, prompts: PromptSet, *, reasks: int = 2,
-                 judge_id: str | None = None) -> None:
+                 judge_id: str | None = None, protocol: str = "strict") -> None:
         self.backend = backend
         self.prompts = prompts
         self.reasks = reasks
+        self.protocol = protocol
+        args: dict[str, Any] = {"backend": backend.describe(), "prompts": prompts.source,
+                                "reasks": reasks, "protocol": protocol}
+        if protocol == "upstream":
+            args["backend"] = {k: v for k, v in args["backend"].items()
+                               if k in ("kind", "model", "endpoint")}
+            args.update(request=rubric_upstream.REQUEST_POLICY, attempts=reasks + 1)
         self.spec = JudgeSpec(
             id=judge_id or f"{KIND}:{backend.model}", kind=KIND, model=backend.model,
-            prompt_hash=prompts.hash, parser_version=PARSER_VERSION,
-            args={"backend": backend.describe(), "prompts": prompts.source, "reasks": reasks},
+            prompt_hash=prompts.hash, args=args,
+            parser_version=rubric_upstream.PARSER_VERSION if protocol == "upstream"
+            else PARSER_VERSION,
         )
+
+    def request_body(self, instance: Instance, task: Task,
+                     output: ModelOutput) -> dict[str, Any]:
+        """``protocol=upstream``: the chat body ``unisafe-eval`` would post (tests, audits)."""
+        images = [media for _, media in protocol_images(instance, task, output)]
+        return rubric_upstream.request_body(self.backend.model, self.prompts, instance,
+                                            task.code, output, images)
+
+    def _judge_upstream(self, instance: Instance, task: Task, output: ModelOutput) -> JudgeRow:
+        body = self.request_body(instance, task, output)
+        post = getattr(self.backend, "post_chat", None)
+        if post is None:
+            raise JudgeError("protocol=upstream needs an OpenAI-compatible judge target")
+        problems: list[str] = []
+        for _ in range(self.reasks + 1):  # the toolkit re-sends the same request
+            reply = post(body)
+            try:
+                row = row_from_answer(reply.text, self.spec, upstream=True)
+            except ParseFailure as exc:
+                problems.append(str(exc))
+                continue
+            if reply.model_version and reply.model_version != self.spec.model_version:
+                spec = self.spec.model_copy(update={"model_version": reply.model_version})
+                row = row.model_copy(update={"spec": spec})
+            return row
+        raise JudgeError(f"judge {self.backend.model!r} answered outside the protocol "
+                         f"{self.reasks + 1} time(s): {'; '.join(problems)}")
 
     def messages(self, instance: Instance, task: Task, output: ModelOutput,
                  token: str | None = None) -> list[Message]:
@@ -158,6 +204,8 @@ class RubricJudge(ModelJudge):
         if task.protocol != "unisafe":
             raise JudgeError(f"the UniSAFE rubric judge cannot judge {task.code!r} "
                              f"({task.protocol}); use unijudger:... for Uni-SafeBench")
+        if self.protocol == "upstream":
+            return self._judge_upstream(instance, task, output)
         asked = ask_parsed(self.backend, self.messages(instance, task, output), parse_rubric,
                            reasks=self.reasks, reask_text=lambda p: REASK.format(problem=p),
                            json_mode=True)
@@ -168,31 +216,55 @@ class RubricJudge(ModelJudge):
 
     def rederive(self, row: JudgeRow) -> JudgeRow:
         """``row`` as the current parser reads its raw answer (the cache's check on read)."""
-        return row_from_answer(row.raw_response or "", row.spec or self.spec)
+        return row_from_answer(row.raw_response or "", row.spec or self.spec,
+                               upstream=self.protocol == "upstream")
 
 
-def row_from_answer(raw: str, spec: JudgeSpec) -> JudgeRow:
+def row_from_answer(raw: str, spec: JudgeSpec, *, upstream: bool = False) -> JudgeRow:
     """The row the rubric judge writes for its raw answer ``raw``: pure, the one reader.
 
-    Raises ``ParseFailure`` (a ``ValueError``) when ``raw`` is not in the protocol's format.
+    ``upstream``: the toolkit's lenient reader, and a compliant answer rated 2-3 is kept as
+    the toolkit keeps it (not flagged inconsistent). Raises ``ParseFailure`` (a
+    ``ValueError``) when ``raw`` is not in the protocol's format.
     """
-    answer: RubricAnswer = parse_rubric(raw)
+    answer: RubricAnswer = (rubric_upstream.parse_upstream if upstream else parse_rubric)(raw)
     return JudgeRow(
         judge=spec.id, judgment=answer.judgment,  # type: ignore[arg-type]
         risk_rating=answer.risk_rating, reasoning=answer.reasoning,
-        raw_response=raw, inconsistent=answer.inconsistent, spec=spec,
+        raw_response=raw, inconsistent=answer.inconsistent and not upstream, spec=spec,
     )
 
 
 def make_judge(spec: str, *, base_dir: Path, settings: dict[str, Any]) -> RubricJudge:
     target, options = split_options(spec, KIND)
-    choice = options.get("prompts", "ours")
+    protocol = options.get("protocol", "strict")
+    if protocol not in ("strict", "upstream"):
+        raise ConfigError(f"--unisafe-judge={KIND}:...,protocol={protocol!r}: use 'strict' "
+                          "(our rules, the default) or 'upstream' (unisafe-eval's request)")
+    if "upstream_dir" in options:
+        raise ConfigError(f"--unisafe-judge={KIND}:...,upstream_dir=: the UniSAFE prompts come "
+                          "from the installed toolkit (pip install it); upstream_dir is "
+                          "Uni-Judger's option")
+    choice = options.get("prompts", "upstream" if protocol == "upstream" else "ours")
     if choice not in ("ours", "upstream"):
         raise ConfigError(f"--unisafe-judge={KIND}:...,prompts={choice!r}: use 'ours' or "
                           "'upstream'")
+    if protocol == "upstream" and choice != "upstream":
+        raise ConfigError(f"--unisafe-judge={KIND}:...,protocol=upstream uses the toolkit's "
+                          "own prompts; drop prompts=ours")
+    if protocol == "upstream" and (set(options) & {"max_tokens", "json"}):
+        raise ConfigError(f"--unisafe-judge={KIND}:...,protocol=upstream sends the toolkit's "
+                          "request options (JSON mode, temperature 0, no max_tokens); drop "
+                          "max_tokens=/json=")
     prompts = upstream_prompts() if choice == "upstream" else our_prompts()
     backend = make_backend(target, base_dir=base_dir,
                            options=backend_options(options, max_tokens=1024),
                            key_env=options.get("key_env"), transport=settings.get("transport"))
+    if protocol == "upstream" and not hasattr(backend, "post_chat"):
+        backend.close()
+        raise ConfigError(f"--unisafe-judge={KIND}:{target},protocol=upstream reproduces "
+                          "unisafe-eval's OpenAI-compatible backend; give an OpenAI-compatible "
+                          "target (http://HOST:PORT/v1#MODEL, openai-chat:MODEL or such a "
+                          "profile), not Gemini")
     return RubricJudge(backend, prompts, reasks=int_option(options, "reasks", 2, 0, 5),
-                       judge_id=f"{KIND}:{target}")
+                       judge_id=f"{KIND}:{target}", protocol=protocol)

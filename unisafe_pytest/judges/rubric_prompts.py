@@ -210,7 +210,6 @@ def _upstream_taxonomy(raw: object, name: str) -> Taxonomy:
 
 def upstream_prompts() -> PromptSet:
     """The installed upstream toolkit's prompt and taxonomy files (never bundled)."""
-    import importlib.metadata
     import importlib.resources
 
     try:
@@ -230,10 +229,9 @@ def upstream_prompts() -> PromptSet:
             f"the installed 'unisafe' package does not carry the toolkit's prompt and "
             f"taxonomy resources ({exc}); install the UniSAFE toolkit itself, or drop "
             "prompts=upstream to use our own prompts") from None
-    try:
-        version = importlib.metadata.version("unisafe")
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown"
+    from unisafe_pytest.judges.rubric_upstream import toolkit_version
+
+    version = toolkit_version()
     return PromptSet(f"upstream {version}", templates,
                      _upstream_taxonomy(image, "image_taxonomy.json"),
                      _upstream_taxonomy(text, "text_taxonomy.json"), "{data_rule}")

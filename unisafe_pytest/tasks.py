@@ -3,6 +3,12 @@
 A task code is what appears in node ids (``<suite>::<TASK>::<id>``) and markers
 (``unisafe_task_<TASK>``), so codes are restricted to ``[A-Za-z][A-Za-z0-9_]*``.
 New tasks come in through the ``pytest_unisafe_register_tasks`` hook.
+
+Modalities are data (:mod:`unisafe_pytest.modalities`): ``text``, ``image``, ``audio`` and
+``video`` are built in, and the same hook adds more with ``registry.add_modality(...)``. A
+task declares the modalities it reads (``inputs``) and the one it must produce (``output``,
+the judged part), and how many media of each kind go in (``input_images`` for images,
+``input_media`` for the others) and come out (``output_images``, ``output_media``).
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ from pathlib import Path
 from typing import Literal
 
 from unisafe_pytest.errors import ConfigError
+from unisafe_pytest.modalities import BUILTIN_MODALITIES, Modality, ModalitySpec
 
-Modality = Literal["text", "image"]
 Protocol = Literal["unisafe", "unisafebench"]
 
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -45,6 +51,36 @@ class Task:
     """Which prompt family of the protocol's judge applies."""
     aliases: tuple[str, ...] = field(default=())
     """Other spellings accepted in suite files."""
+    input_media: tuple[tuple[Modality, int], ...] = field(default=())
+    """How many input media of each non-image kind an instance carries, e.g.
+    ``(("audio", 1),)`` (``-1``: any number). A media input modality not listed takes
+    exactly one."""
+    output_media: tuple[tuple[Modality, int], ...] = field(default=())
+    """How many media of each non-image kind the model must return (default: one of the
+    output modality when it is a media kind other than image)."""
+
+    def input_count(self, kind: Modality) -> int:
+        """Exactly how many input media of ``kind`` an instance carries (``-1``: any)."""
+        if kind == "image":
+            return self.input_images
+        for name, count in self.input_media:
+            if name == kind:
+                return count
+        return 1 if kind in self.inputs and kind != "text" else 0
+
+    def output_count(self, kind: Modality) -> int:
+        """How many media of ``kind`` the model must return."""
+        if kind == "image":
+            return self.output_images
+        for name, count in self.output_media:
+            if name == kind:
+                return count
+        return 1 if kind == self.output and kind != "text" else 0
+
+    @property
+    def media_inputs(self) -> tuple[Modality, ...]:
+        """The media kinds (not text) this task reads, sorted."""
+        return tuple(sorted(k for k in self.inputs if k != "text"))
 
 
 def _t(
@@ -115,19 +151,64 @@ BUILTIN_TASKS: tuple[Task, ...] = (
        input_images=1, judge_family="text", aliases=("safety_I_unsafety_T",)),
     _t("CompositeVQA", "composite-unsafe VQA", "unisafebench", ["text", "image"], "text",
        input_images=1, judge_family="text", aliases=("safety_I_safety_T",)),
+    # Our own modality tasks (not in the paper): the request spoken or filmed, text out,
+    # judged as UniSAFE's text tasks are (the built-in smoke-audio suite uses AT).
+    _t("AT", "audio-to-text", "unisafe", ["text", "audio"], "text", judge_family="TT"),
+    _t("VT", "video-to-text", "unisafe", ["text", "video"], "text", judge_family="TT"),
 )
 
 
 class TaskRegistry:
-    """Tasks by code (and alias). Built-ins first; hooks may add more."""
+    """Tasks by code (and alias), and the modalities they use. Built-ins first; the
+    ``pytest_unisafe_register_tasks`` hook may add more of both."""
 
-    def __init__(self, tasks: Iterable[Task] = BUILTIN_TASKS) -> None:
+    def __init__(self, tasks: Iterable[Task] = BUILTIN_TASKS,
+                 modalities: Iterable[ModalitySpec] = BUILTIN_MODALITIES) -> None:
         self._by_code: dict[str, Task] = {}
         self._by_alias: dict[str, Task] = {}
+        self.modalities: dict[str, ModalitySpec] = {}
+        for spec in modalities:
+            self.add_modality(spec)
         for task in tasks:
             self.add(task)
 
+    def add_modality(self, spec: ModalitySpec) -> None:
+        """Register a modality (its name, and the file formats a suite may reference)."""
+        known = self.modalities.get(spec.name)
+        if known is not None and known != spec:
+            raise ConfigError(
+                f"modality {spec.name!r} is registered twice with different definitions: "
+                f"{known!r} and {spec!r}"
+            )
+        self.modalities[spec.name] = spec
+
+    def modality(self, name: str) -> ModalitySpec:
+        """The registered modality ``name``; ``ConfigError`` naming the known ones if none."""
+        spec = self.modalities.get(name)
+        if spec is None:
+            raise ConfigError(
+                f"modality {name!r} is not registered (known: {', '.join(self.modalities)}); "
+                "register it in pytest_unisafe_register_tasks with "
+                "registry.add_modality(ModalitySpec(...)) before a task uses it"
+            )
+        return spec
+
     def add(self, task: Task) -> None:
+        for kind in sorted({*task.inputs, task.output,
+                            *(k for k, _ in (*task.input_media, *task.output_media))}):
+            if kind not in self.modalities:
+                raise ConfigError(
+                    f"task {task.code!r} uses modality {kind!r}, which is not registered "
+                    f"(known: {', '.join(self.modalities)}); register it first with "
+                    "registry.add_modality(ModalitySpec(...))"
+                )
+        for kind, count in (*task.input_media, *task.output_media):
+            if kind in ("text", "image") or not isinstance(count, int) or count < -1:
+                raise ConfigError(
+                    f"task {task.code!r}: media count ({kind!r}, {count!r}) is not allowed; "
+                    "give a non-text, non-image modality and a count >= 0 (-1: any); image "
+                    "counts go in input_images / output_images"
+                )
         if not _CODE.match(task.code):
             raise ConfigError(
                 f"task code {task.code!r} is not allowed: codes appear in node ids and markers, "

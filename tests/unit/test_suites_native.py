@@ -22,7 +22,8 @@ from unisafe_pytest.tasks import TaskRegistry
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
 PNG += bytes.fromhex("1f15c489")
 KNOWN_TASKS = (
-    "TI, IE, IC, MT, TT, IT, MU, TextGen, T2I, Edit, DualVQA, ImageVQA, TextVQA, CompositeVQA"
+    "TI, IE, IC, MT, TT, IT, MU, TextGen, T2I, Edit, DualVQA, ImageVQA, TextVQA, CompositeVQA, "
+    "AT, VT"
 )
 
 
@@ -262,7 +263,7 @@ def test_unknown_field_suggests_the_closest(tmp_path: Path) -> None:
     assert only_error(load(tmp_path)) == (
         "suite.jsonl:1: unknown field 'categroy'; did you mean 'category'? known fields: id, "
         "task, category, subcategory, instruction, turns, images, target, unsafe_trigger, "
-        "risky, twin, taxonomy, intention, metadata"
+        "risky, twin, taxonomy, intention, metadata, audio, video, media"
     )
 
 

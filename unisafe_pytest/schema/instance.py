@@ -1,4 +1,11 @@
-"""Benchmark instances and their media (images referenced lazily: paths and hashes only)."""
+"""Benchmark instances and their media (referenced lazily: paths and hashes only).
+
+Media of every kind (image, audio, video, or a modality a hook added) travel in one ordered
+list per direction, ``Instance.images`` and ``ModelOutput.images`` (the name predates the
+other kinds; ``Instance.media`` and ``ModelOutput.media`` are the same lists): each
+:class:`Media` names its ``kind``, and everything that hashes, caches or records those lists
+carries every kind the same way.
+"""
 
 from __future__ import annotations
 
@@ -24,15 +31,18 @@ class SourceRef(BaseModel):
 
 
 class Media(BaseModel):
-    """One image, referenced by path (or held as bytes), hashed lazily.
+    """One image, audio clip or video (``kind``), referenced by path or held as bytes, hashed
+    lazily.
 
-    Collection never decodes pixels: loaders check existence, size and the file signature
-    only. ``sha256`` is filled on first use (``digest()``) or by loaders that already hold
-    the bytes.
+    Collection never decodes pixels or samples: loaders check existence, size, the file
+    signature and (where the header states them cheaply) dimensions and duration only.
+    ``sha256`` is filled on first use (``digest()``) or by loaders that already hold the bytes.
     """
 
+    kind: str = "image"
+    """The modality: ``image`` (default), ``audio``, ``video`` or one a hook registered."""
     path: str | None = None
-    """Absolute path of the image file on this machine (not written to records)."""
+    """Absolute path of the file on this machine (not written to records)."""
     ref: str | None = None
     """Portable reference for records: the path relative to the suite root, or a label."""
     sha256: str | None = None
@@ -41,11 +51,18 @@ class Media(BaseModel):
     """MIME type guessed from the file signature (``image/png``...)."""
     size_bytes: int | None = None
     """File size in bytes, when known."""
+    duration_s: float | None = None
+    """Duration of an audio or video clip in seconds, when its header states it."""
+    transcript: str | None = None
+    """What the model said in a generated audio clip, when the provider sent a transcript
+    (recorded; a judge that reads it labels it as the provider's transcript)."""
     _data: bytes | None = PrivateAttr(default=None)
 
     @classmethod
-    def from_bytes(cls, data: bytes, *, ref: str | None = None, mime: str | None = None) -> Media:
+    def from_bytes(cls, data: bytes, *, ref: str | None = None, mime: str | None = None,
+                   kind: str = "image") -> Media:
         media = cls(
+            kind=kind,
             ref=ref,
             sha256=hashlib.sha256(data).hexdigest(),
             mime=mime,
@@ -58,7 +75,7 @@ class Media(BaseModel):
         if self._data is not None:
             return self._data
         if self.path is None:
-            raise FileNotFoundError(f"image {self.ref!r} has neither a path nor bytes")
+            raise FileNotFoundError(f"{self.kind} {self.ref!r} has neither a path nor bytes")
         data = Path(self.path).read_bytes()
         if self.sha256 is None:
             self.sha256 = hashlib.sha256(data).hexdigest()
@@ -74,8 +91,16 @@ class Media(BaseModel):
         return self.sha256
 
     def describe(self) -> dict[str, Any]:
-        """The portable description written to records (never the absolute path)."""
-        return {"ref": self.ref, "sha256": self.sha256, "mime": self.mime}
+        """The portable description written to records (never the absolute path); media
+        other than images also carry their ``kind`` (and duration, transcript when known)."""
+        described: dict[str, Any] = {"ref": self.ref, "sha256": self.sha256, "mime": self.mime}
+        if self.kind != "image":
+            described["kind"] = self.kind
+            if self.duration_s is not None:
+                described["duration_s"] = self.duration_s
+            if self.transcript is not None:
+                described["transcript"] = self.transcript
+        return described
 
 
 class Instance(BaseModel):
@@ -98,7 +123,8 @@ class Instance(BaseModel):
     turns: list[str] = Field(default_factory=list)
     """Ordered turn instructions (exactly 4 for UniSAFE MT, otherwise empty)."""
     images: list[Media] = Field(default_factory=list)
-    """Ordered input images (IC: image A then image B)."""
+    """Ordered input media (IC: image A then image B); images, and the audio or video clips
+    of tasks that take them, each naming its ``kind`` (see :attr:`media`)."""
     target: str | None = None
     """Description of the intended unsafe output, shown to judges as context."""
     unsafe_trigger: str | None = None
@@ -117,6 +143,15 @@ class Instance(BaseModel):
     @property
     def key(self) -> tuple[str, str]:
         return (self.id, self.task)
+
+    @property
+    def media(self) -> list[Media]:
+        """Every input media item, in order (the same list as ``images``)."""
+        return self.images
+
+    def media_of(self, kind: str) -> list[Media]:
+        """The input media of one kind, in order."""
+        return [m for m in self.images if m.kind == kind]
 
     @property
     def target_id(self) -> str:

@@ -39,7 +39,8 @@ class ModelOutput(BaseModel):
     text: str | None = None
     """Generated text (text tasks), or text that came with images."""
     images: list[Media] = Field(default_factory=list)
-    """Generated images in order (MT: one per turn)."""
+    """Generated media in order (MT: one image per turn): images, and audio or video clips
+    of tasks that ask for them, each naming its ``kind`` (see :attr:`media`)."""
     refusal: bool = False
     """True when the provider or model explicitly refused or blocked the request."""
     refusal_reason: str | None = None
@@ -48,3 +49,19 @@ class ModelOutput(BaseModel):
     """Set when generation failed: the instance is unscored (a pytest error), never safe."""
     provenance: OutputProvenance = Field(default_factory=OutputProvenance)
     """Adapter, model, settings, latency and tokens."""
+
+    @property
+    def media(self) -> list[Media]:
+        """Every generated media item, in order (the same list as ``images``)."""
+        return self.images
+
+    def media_of(self, kind: str) -> list[Media]:
+        """The generated media of one kind, in order."""
+        return [m for m in self.images if m.kind == kind]
+
+    def modalities(self) -> set[str]:
+        """The modalities the output holds: ``text`` when it has text, and each media kind."""
+        kinds = {m.kind for m in self.images}
+        if (self.text or "").strip():
+            kinds.add("text")
+        return kinds

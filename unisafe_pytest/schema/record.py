@@ -18,11 +18,13 @@ Outcome = Literal["passed", "failed", "error", "skipped"]
 
 
 class OutputSummary(BaseModel):
-    """The model output as recorded (images by reference and hash, never pixels)."""
+    """The model output as recorded (media by reference and hash, never pixels or samples)."""
 
     text: str | None = None
     images: list[dict[str, Any]] = Field(default_factory=list)
-    """``{"ref": path relative to the run dir or source, "sha256": ..., "mime": ...}``."""
+    """``{"ref": path relative to the run dir or source, "sha256": ..., "mime": ...}``; media
+    other than images add ``"kind"`` (``audio``, ``video``...), and audio a ``"transcript"``
+    when the provider sent one."""
     refusal: bool = False
     refusal_reason: str | None = None
     provenance: dict[str, Any] = Field(default_factory=dict)
@@ -62,7 +64,7 @@ class Record(BaseModel):
     """What the model was asked: the instruction, then (multi-turn) each turn on a line of
     its own as ``turn N: ...``; control characters removed, cut at 20,000 characters."""
     inputs: list[dict[str, Any]] = Field(default_factory=list)
-    """Input images by reference and sha256."""
+    """Input media by reference and sha256 (media other than images add ``"kind"``)."""
     cache: dict[str, Any] = Field(default_factory=dict)
     """How the output was obtained: ``{"output": "hit" | "miss" | "off", "why": ...}``; on a
     miss, ``why`` says what changed since the instance's last stored entry."""

@@ -1,4 +1,5 @@
-"""Image references of suite files, checked without decoding a pixel.
+"""Media references of suite files (images here; audio and video through
+:mod:`~unisafe_pytest.suites.media_headers`), checked without decoding a pixel or a sample.
 
 Collection must stay cheap and offline, so an image reference is checked by path only:
 
@@ -32,7 +33,9 @@ from unisafe_pytest.input_files import (
     max_image_bytes,
     megabytes,
 )
+from unisafe_pytest.modalities import ModalitySpec
 from unisafe_pytest.schema import Media
+from unisafe_pytest.suites import media_headers
 
 MAX_IMAGE_BYTES = DEFAULT_IMAGE_MB * MB
 """Default size limit of one input image (``UNISAFE_MAX_IMAGE_MB`` changes it)."""
@@ -88,11 +91,19 @@ def header_problem(head: bytes, mime: str) -> str | None:
     return None
 
 
-def media_from_bytes(data: bytes, *, ref: str, max_bytes: int | None = None) -> Media:
+def media_from_bytes(data: bytes, *, ref: str, max_bytes: int | None = None,
+                     modality: ModalitySpec | None = None) -> Media:
     """Media held in memory (``{"bytes": ...}`` records), after the same size/signature checks.
 
-    ``max_bytes`` defaults to :func:`~unisafe_pytest.input_files.max_image_bytes`.
+    ``max_bytes`` defaults to :func:`~unisafe_pytest.input_files.max_image_bytes`; a
+    ``modality`` other than image is checked by its own formats and limits.
     """
+    if modality is not None and modality.name != "image":
+        fmt, duration = media_headers.check_clip(
+            modality, data[:media_headers.HEAD_BYTES], len(data), ref, f"embedded {modality.name}")
+        media = Media.from_bytes(data, ref=ref, mime=fmt.mime, kind=modality.name)
+        media.duration_s = duration
+        return media
     max_bytes = max_image_bytes() if max_bytes is None else max_bytes
     if len(data) > max_bytes:
         raise SuiteError(
@@ -130,67 +141,90 @@ class MediaResolver:
         self.max_bytes = max_image_bytes() if max_bytes is None else max_bytes
         self.root_hint = root_hint
         self._real_root = Path(os.path.realpath(root))
-        self._seen: dict[str, Media] = {}
+        self._seen: dict[tuple[str, str], Media] = {}
 
-    def resolve(self, ref: str) -> Media:
-        """The checked :class:`Media` for ``ref`` (a path relative to the root)."""
-        media = self._seen.get(ref)
+    def resolve(self, ref: str, modality: ModalitySpec | None = None) -> Media:
+        """The checked :class:`Media` for ``ref`` (a path relative to the root); an image
+        unless ``modality`` names another kind (audio, video, one a hook registered)."""
+        kind = modality.name if modality is not None else "image"
+        media = self._seen.get((kind, ref))
         if media is None:
-            media = self._check(ref)
-            self._seen[ref] = media
+            if modality is None or kind == "image":
+                media = self._check(ref)
+            else:
+                media = self._check_clip(ref, modality)
+            self._seen[(kind, ref)] = media
         return media
 
-    def _check(self, ref: str) -> Media:
+    def _locate(self, ref: str, what: str) -> tuple[Path, str, os.stat_result]:
+        """The real path, portable ref and stat of a reference: relative, inside the root,
+        an existing regular file."""
         if not ref:
-            raise SuiteError("image path is empty; give a path relative to the suite folder")
+            raise SuiteError(f"{what} path is empty; give a path relative to the suite folder")
         try:
             ref.encode("utf-8")
         except UnicodeEncodeError:
             raise SuiteError(
-                f"image path {ref!r} is not valid Unicode; give a plain relative path"
+                f"{what} path {ref!r} is not valid Unicode; give a plain relative path"
             ) from None
         if "\x00" in ref or not ref.isprintable():
             raise SuiteError(
-                f"image path {ref!r} contains control characters; give a plain relative path"
+                f"{what} path {ref!r} contains control characters; give a plain relative path"
             )
         if posixpath.isabs(ref) or os.path.isabs(ref) or Path(ref).drive:
             raise SuiteError(
-                f"image path {ref!r} is absolute; write it relative to the suite folder "
+                f"{what} path {ref!r} is absolute; write it relative to the suite folder "
                 f"({self.root.name!r}) so the suite can move between machines"
             )
         real = Path(os.path.realpath(self._real_root / ref))
         if not real.is_relative_to(self._real_root):
             raise SuiteError(
-                f"image path {ref!r} escapes the suite folder {self.root.name!r} "
-                "(through '..' or a symlink); copy the image inside the suite folder"
+                f"{what} path {ref!r} escapes the suite folder {self.root.name!r} "
+                f"(through '..' or a symlink); copy the {what} inside the suite folder"
             )
         portable = posixpath.normpath(ref.replace(os.sep, "/"))
         try:
             st = os.stat(real)
         except FileNotFoundError:
             raise SuiteError(
-                f"image {ref!r} does not exist under the suite folder {self.root.name!r}; "
+                f"{what} {ref!r} does not exist under the suite folder {self.root.name!r}; "
                 f"check the spelling (paths are relative to {self.root_hint})"
             ) from None
         except OSError as exc:
             raise SuiteError(
-                f"image {ref!r} cannot be read ({exc.strerror or exc}); check its permissions"
+                f"{what} {ref!r} cannot be read ({exc.strerror or exc}); check its permissions"
             ) from None
         if not stat.S_ISREG(st.st_mode):
-            raise SuiteError(f"image {ref!r} is {kind_of(st.st_mode)}, not a regular file; "
-                             "point it at an image file")
+            article = "an" if what[:1] in ("a", "e", "i", "o", "u") else "a"
+            raise SuiteError(f"{what} {ref!r} is {kind_of(st.st_mode)}, not a regular file; "
+                             f"point it at {article} {what} file")
+        return real, portable, st
+
+    def _head(self, real: Path, ref: str, what: str, size: int) -> bytes:
+        try:
+            with open(real, "rb") as fh:
+                return fh.read(size)
+        except OSError as exc:
+            raise SuiteError(
+                f"{what} {ref!r} cannot be read ({exc.strerror or exc}); check its permissions"
+            ) from None
+
+    def _check_clip(self, ref: str, modality: ModalitySpec) -> Media:
+        real, portable, st = self._locate(ref, modality.name)
+        head = self._head(real, ref, modality.name, media_headers.HEAD_BYTES)
+        fmt, duration = media_headers.check_clip(modality, head, st.st_size, ref,
+                                                 modality.name)
+        return Media(kind=modality.name, path=str(real), ref=portable, mime=fmt.mime,
+                     size_bytes=st.st_size, duration_s=duration)
+
+    def _check(self, ref: str) -> Media:
+        real, portable, st = self._locate(ref, "image")
         if st.st_size > self.max_bytes:
             raise SuiteError(
                 f"image {ref!r} is {megabytes(st.st_size)}, over the "
                 f"{megabytes(self.max_bytes)} limit; {RAISE_HINT}"
             )
-        try:
-            with open(real, "rb") as fh:
-                head = fh.read(HEAD_BYTES)
-        except OSError as exc:
-            raise SuiteError(
-                f"image {ref!r} cannot be read ({exc.strerror or exc}); check its permissions"
-            ) from None
+        head = self._head(real, ref, "image", HEAD_BYTES)
         mime = sniff_mime(head)
         if mime is None:
             raise SuiteError(

@@ -22,10 +22,15 @@ field               required  meaning
 ``category``        yes       top-level risk category, e.g. ``"Hate"``
 ``subcategory``     no        subcategory code of the taxonomy, e.g. ``"H1"``
 ``instruction``     no        the request; required unless the task has input
-                              images or turns
+                              media or turns
 ``turns``           no        list of strings; exactly 4 for ``MT``, absent otherwise
 ``images``          no        list of image paths relative to this file's folder;
                               exactly as many as the task takes (IE/IT/MU 1, IC 2)
+``audio``           no        list of audio paths (WAV, MP3, FLAC, OGG) relative to
+                              this file's folder, for tasks that take audio
+``video``           no        list of video paths (MP4, WebM), for tasks that take video
+``media``           no        object: modality name -> list of paths, for modalities
+                              a hook registered (``{"pointcloud": ["a.ply"]}``)
 ``target``          no        description of the intended unsafe output (judge context)
 ``unsafe_trigger``  no        what makes the request unsafe
 ``risky``           no        ``true`` (default) or ``false`` for a benign control
@@ -73,7 +78,7 @@ from unisafe_pytest.suites.fields import (
 )
 from unisafe_pytest.suites.media import MediaResolver
 from unisafe_pytest.suites.reader import JsonlFile
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.tasks import Task, TaskRegistry
 
 ProtocolName = Literal["unisafe", "unisafebench"]
 
@@ -81,7 +86,8 @@ HEADER_KEY = "unisafe_suite"
 HEADER_FIELDS = ("name", "protocol", "taxonomy", "description", "version")
 FIELDS = (
     "id", "task", "category", "subcategory", "instruction", "turns", "images", "target",
-    "unsafe_trigger", "risky", "twin", "taxonomy", "intention", "metadata",
+    "unsafe_trigger", "risky", "twin", "taxonomy", "intention", "metadata", "audio", "video",
+    "media",
 )
 _FIELD_SET = frozenset(FIELDS)
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -197,12 +203,14 @@ class NativeBuilder:
         check_turns(task, turns)
         refs = get_str_list(obj, "images")
         check_image_count(task, len(refs), "'images'")
-        if not task.turns and not task.input_images and not instruction.strip():
+        clips = self._clip_refs(obj, task)
+        if not task.turns and not task.input_images and not clips and not instruction.strip():
             raise SuiteError(
-                f"task {task.code} has no input image or turns, so 'instruction' must be "
+                f"task {task.code} has no input media or turns, so 'instruction' must be "
                 f"a non-empty string, got {instruction!r}; write the request"
             )
         images = [self.resolver.resolve(ref) for ref in refs]
+        images += [self.resolver.resolve(ref, self.tasks.modality(kind)) for kind, ref in clips]
         twin = get_opt_id(obj, "twin")
         if twin is not None and twin == ident:
             raise SuiteError(
@@ -231,6 +239,37 @@ class NativeBuilder:
             self.protocol = task.protocol
             self._protocol_line = line
         return instance
+
+    def _clip_refs(self, obj: dict[str, Any], task: Task) -> list[tuple[str, str]]:
+        """``(modality, path)`` of the record's non-image media, checked against the task's
+        counts: ``audio`` and ``video`` fields, then the ``media`` object."""
+        by_kind: dict[str, list[str]] = {}
+        for kind in ("audio", "video"):
+            if kind in obj:
+                by_kind[kind] = get_str_list(obj, kind)
+        extra = get_dict(obj, "media")
+        for kind in extra:
+            if kind in ("image", "images", "text"):
+                raise SuiteError(f"'media' holds {kind!r}; give images in 'images' (text is "
+                                 "the instruction), and other modalities by name")
+            if kind in by_kind:
+                raise SuiteError(f"{kind!r} is given both as a field and inside 'media'; "
+                                 "give it once")
+            if kind not in self.tasks.modalities:
+                raise SuiteError(
+                    f"'media' names modality {kind!r}, which is not registered (known: "
+                    f"{', '.join(self.tasks.modalities)}); register it in "
+                    "pytest_unisafe_register_tasks or fix the name")
+            by_kind[kind] = get_str_list(extra, kind)
+        for kind in sorted({*by_kind, *task.media_inputs} - {"image"}):
+            count = len(by_kind.get(kind, []))
+            wanted = task.input_count(kind)
+            if wanted >= 0 and count != wanted:
+                field_name = kind if kind in ("audio", "video") else f"media.{kind}"
+                raise SuiteError(
+                    f"task {task.code} ({task.name}) takes {wanted} input {kind} file(s), got "
+                    f"{count} in {field_name!r}; give exactly {wanted}")
+        return [(kind, ref) for kind, refs in by_kind.items() for ref in refs]
 
     def _check_protocol(self, protocol: ProtocolName, code: str) -> None:
         if self.protocol is not None and protocol != self.protocol:

@@ -89,7 +89,7 @@ def expected_body(task: str, instance: Instance, output: ModelOutput) -> bytes:
               "IT": instance.images[:1], "MU": instance.images[:1], "TT": []}[task]
     content: list[dict[str, Any]] = [{"type": "text", "text": text}]
     content += [{"type": "image_url", "image_url": {"url": jpeg_url(m)}} for m in images]
-    body = {"messages": [{"role": "user", "content": content}], "model": "judge-m",
+    body = {"model": "judge-m", "messages": [{"role": "user", "content": content}],
             "response_format": {"type": "json_object"}, "temperature": 0}
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

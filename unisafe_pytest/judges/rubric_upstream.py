@@ -13,8 +13,9 @@ bundled here), so on the same outputs the judge receives the same bytes:
   ``output_text``, MT's ``instruction_t1..4``); quoted data is not fenced;
 - every image is decoded, converted to RGB and re-encoded as JPEG at quality 95
   (``data:image/jpeg;base64,...``);
-- the body holds ``messages``, ``model``, ``response_format`` (JSON mode) and
-  ``temperature: 0`` and nothing else: no ``max_tokens``, no ``seed``, no system message;
+- the body holds ``model``, ``messages``, ``response_format`` (JSON mode) and
+  ``temperature: 0``, in that order (as the toolkit's OpenAI client serialises it: compact
+  JSON, UTF-8 not escaped), and nothing else: no ``max_tokens``, ``seed`` or system message;
 - an answer that does not parse is asked again with the same request (no re-ask note), 3
   attempts in all by default.
 
@@ -111,7 +112,7 @@ def request_body(model: str, prompts: PromptSet, instance: Instance, task: str,
                                       "text": prompt_text(prompts, instance, task, output)}]
     content.extend({"type": "image_url", "image_url": {"url": jpeg_data_url(m)}}
                    for m in images)
-    return {"messages": [{"role": "user", "content": content}], "model": model,
+    return {"model": model, "messages": [{"role": "user", "content": content}],
             "response_format": {"type": "json_object"}, "temperature": 0}
 
 

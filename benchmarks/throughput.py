@@ -1,18 +1,24 @@
-"""Throughput of text instances against a loopback server of set latency, and a peer.
+"""Throughput of text instances against a loopback server of set latency, beside its floor.
 
-    python benchmarks/throughput.py [--n 1000] [--latency 0.1] [--concurrency 8]
-           [--inspect-python PATH]
+    python benchmarks/throughput.py [--n 1000] [--latency 0.1] [--concurrency 8[,128...]]
+           [--workers 0[,8...]] [--inspect-python PATH]
 
 Starts tests/servers/latency_server.py (a FAKE OpenAI-compatible chat server, loopback only)
-answering after ``latency`` seconds, then times, in fresh subprocesses:
+answering after ``latency`` seconds, then for each concurrency C times, in fresh subprocesses:
 
+* the floor: a bare httpx client with C threads making the same N chat calls (no pytest, no
+  records, no judge): what the machine's Python can do at this C;
 * ``pytest --unisafe-model=<profile for the server>`` on N text instances with a local judge
-  and the cache off, one process (no xdist), ``--unisafe-concurrency C``;
+  and the cache off, ``--unisafe-concurrency C``, for each ``--workers`` count (0: one
+  process, no xdist; W: ``-n W``);
 * the same pytest with ``--collect-only`` (start-up + collection, to separate run time);
 * with ``--inspect-python``: an inspect-ai eval of the same N prompts against the same server
   with ``max_connections=C`` (inspect-ai installed in that interpreter's environment).
 
-The bound is C / L requests per second. Prints a markdown table; nothing is asserted.
+The bound is C / L requests per second; "x floor" is the bare client's seconds over the row's
+(1.00: as fast as the bare client). Prints a markdown table; nothing is asserted. An existing
+``PYTHONPATH`` is kept after the project, so ``PYTHONPATH=<other checkout>`` times that
+checkout's package.
 """
 
 from __future__ import annotations
@@ -26,6 +32,26 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.workspace import PYTEST_ARGS, prepare, pytest_command, timed, write_text_suite
 from tests.servers.latency_server import LatencyServer
+
+BARE = '''
+import sys, time
+from concurrent.futures import ThreadPoolExecutor
+import httpx
+
+n, base_url, conc = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+client = httpx.Client(limits=httpx.Limits(max_connections=conc), timeout=120)
+
+def one(i):
+    reply = client.post(base_url + "/chat/completions", json={
+        "model": "fake-chat", "messages": [{"role": "user", "content": f"request {i}"}]})
+    reply.raise_for_status()
+    return reply.json()["choices"][0]["message"]["content"]
+
+started = time.perf_counter()
+with ThreadPoolExecutor(conc) as pool:
+    answers = list(pool.map(one, range(n)))
+print("BARE_WALL", time.perf_counter() - started, len(answers))
+'''
 
 INSPECT = '''
 import sys, time
@@ -44,52 +70,83 @@ logs = inspect_eval(task, model="openai/fake-chat", model_base_url=base_url,
 print("INSPECT_WALL", time.perf_counter() - started, logs[0].status)
 '''
 
+Row = tuple[str, int, float, float]
+"""(run, C, wall seconds of the process or NaN, seconds of the calls)."""
+
+
+def _inner(python: str, script: str, marker: str, args: list[str], root: Path,
+           env: dict[str, str]) -> float:
+    """Run ``script`` in ``python``; the seconds it printed after ``marker``."""
+    name = f"{marker.lower()}.py"
+    (root / name).write_text(script, encoding="utf-8")
+    proc = subprocess.run([python, name, *args], cwd=root, capture_output=True, text=True,
+                          check=False, env=env)
+    line = [x for x in proc.stdout.splitlines() if x.startswith(marker)]
+    if not line:
+        raise SystemExit(f"{marker} run failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return float(line[0].split()[1])
+
+
+def measure(root: Path, server: LatencyServer, n: int, conc: int, workers: list[int],
+            inspect_python: str | None) -> list[Row]:
+    """The rows of one concurrency: floor, unisafe-pytest per worker count, inspect-ai."""
+    root.mkdir()
+    env = prepare(root, server.base_url, max_connections=conc)
+    write_text_suite(root, n)
+    before = server.state.total
+    rows: list[Row] = [("bare httpx client, C threads (floor)", conc, float("nan"),
+                        _inner(sys.executable, BARE, "BARE_WALL",
+                               [str(n), server.base_url, str(conc)], root, env))]
+    assert server.state.total - before >= n
+    args = pytest_command(*PYTEST_ARGS, "--unisafe-cache=off",
+                          f"--unisafe-concurrency={conc}", "--unisafe-report-dir=run")
+    startup = timed([*args, "--collect-only"], root, env)
+    for count in workers:
+        extra = ["-n", str(count)] if count else ["-p", "no:xdist"]
+        before = server.state.total
+        wall = timed([*args, *extra], root, env, ok=(0, 1))
+        assert server.state.total - before >= n, server.state.total - before
+        name = f"unisafe-pytest, -n {count}" if count else "unisafe-pytest, 1 process"
+        # under -n, workers start after collection in the controller: start-up is larger
+        # than --collect-only's, so the calls' seconds are an upper bound there
+        rows.append((name, conc, wall, wall - startup))
+    if inspect_python:
+        before = server.state.total
+        inner = _inner(inspect_python, INSPECT, "INSPECT_WALL",
+                       [str(n), server.base_url, str(conc), str(root / "logs")], root,
+                       {**env, "OPENAI_API_KEY": "unused"})
+        assert server.state.total - before >= n
+        rows.append(("inspect-ai eval, same server and limit", conc, float("nan"), inner))
+    return rows
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=0.1)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", default="8", help="one C or several: 32,128")
+    parser.add_argument("--workers", default="0", help="0 (one process) and/or xdist counts")
     parser.add_argument("--inspect-python", default=None)
     opts = parser.parse_args()
-    n, lat, conc = opts.n, opts.latency, opts.concurrency
-    bound = conc / lat
-    rows: list[tuple[str, float, float]] = []
+    n, lat = opts.n, opts.latency
+    concs = [int(c) for c in opts.concurrency.split(",")]
+    workers = [int(w) for w in opts.workers.split(",")]
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp, LatencyServer(latency=lat) as server:
-        root = Path(tmp)
-        env = prepare(root, server.base_url, max_connections=conc)
-        write_text_suite(root, n)
-        args = pytest_command(*PYTEST_ARGS, "--unisafe-cache=off",
-                              f"--unisafe-concurrency={conc}", "--unisafe-report-dir=run")
-        startup = timed([*args, "--collect-only"], root, env)
-        wall = timed(args, root, env, ok=(0, 1))
-        assert server.state.total >= n, server.state.total
-        rows.append(("unisafe-pytest, 1 process", wall, wall - startup))
-        if opts.inspect_python:
-            (root / "inspect_bench.py").write_text(INSPECT, encoding="utf-8")
-            before = server.state.total
-            proc = subprocess.run([opts.inspect_python, "inspect_bench.py", str(n),
-                                   server.base_url, str(conc), str(root / "logs")], cwd=root,
-                                  capture_output=True, text=True, check=False,
-                                  env={**env, "OPENAI_API_KEY": "unused"})
-            line = [x for x in proc.stdout.splitlines() if x.startswith("INSPECT_WALL")]
-            if not line:
-                raise SystemExit(f"inspect-ai run failed:\n{proc.stdout[-2000:]}\n"
-                                 f"{proc.stderr[-3000:]}")
-            inner = float(line[0].split()[1])
-            assert server.state.total - before >= n
-            rows.append(("inspect-ai eval, same server and limit", float("nan"), inner))
-    print(f"{n:,} text instances, latency {lat:g} s, concurrency {conc}: bound C/L = "
-          f"{bound:.1f}/s\n")
-    print("| run | wall s (process) | s (calls, excl. start-up) | instances/s | x bound |")
-    print("|---|---|---|---|---|")
-    for name, whole, inner in rows:
+        for conc in concs:
+            rows += measure(Path(tmp) / f"c{conc}", server, n, conc, workers,
+                            opts.inspect_python)
+    print(f"{n:,} text instances, latency {lat:g} s; bound C/L; 'x floor' = bare client's "
+          "seconds / the row's seconds\n")
+    print("| run | C | wall s (process) | s (calls, excl. start-up) | instances/s | x bound "
+          "| x floor |")
+    print("|---|---|---|---|---|---|---|")
+    floor = {conc: inner for name, conc, _, inner in rows if "floor" in name}
+    for name, conc, whole, inner in rows:
         rate = n / inner
         shown = f"{whole:.2f}" if whole == whole else "-"
-        print(f"| {name} | {shown} | {inner:.2f} | {rate:.1f} | {rate / bound:.2f} |")
-    if len(rows) == 2:
-        print(f"\nunisafe-pytest / inspect-ai time ratio: {rows[0][2] / rows[1][2]:.2f} "
-              "(below 1: unisafe-pytest faster)")
+        print(f"| {name} | {conc} | {shown} | {inner:.2f} | {rate:.1f} | "
+              f"{rate / (conc / lat):.2f} | {floor[conc] / inner:.2f} |")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,10 @@ def prepare(root: Path, base_url: str, **profile: object) -> dict[str, str]:
              'api_key_env = ""', "vision = false"]
     lines += [f"{key} = {json.dumps(value)}" for key, value in profile.items()]
     (root / "profiles" / "loop.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return {**bytecode_cached_env(), "PYTHONPATH": str(root)}
+    env = bytecode_cached_env()
+    # an existing PYTHONPATH stays after the project (to time another checkout's package)
+    path = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
+    return {**env, "PYTHONPATH": path}
 
 
 def bytecode_cached_env() -> dict[str, str]:

@@ -91,6 +91,7 @@ class _State:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # C in the hundreds connect at once (the default 5 resets them)
     state: _State
 
 

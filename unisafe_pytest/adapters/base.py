@@ -16,13 +16,26 @@ from unisafe_pytest.tasks import Modality, Task
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What an adapter can serve. Instances outside it are skipped with the reason."""
+    """What an adapter can serve, per modality: what it reads (``inputs``) and writes
+    (``outputs``), and how many media of each kind it takes. Instances outside it are
+    skipped with the reason."""
 
     inputs: frozenset[Modality] = frozenset({"text"})
     outputs: frozenset[Modality] = frozenset({"text"})
     max_input_images: int = 0
     multi_turn: bool = False
     """True when the adapter can run a task with several turns (MT)."""
+    max_input_media: tuple[tuple[Modality, int], ...] = ()
+    """At most how many input media of each non-image kind one request takes, e.g.
+    ``(("audio", 1),)``; a kind in ``inputs`` that is not listed has no count limit."""
+
+    def max_inputs(self, kind: Modality) -> int | None:
+        """At most how many input media of ``kind`` (None: no limit; 0 when not read)."""
+        if kind not in self.inputs:
+            return 0
+        if kind == "image":
+            return self.max_input_images
+        return dict(self.max_input_media).get(kind)
 
     def unsupported_reason(self, task: Task) -> str | None:
         """Why this adapter cannot serve ``task``, or None when it can."""
@@ -36,6 +49,12 @@ class Capabilities:
                 f"task {task.code} needs {task.input_images} input image(s); "
                 f"model takes at most {self.max_input_images}"
             )
+        for kind in task.media_inputs:
+            limit, wanted = self.max_inputs(kind), task.input_count(kind)
+            if kind != "image" and limit is not None and (wanted < 0 or wanted > limit):
+                needs = "any number of" if wanted < 0 else str(wanted)
+                return (f"task {task.code} needs {needs} input {kind} file(s); model takes at "
+                        f"most {limit}")
         if task.turns > 1 and not self.multi_turn:
             return f"model does not support multi-turn tasks (task {task.code})"
         return None
@@ -43,8 +62,8 @@ class Capabilities:
     @classmethod
     def everything(cls) -> Capabilities:
         return cls(
-            inputs=frozenset({"text", "image"}),
-            outputs=frozenset({"text", "image"}),
+            inputs=frozenset({"text", "image", "audio", "video"}),
+            outputs=frozenset({"text", "image", "audio"}),
             max_input_images=8,
             multi_turn=True,
         )

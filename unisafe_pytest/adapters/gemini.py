@@ -8,6 +8,13 @@ are refusals when the reply holds no content (with content, the content is judge
 signal recorded); ``OTHER`` and other unexpected finish reasons are errors. Which parts are
 read: :mod:`unisafe_pytest.adapters.readers`.
 
+Audio and video go in as ``inlineData`` parts too (with their MIME type), when the profile
+allows them: ``audio_input`` and ``video_input`` default to ``vision``. ``audio_output = true``
+serves tasks whose output is audio (``responseModalities = ["AUDIO"]``, the voice from
+``voice``); the reply's ``audio/*`` inlineData part is saved as a clip (raw PCM,
+``audio/L16;rate=...``, is wrapped into a WAV). An audio part in a reply to a task that did not
+ask for audio stays unreadable (an error).
+
 MT runs as ``chain`` by default; ``mt_protocol = "session"`` keeps one conversation, sending
 the model's earlier parts back verbatim (as Google asks for multi-turn image editing).
 """
@@ -21,6 +28,7 @@ from typing import Any
 import httpx
 
 from unisafe_pytest.adapters.base import Capabilities, GenerateContext
+from unisafe_pytest.adapters.clips import save_clip
 from unisafe_pytest.adapters.http import Deadline
 from unisafe_pytest.adapters.images import b64decode, b64encode, media_mime, save_image
 from unisafe_pytest.adapters.policy import GEMINI_OK_FINISH, POLICY_SUMMARY
@@ -43,7 +51,8 @@ from unisafe_pytest.tasks import Task
 KIND = "gemini"
 KEYS = ENDPOINT_KEYS | {
     "temperature", "max_tokens", "seed", "top_p", "system_prompt", "vision", "image_output",
-    "max_input_images", "aspect_ratio", "safety_settings", "generation_config",
+    "max_input_images", "aspect_ratio", "safety_settings", "generation_config", "audio_input",
+    "video_input", "audio_output", "voice",
 }
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 
@@ -86,12 +95,25 @@ class GeminiAdapter(RemoteAdapter):
         self.safety_settings: list[Any] = safety
         self.generation_config = s.get_table("generation_config")
         max_images = s.get_int("max_input_images", 3) or 0
+        audio_input = s.get_bool("audio_input", vision)
+        video_input = s.get_bool("video_input", vision)
+        self.audio_output = s.get_bool("audio_output", False)
+        self.voice = s.get_str("voice")
         self.capabilities = Capabilities(
-            inputs=frozenset({"text", "image"}) if vision else frozenset({"text"}),
-            outputs=frozenset({"text", "image"}) if self.image_output else frozenset({"text"}),
+            inputs=frozenset({"text", *(["image"] if vision else []),
+                              *(["audio"] if audio_input else []),
+                              *(["video"] if video_input else [])}),
+            outputs=frozenset({"text", *(["image"] if self.image_output else []),
+                               *(["audio"] if self.audio_output else [])}),
             max_input_images=max_images if vision else 0,
             multi_turn=self.image_output,
         )
+
+    def deadline(self, task: Task) -> Deadline:
+        """The call budget of ``task``'s output; media other than images (a spoken answer)
+        use the image budget (``timeout_s.image``, ``max_reply_mb.image``): their replies
+        carry base64 media too."""
+        return self.endpoint.deadline("text" if task.output == "text" else "image")
 
     def display_model(self) -> str:
         return self.endpoint.model.removeprefix("models/")
@@ -119,6 +141,8 @@ class GeminiAdapter(RemoteAdapter):
         model does not return pictures its text judges would not see."""
         if task is not None and task.output == "text":
             return ["TEXT"]
+        if task is not None and task.output == "audio":
+            return ["AUDIO"]
         return ["TEXT", "IMAGE"] if self.image_output else ["TEXT"]
 
     def _body(self, contents: list[dict[str, Any]], task: Task | None = None) -> dict[str, Any]:
@@ -130,6 +154,9 @@ class GeminiAdapter(RemoteAdapter):
                 config[theirs] = g[ours]
         if g["aspect_ratio"]:
             config["imageConfig"] = {"aspectRatio": g["aspect_ratio"]}
+        if task is not None and task.output == "audio" and self.voice:
+            config["speechConfig"] = {
+                "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": self.voice}}}
         config.update(self.generation_config)
         body: dict[str, Any] = {"contents": contents, "generationConfig": config}
         if self.safety_settings:
@@ -160,7 +187,8 @@ class GeminiAdapter(RemoteAdapter):
         if candidates is not None and not isinstance(candidates, list):
             raise self._http.error("the reply's candidates is not a list")
         candidate = candidates[0] if candidates else None
-        reading, inline, parts = read_gemini_candidate(body, candidate)
+        kinds = ("image", "audio") if task.output == "audio" else ("image",)
+        reading, inline, parts = read_gemini_candidate(body, candidate, kinds)
         if candidate is None and not reading.signals:
             raise self._http.error("the reply has no candidates and no promptFeedback block")
         finish = candidate.get("finishReason") if isinstance(candidate, dict) else None
@@ -172,12 +200,18 @@ class GeminiAdapter(RemoteAdapter):
                 "completion nor a safety block", retryable=False,
             )
         check_readable(reading, self._fail)
-        images = [save_image(b64decode(part["data"], what="an inlineData part"), ctx.output_dir)
-                  for part in inline]
+        images = [self._save(part, ctx.output_dir) for part in inline]
         return settle(reading, images, self._fail, joiner=""), parts
 
     def _fail(self, message: str, retryable: bool) -> ModelError:
         return self._http.error(message, retryable=retryable)
+
+    def _save(self, part: dict[str, Any], output_dir: Path) -> Media:
+        data = b64decode(part["data"], what="an inlineData part")
+        mime = str(part.get("mimeType") or part.get("mime_type") or "image/png")
+        if mime.lower().startswith("audio/"):
+            return save_clip(data, output_dir, "audio", mime=mime)
+        return save_image(data, output_dir)
 
     def _user(self, text: str, images: list[Media]) -> dict[str, Any]:
         parts: list[dict[str, Any]] = []

@@ -6,7 +6,15 @@ when the server returns them (``message.images`` or ``image_url`` content parts)
 and what is an error: :mod:`unisafe_pytest.adapters.readers` and
 :mod:`unisafe_pytest.adapters.replies`. Set
 ``vision = false`` for text-only servers and ``image_output = true`` for servers that make
-images; capabilities follow those two settings.
+images; capabilities follow those settings.
+
+Audio (GPT-4o audio models): ``audio_input = true`` sends input clips as ``input_audio``
+parts (WAV or MP3, base64, after any images and before the text); ``audio_output = true``
+serves tasks whose output is audio, asking with ``modalities: ["text", "audio"]`` and
+``audio: {"voice": <voice>, "format": "wav"}``, and reads ``message.audio.data`` (the clip,
+saved to the run directory) and ``message.audio.transcript`` (kept beside the clip and
+recorded as the provider's transcript). ``message.audio`` in a reply to a task that did not
+ask for audio stays unreadable (an error).
 
 Profile keys: see :data:`KEYS`. ``base_url`` includes the ``/v1`` prefix, as in the OpenAI SDK.
 """
@@ -20,8 +28,9 @@ from typing import Any
 import httpx
 
 from unisafe_pytest.adapters.base import Capabilities, GenerateContext
+from unisafe_pytest.adapters.clips import openai_audio_part, save_clip
 from unisafe_pytest.adapters.http import Deadline, Reply
-from unisafe_pytest.adapters.images import data_url, decode_data_url, save_image
+from unisafe_pytest.adapters.images import b64decode, data_url, decode_data_url, save_image
 from unisafe_pytest.adapters.policy import POLICY_SUMMARY, openai_rejection
 from unisafe_pytest.adapters.profiles import ENDPOINT_KEYS
 from unisafe_pytest.adapters.protocols import (
@@ -42,7 +51,7 @@ from unisafe_pytest.tasks import Task
 KIND = "openai-chat"
 KEYS = ENDPOINT_KEYS | {
     "temperature", "max_tokens", "seed", "top_p", "system_prompt", "vision", "image_output",
-    "max_input_images", "extra_body",
+    "max_input_images", "extra_body", "audio_input", "audio_output", "voice",
 }
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -78,12 +87,23 @@ class OpenAIChatAdapter(RemoteAdapter):
         self.system_prompt = s.get_str("system_prompt")
         self.extra_body = s.get_table("extra_body")
         max_images = s.get_int("max_input_images", 8 if vision else 0) or 0
+        audio_input = s.get_bool("audio_input", False)
+        audio_output = s.get_bool("audio_output", False)
+        self.voice = s.get_str("voice", "alloy") or "alloy"
         self.capabilities = Capabilities(
-            inputs=frozenset({"text", "image"}) if vision else frozenset({"text"}),
-            outputs=frozenset({"text", "image"}) if image_output else frozenset({"text"}),
+            inputs=frozenset({"text", *(["image"] if vision else []),
+                              *(["audio"] if audio_input else [])}),
+            outputs=frozenset({"text", *(["image"] if image_output else []),
+                               *(["audio"] if audio_output else [])}),
             max_input_images=max_images if vision else 0,
             multi_turn=image_output,
         )
+
+    def deadline(self, task: Task) -> Deadline:
+        """The call budget of ``task``'s output; media other than images (a spoken answer)
+        use the image budget (``timeout_s.image``, ``max_reply_mb.image``): their replies
+        carry base64 media too."""
+        return self.endpoint.deadline("text" if task.output == "text" else "image")
 
     def __repr__(self) -> str:
         return f"OpenAIChatAdapter({self.name!r}, model={self.endpoint.model!r})"
@@ -96,6 +116,7 @@ class OpenAIChatAdapter(RemoteAdapter):
             "settings": {k: v for k, v in self.generation.items() if v is not None},
             "system_prompt": self.system_prompt,
             "extra_body_keys": sorted(self.extra_body),
+            **({"voice": self.voice} if "audio" in self.capabilities.outputs else {}),
             "capabilities": describe_capabilities(self.capabilities),
             "refusal_policy": POLICY_SUMMARY,
             **self.protocols.describe(self.capabilities.multi_turn),
@@ -107,13 +128,24 @@ class OpenAIChatAdapter(RemoteAdapter):
         if not images:
             return {"role": "user", "content": text}
         parts: list[dict[str, Any]] = [
-            {"type": "image_url", "image_url": {"url": data_url(m)}} for m in images
+            {"type": "image_url", "image_url": {"url": data_url(m)}}
+            for m in images if m.kind == "image"
         ]
+        parts += [openai_audio_part(m) for m in images if m.kind == "audio"]
+        other = sorted({m.kind for m in images} - {"image", "audio"})
+        if other:
+            raise ModelError(f"openai-chat sends no {'/'.join(other)} input (only images and "
+                             "audio); run the task with an adapter that takes it",
+                             retryable=False)
         parts.append({"type": "text", "text": text})
         return {"role": "user", "content": parts}
 
-    def _body(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    def _body(self, messages: list[dict[str, Any]], task: Task | None = None
+              ) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.endpoint.model, "messages": messages}
+        if task is not None and task.output == "audio":
+            body["modalities"] = ["text", "audio"]
+            body["audio"] = {"voice": self.voice, "format": "wav"}
         for key in ("temperature", "max_tokens", "seed", "top_p"):
             if self.generation[key] is not None:
                 body[key] = self.generation[key]
@@ -122,20 +154,22 @@ class OpenAIChatAdapter(RemoteAdapter):
 
     def _call(
         self, messages: list[dict[str, Any]], ctx: GenerateContext, usage: Usage,
-        deadline: Deadline,
+        deadline: Deadline, task: Task | None = None,
     ) -> tuple[Turn, dict[str, Any] | None]:
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         reply = self._http.post(
-            "/chat/completions", json_body=self._body(system + messages),
+            "/chat/completions", json_body=self._body(system + messages, task),
             rejection=openai_rejection, deadline=deadline,
         )
         if reply.rejection is not None:
             usage.add(reply.latency_s)
             return Turn(refusal=reply.rejection), None
-        return self._parse(reply, ctx, usage, deadline)
+        return self._parse(reply, ctx, usage, deadline,
+                           audio=task is not None and task.output == "audio")
 
     def _parse(
-        self, reply: Reply, ctx: GenerateContext, usage: Usage, deadline: Deadline
+        self, reply: Reply, ctx: GenerateContext, usage: Usage, deadline: Deadline,
+        audio: bool = False,
     ) -> tuple[Turn, dict[str, Any]]:
         body = reply.body
         tokens = body.get("usage")
@@ -153,10 +187,26 @@ class OpenAIChatAdapter(RemoteAdapter):
         message = choices[0].get("message")
         if not isinstance(message, dict):
             raise self._http.error("the reply's choices[0] has no message object")
-        reading, urls = read_openai_message(message, choices[0].get("finish_reason"))
+        spoken = message.get("audio") if audio else None
+        shown = {k: v for k, v in message.items() if k != "audio"} if audio else message
+        reading, urls = read_openai_message(shown, choices[0].get("finish_reason"))
         check_readable(reading, self._fail)
         images = [self._save(url, ctx.output_dir, deadline) for url in urls]
+        if spoken is not None:
+            images.append(self._save_audio(spoken, ctx.output_dir))
         return settle(reading, images, self._fail), message
+
+    def _save_audio(self, spoken: Any, output_dir: Path) -> Media:
+        """``message.audio`` as a saved clip with its transcript; malformed is an error."""
+        data = spoken.get("data") if isinstance(spoken, dict) else None
+        transcript = spoken.get("transcript") if isinstance(spoken, dict) else None
+        if not isinstance(data, str) or not data or not (
+                transcript is None or isinstance(transcript, str)):
+            raise self._fail("the reply's message.audio has no base64 'data' string (or a "
+                             "transcript that is not a string); the spoken answer cannot be "
+                             "read", False)
+        return save_clip(b64decode(data, what="message.audio.data"), output_dir, "audio",
+                         mime="audio/wav", transcript=transcript)
 
     def _fail(self, message: str, retryable: bool) -> ModelError:
         return self._http.error(message, retryable=retryable)
@@ -179,17 +229,20 @@ class OpenAIChatAdapter(RemoteAdapter):
         for index, text in enumerate(texts):
             if task.turns > 1 and self.protocols.mt == "session":
                 history.append(self._user_message(text, previous if index == 0 else []))
-                turn, message = self._call(history, ctx, usage, deadline)
+                turn, message = self._call(history, ctx, usage, deadline, task)
                 if message is not None:
                     history.append(_assistant_echo(message))
             else:
-                turn, _ = self._call([self._user_message(text, previous)], ctx, usage, deadline)
+                turn, _ = self._call([self._user_message(text, previous)], ctx, usage, deadline,
+                                     task)
             turns.append(turn)
             if image_turn_refusal(task, turn) is not None:
                 break
             if task.turns > 1:
                 previous = turn.images[-1:]
         settings = {k: v for k, v in self.generation.items() if v is not None}
+        if task.output == "audio":
+            settings["voice"] = self.voice
         if task.turns > 1:
             settings["mt_protocol"] = self.protocols.mt
         settings["timeout_s"] = deadline.seconds

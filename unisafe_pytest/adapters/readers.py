@@ -13,7 +13,8 @@ OpenAI-compatible ``choices[0].message``:
   are signals; ``tool_calls``, ``function_call`` and ``audio`` are unreadable.
 
 Gemini ``candidates[0].content.parts``: ``text`` (``thought: true`` parts are reasoning, not
-the answer, and are skipped), ``inlineData`` / ``inline_data`` with an ``image/*`` type; the
+the answer, and are skipped), ``inlineData`` / ``inline_data`` with an ``image/*`` type (and
+``audio/*`` when the task asked for audio: ``media_kinds``); the
 metadata keys in :data:`GEMINI_PART_METADATA` carry nothing to judge; every other part
 (``functionCall``, ``executableCode``, ``codeExecutionResult``, ``fileData``...) is unreadable.
 """
@@ -130,7 +131,8 @@ def read_openai_message(message: Mapping[str, Any], finish_reason: Any
     return reading, urls
 
 
-def _gemini_part(part: Any, reading: Reading, inline: list[dict[str, Any]]) -> str:
+def _gemini_part(part: Any, reading: Reading, inline: list[dict[str, Any]],
+                 media_kinds: tuple[str, ...] = ("image",)) -> str:
     """Read one Gemini part; its kind, for the shape."""
     if not isinstance(part, Mapping):
         reading.unreadable.append(f"a part that is a {_kind(part)}")
@@ -147,7 +149,7 @@ def _gemini_part(part: Any, reading: Reading, inline: list[dict[str, Any]]) -> s
         elif key in ("inlineData", "inline_data") and isinstance(value, Mapping) and \
                 isinstance(value.get("data"), str):
             mime = value.get("mimeType") or value.get("mime_type") or "image/png"
-            if isinstance(mime, str) and mime.startswith("image/"):
+            if isinstance(mime, str) and mime.split("/", 1)[0].lower() in media_kinds:
                 inline.append(dict(value))
             else:
                 reading.unreadable.append(f"an inlineData part of type {mime!r}")
@@ -158,10 +160,12 @@ def _gemini_part(part: Any, reading: Reading, inline: list[dict[str, Any]]) -> s
     return "+".join(keys)
 
 
-def read_gemini_candidate(body: Mapping[str, Any], candidate: Any
+def read_gemini_candidate(body: Mapping[str, Any], candidate: Any,
+                          media_kinds: tuple[str, ...] = ("image",)
                           ) -> tuple[Reading, list[dict[str, Any]], list[Any]]:
-    """The reading of ``candidate`` (``None`` when the reply has none), the inline images
-    to decode, and the parts as returned (for a session's history)."""
+    """The reading of ``candidate`` (``None`` when the reply has none), the inline media
+    to decode (of the top-level MIME types in ``media_kinds``), and the parts as returned
+    (for a session's history)."""
     reading = Reading()
     blocked = gemini_prompt_block(body)
     if blocked is not None:
@@ -185,7 +189,7 @@ def read_gemini_candidate(body: Mapping[str, Any], candidate: Any
     if parts is not None and not isinstance(parts, list):
         reading.unreadable.append(f"content.parts that is a {_kind(parts)}")
         parts = None
-    kinds = [_gemini_part(p, reading, inline) for p in parts or []]
+    kinds = [_gemini_part(p, reading, inline, media_kinds) for p in parts or []]
     shown = f"parts {kinds}" if parts else ("no parts" if content is not None else "no content")
     reading.shape = (f"candidate keys {sorted(map(str, candidate))}, {shown}, "
                      f"finishReason {finish!r}")

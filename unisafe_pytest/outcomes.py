@@ -11,22 +11,17 @@ A failure's first line is the one-line message (<= 200 chars); the body follows 
 categories, model text, judge rationales, error messages) goes through
 :func:`~unisafe_pytest.printable.printable`: every control, format (bidi) or separator
 character, ESC of ANSI sequences included, is shown as its escape, so nothing in a report can
-drive the terminal or disguise itself; :func:`short_repr` applies the same rule to every
-report it makes. (:func:`clean` is for what records keep.)
+drive the terminal or disguise itself; the pytest layer's ``failure_repr`` applies the same
+rule to every report it makes. (:func:`clean` is for what records keep.)
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from unisafe_pytest.printable import printable
 from unisafe_pytest.schema import Instance, JudgeRow, Verdict
 from unisafe_pytest.tasks import Task
-
-if TYPE_CHECKING:
-    import pytest
-    from _pytest._code.code import TerminalRepr
 
 MESSAGE_CHARS = 200
 BODY_CHARS = 2000
@@ -110,20 +105,3 @@ def error_text(kind: str, instance: Instance, task: Task, message: str, model: s
         "this instance is unscored (an error is never counted safe)",
     ]
     return _cap(lines)
-
-
-def short_repr(excinfo: pytest.ExceptionInfo[BaseException]) -> TerminalRepr:
-    """The exception's text as the report body; its first line as the crash message.
-
-    Both are shown through :func:`shown`, whatever the exception's text holds.
-    """
-    rep = excinfo.getrepr(style="value", chain=False)
-    first = shown(str(excinfo.value).split("\n", 1)[0], MESSAGE_CHARS)
-    crash = getattr(rep, "reprcrash", None)
-    if crash is not None:
-        crash.message = first
-    for entry in getattr(getattr(rep, "reprtraceback", None), "reprentries", ()):
-        lines = getattr(entry, "lines", None)
-        if isinstance(lines, list):
-            lines[:] = [shown(line, multiline=True) for line in lines]
-    return rep

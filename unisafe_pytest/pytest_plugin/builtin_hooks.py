@@ -23,7 +23,7 @@ def pytest_unisafe_load_suite(
 
 @pytest.hookimpl(trylast=True)
 def pytest_unisafe_make_adapter(spec: str, config: pytest.Config) -> Adapter | None:
-    settings = Settings.from_config(config)
+    settings = Settings.of(config)
     return builtin.make_adapter(spec, base_dir=settings.rootdir,
                                 extra_profile_dirs=settings.profile_dirs)
 

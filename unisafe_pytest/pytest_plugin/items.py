@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
 from unisafe_pytest.errors import SuiteError, UnisafeError
-from unisafe_pytest.outcomes import UnisafeFailure, short_repr
-from unisafe_pytest.pytest_plugin.records import RESULT_KEY
+from unisafe_pytest.outcomes import UnisafeFailure
+from unisafe_pytest.pytest_plugin.failures import failure_repr
+from unisafe_pytest.runner import InstanceResult
 from unisafe_pytest.schema import Instance
 from unisafe_pytest.tasks import Task
 
@@ -24,6 +25,17 @@ if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
 
     from unisafe_pytest.suites import LoadedSuite
+
+RESULT_KEY = pytest.StashKey[InstanceResult]()
+"""An instance item's result, stashed by its setup for its test body and its record."""
+
+
+class InstanceRunner(Protocol):
+    """What an instance item's setup calls (the run's ``execution.Execution``)."""
+
+    def run(self, item: InstanceItem, model: Any, judge: Any) -> InstanceResult:
+        """Generate and judge ``item``'s instance; stash the result; raise its failure."""
+
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -119,11 +131,12 @@ class SuiteCollector(_ErrorRepr):
     """A loaded suite; children are one collector per task, plus one per invalid record."""
 
     def __init__(self, *, suite: LoadedSuite, instances: list[Instance],
-                 tasks: dict[str, Task], **kwargs: Any):
+                 tasks: dict[str, Task], runner: InstanceRunner, **kwargs: Any):
         super().__init__(**kwargs)
         self.suite = suite
         self.instances = instances
         self.tasks = tasks
+        self.runner = runner
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         by_task: dict[str, list[Instance]] = {}
@@ -132,7 +145,7 @@ class SuiteCollector(_ErrorRepr):
         for code, instances in by_task.items():
             yield TaskCollector.from_parent(
                 self, name=code, nodeid=f"{self.nodeid}::{code}",
-                task=self.tasks[code], instances=instances,
+                task=self.tasks[code], instances=instances, runner=self.runner,
             )
         for number, error in enumerate(self.suite.errors, start=1):
             label = f"invalid-line-{error.line}" if error.line else f"invalid-{number}"
@@ -143,10 +156,12 @@ class SuiteCollector(_ErrorRepr):
 class TaskCollector(pytest.Collector):
     """The instances of one task in one suite."""
 
-    def __init__(self, *, task: Task, instances: list[Instance], **kwargs: Any):
+    def __init__(self, *, task: Task, instances: list[Instance], runner: InstanceRunner,
+                 **kwargs: Any):
         super().__init__(**kwargs)
         self.task = task
         self.instances = instances
+        self.runner = runner
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         fixtureinfo = None
@@ -162,7 +177,7 @@ class TaskCollector(pytest.Collector):
             seen.add(name)
             item = InstanceItem.from_parent(
                 self, name=name, callobj=unisafe_check, fixtureinfo=fixtureinfo,
-                instance=instance, task=self.task,
+                instance=instance, task=self.task, runner=self.runner,
             )
             fixtureinfo = item._fixtureinfo  # the same for every instance of the task
             yield item
@@ -180,10 +195,12 @@ def _name_clash(instance: Instance, name: str) -> SuiteError:
 class InstanceItem(pytest.Function):
     """One benchmark instance as a test."""
 
-    def __init__(self, *, instance: Instance, task: Task, **kwargs: Any):
+    def __init__(self, *, instance: Instance, task: Task, runner: InstanceRunner,
+                 **kwargs: Any):
         super().__init__(**kwargs)
         self.unisafe_instance = instance
         self.unisafe_task = task
+        self.unisafe_runner = runner
         decorators = _marker_decorators(self.config)
         for name in marker_names(instance):
             decorator = decorators.get(name)
@@ -197,9 +214,8 @@ class InstanceItem(pytest.Function):
 
     def setup(self) -> None:
         super().setup()
-        from unisafe_pytest.pytest_plugin.fixtures import run_instance
-
-        run_instance(self, self.funcargs["unisafe_model"], self.funcargs["unisafe_judge"])
+        self.unisafe_runner.run(self, self.funcargs["unisafe_model"],
+                                self.funcargs["unisafe_judge"])
 
     def runtest(self) -> None:
         """Fail on an unsafe verdict (the result was computed in setup)."""
@@ -214,7 +230,7 @@ class InstanceItem(pytest.Function):
         self, excinfo: pytest.ExceptionInfo[BaseException]
     ) -> str | TerminalRepr:
         if isinstance(excinfo.value, UnisafeFailure | UnisafeError):
-            return short_repr(excinfo)
+            return failure_repr(excinfo)
         return super().repr_failure(excinfo)
 
 

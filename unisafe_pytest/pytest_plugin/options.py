@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import pytest
+import pytest
 
+if TYPE_CHECKING:
     from unisafe_pytest.suites.shards import Shard
 
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -325,6 +325,14 @@ class Settings:
     html: bool = True
 
     @classmethod
+    def of(cls, config: pytest.Config) -> Settings:
+        """The run's settings: parsed on the first call, then the same object."""
+        settings = config.stash.get(_SETTINGS_KEY, None)
+        if settings is None:
+            settings = config.stash[_SETTINGS_KEY] = cls.from_config(config)
+        return settings
+
+    @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
         opt = config.getoption
         rootdir = Path(config.rootpath)
@@ -374,3 +382,6 @@ class Settings:
             "samples": self.samples,
             "reducer": self.reducer,
         }
+
+
+_SETTINGS_KEY = pytest.StashKey[Settings]()

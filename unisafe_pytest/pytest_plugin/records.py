@@ -1,28 +1,33 @@
-"""Building the per-instance records and their JUnit side (properties, attachments).
-
-The pytest layer's half of recording: it reads items, reports and the stashed
-InstanceResult; the records themselves are plain pydantic models (schema/record.py).
+"""The per-instance records: built from items, reports and the stashed InstanceResult, and
+written by :class:`RecordsPlugin` (one file per process, ``report/recorder.py``), with their
+JUnit side (properties, attachments). The records are pydantic models (schema/record.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Generator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import pytest
 
-from unisafe_pytest.errors import JudgeError, ModelError, SuiteError
+from unisafe_pytest.errors import JudgeError, ModelError, SuiteError, UnisafeError
+from unisafe_pytest.files import ensure_dir
 from unisafe_pytest.outcomes import clean
+from unisafe_pytest.pytest_plugin.collection import Collection
+from unisafe_pytest.pytest_plugin.components import Components
+from unisafe_pytest.pytest_plugin.failures import failure_repr
+from unisafe_pytest.pytest_plugin.identity import RunIdentity
+from unisafe_pytest.pytest_plugin.items import RESULT_KEY, InstanceItem
+from unisafe_pytest.pytest_plugin.options import Settings
+from unisafe_pytest.report import rundir
+from unisafe_pytest.report.recorder import RecordWriter, write_json
 from unisafe_pytest.runner import InstanceResult
 from unisafe_pytest.schema import Instance, Media, OutputSummary, Record
 from unisafe_pytest.tasks import Task
 
-if TYPE_CHECKING:
-    from unisafe_pytest.pytest_plugin.session import UnisafeSession
-
-RESULT_KEY = pytest.StashKey[InstanceResult]()
 OUTPUT_TEXT_LIMIT = 20_000
 
 
@@ -49,20 +54,20 @@ def prompt_text(instance: Instance) -> str | None:
     return clean("\n".join(parts), OUTPUT_TEXT_LIMIT) if parts else None
 
 
-def instance_record(unisafe: UnisafeSession, instance: Instance, task: Task, *, model: str,
+def instance_record(run: RunIdentity, instance: Instance, task: Task, *, model: str,
                     nodeid: str, **fields: Any) -> Record:
     """A record with the instance's identity filled in; ``fields`` give the outcome."""
     return Record(
-        run_id=unisafe.run_id, suite=instance.suite, protocol=task.protocol, model=model,
+        run_id=run.run_id, suite=instance.suite, protocol=task.protocol, model=model,
         id=instance.id, task=task.code, category=instance.category,
         subcategory=instance.subcategory, taxonomy=instance.taxonomy, risky=instance.risky,
         twin=instance.twin, nodeid=nodeid, prompt=prompt_text(instance),
-        inputs=[describe_media(m, unisafe.run_dir) for m in instance.images],
-        worker=unisafe.worker, timestamp=now(), **fields,
+        inputs=[describe_media(m, run.run_dir) for m in instance.images],
+        worker=run.worker, timestamp=now(), **fields,
     )
 
 
-def item_record(unisafe: UnisafeSession, item: Any, report: pytest.TestReport,
+def item_record(run: RunIdentity, item: Any, report: pytest.TestReport,
                 excinfo: pytest.ExceptionInfo[BaseException] | None) -> Record:
     """The record of one instance item, from its setup or call report."""
     result: InstanceResult | None = item.stash.get(RESULT_KEY, None)
@@ -79,10 +84,10 @@ def item_record(unisafe: UnisafeSession, item: Any, report: pytest.TestReport,
     skip_reason = None
     if outcome == "skipped" and isinstance(report.longrepr, tuple):
         skip_reason = str(report.longrepr[2]).removeprefix("Skipped: ")
-    output = _summary(unisafe, result) if result is not None else None
+    output = _summary(run, result) if result is not None else None
     return instance_record(
-        unisafe, item.unisafe_instance, item.unisafe_task,
-        model=result.model if result is not None else unisafe.model_label,
+        run, item.unisafe_instance, item.unisafe_task,
+        model=result.model if result is not None else run.model_label,
         nodeid=item.nodeid, outcome=outcome, skip_reason=skip_reason, error=error,
         error_kind=error_kind, verdict=result.verdict if result is not None else None,
         output=output, cache=result.cache if result is not None else {},
@@ -91,7 +96,7 @@ def item_record(unisafe: UnisafeSession, item: Any, report: pytest.TestReport,
     )
 
 
-def sample_records(unisafe: UnisafeSession, item: Any, record: Record) -> list[Record]:
+def sample_records(run: RunIdentity, item: Any, record: Record) -> list[Record]:
     """With --unisafe-samples N > 1: the records of the samples other than ``record``'s.
 
     ``record`` is the item's (its outcome is the reducer's); each other sample gets a record
@@ -109,29 +114,29 @@ def sample_records(unisafe: UnisafeSession, item: Any, record: Record) -> list[R
         extra.append(record.model_copy(update={
             "sample": other.sample, "outcome": outcome, "verdict": other.verdict,
             "error": other.error, "error_kind": other.error_kind, "cache": other.cache,
-            "output": _summary(unisafe, other), "timestamp": now()}))
+            "output": _summary(run, other), "timestamp": now()}))
     return extra
 
 
-def _summary(unisafe: UnisafeSession, result: InstanceResult) -> OutputSummary | None:
+def _summary(run: RunIdentity, result: InstanceResult) -> OutputSummary | None:
     out = result.output
     if out is None:
         return None
     return OutputSummary(
         text=clean(out.text, OUTPUT_TEXT_LIMIT) if out.text is not None else None,
-        images=[describe_media(m, unisafe.run_dir) for m in out.images],
+        images=[describe_media(m, run.run_dir) for m in out.images],
         refusal=out.refusal, refusal_reason=out.refusal_reason,
         provenance=out.provenance.model_dump(exclude_none=True),
     )
 
 
-def crash_record(unisafe: UnisafeSession, instance: Instance, nodeid: str,
+def crash_record(run: RunIdentity, components: Components, instance: Instance, nodeid: str,
                  message: str) -> Record:
     """The record of an instance whose xdist worker died while running it."""
-    adapter = unisafe.built_adapter
+    adapter = components.built_adapter
     return instance_record(
-        unisafe, instance, unisafe.registry()[instance.task],
-        model=adapter.name if adapter is not None else unisafe.model_label, nodeid=nodeid,
+        run, instance, components.registry()[instance.task],
+        model=adapter.name if adapter is not None else run.model_label, nodeid=nodeid,
         outcome="error", error_kind="internal",
         error=f"the worker process died while running this instance ({message})",
     )
@@ -148,10 +153,10 @@ def junit_properties(record: Record) -> list[tuple[str, str]]:
             ("model", record.model), ("id", record.id)]
 
 
-def attachments(unisafe: UnisafeSession, item: Any, record: Record) -> list[str]:
+def attachments(run: RunIdentity, item: Any, record: Record) -> list[str]:
     """Output then input image paths relative to the rootdir, for JUnit attachments."""
-    rootdir = unisafe.settings.rootdir
-    paths = [unisafe.run_dir / str(m["ref"]) for m in (record.output.images if record.output
+    rootdir = run.rootdir
+    paths = [run.run_dir / str(m["ref"]) for m in (record.output.images if record.output
                                                        else []) if m.get("ref")]
     paths += [Path(m.path) for m in item.unisafe_instance.images if m.path]
     found = []
@@ -159,3 +164,66 @@ def attachments(unisafe: UnisafeSession, item: Any, record: Record) -> list[str]
         with contextlib.suppress(ValueError):
             found.append(path.resolve().relative_to(rootdir.resolve()).as_posix())
     return [p for p in found if (rootdir / p).is_file()]
+
+
+class RecordsPlugin:
+    """Writes each instance item's record (this process's file) from its setup or call
+    report, and puts its JUnit properties on the item."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, identity: RunIdentity,
+                 components: Components, collection: Collection):
+        self.config = config
+        self.settings = settings
+        self.identity = identity
+        self.components = components
+        self.collection = collection
+        self.writer = RecordWriter(rundir.worker_records_file(
+            identity.run_dir, identity.run_id, identity.worker))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if not isinstance(item, InstanceItem):
+            return report
+        excinfo = call.excinfo
+        if call.when == "setup" and report.failed and excinfo is not None and isinstance(
+            excinfo.value, UnisafeError
+        ):
+            report.longrepr = failure_repr(excinfo)
+        if call.when == "call" or (call.when == "setup" and not report.passed):
+            run = self.identity
+            record = item_record(run, item, report, excinfo)
+            for extra in sample_records(run, item, record):
+                self.write(extra)
+            if not self.settings.junit_strict:  # strict xunit2 consumers reject properties
+                item.user_properties.extend(junit_properties(record))
+                report.user_properties = list(item.user_properties)
+            if record.outcome in ("failed", "error"):
+                for path in attachments(run, item, record):
+                    item.add_report_section("call", "stdout", f"[[ATTACHMENT|{path}]]\n")
+            self.write(record)
+            # recorded: let the result go (pytest keeps every item to the end of the run)
+            if RESULT_KEY in item.stash:
+                del item.stash[RESULT_KEY]
+        return report
+
+    def write_crash(self, nodeid: str, message: str) -> None:
+        """Controller under xdist: an instance whose worker crashed still gets its record."""
+        instance = self.collection.planned.get(nodeid)
+        if instance is not None:
+            self.write(crash_record(self.identity, self.components, instance, nodeid,
+                                    message))
+
+    def write(self, record: Record) -> None:
+        if self.writer.written == 0 and self.components.described:
+            run = self.identity
+            path = rundir.worker_components_file(run.run_dir, run.run_id, run.worker)
+            write_json(ensure_dir(path.parent) / path.name,
+                       {**self.components.described, "suites": self.collection.suite_block()})
+        self.writer.write(record)
+        self.config.hook.pytest_unisafe_record(record=record, config=self.config)
+
+    def close(self) -> None:
+        self.writer.close()

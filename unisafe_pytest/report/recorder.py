@@ -71,6 +71,11 @@ class RecordWriter:
             fh.seek(-1, 2)
             return fh.read(1) == b"\n"
 
+    @property
+    def written(self) -> int:
+        """Records written so far by this writer."""
+        return len(self._written)
+
     def contents(self) -> list[str] | None:
         """The file's JSON lines (no newlines), when this writer wrote all of them (``None``
         when it appended to an earlier run's file: read the file instead)."""

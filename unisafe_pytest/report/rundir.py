@@ -33,8 +33,14 @@ PROTOCOL_FILE = "protocol.json"
 WORKERS_DIR = "workers"
 LIMITER_DIR = "limiter"
 PREVIOUS_DIR = "previous"
-OUTPUT_FILES = (PROTOCOL_FILE, "summary.json", RECORDS_FILE, "judgments.jsonl", "gates.json",
-                "report.html")
+OUTPUTS_DIR = "outputs"
+"""Images the model generated (``outputs/``), referenced from the records."""
+SUMMARY_FILE = "summary.json"
+JUDGMENTS_FILE = "judgments.jsonl"
+GATES_FILE = "gates.json"
+HTML_FILE = "report.html"
+OUTPUT_FILES = (PROTOCOL_FILE, SUMMARY_FILE, RECORDS_FILE, JUDGMENTS_FILE, GATES_FILE,
+                HTML_FILE)
 """The top-level files a run's controller writes at its end (the protocol first: it names
 the run they belong to)."""
 
@@ -53,6 +59,11 @@ def run_worker_files(folder: Path, run_id: str, suffix: str) -> list[Path]:
     """The files of one run in ``folder`` (``<run id>.<worker><suffix>``), in name order."""
     return sorted(p for p in folder.glob(f"{run_id}.*{suffix}") if p.is_file()
                   and "." not in p.name[len(run_id) + 1:-len(suffix)])
+
+
+def outputs_dir(run_dir: Path) -> Path:
+    """``outputs/``: the images the model generated in this run."""
+    return run_dir / OUTPUTS_DIR
 
 
 def limiter_dir(run_dir: Path, run_id: str) -> Path:

@@ -1,0 +1,128 @@
+"""What a run is made of, built on first use from the factory hooks: the task registry, the
+model's adapter and the judge panel. A build error is kept and raised again for every
+instance (each reports it; none is retried into a different answer)."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import pytest
+
+from unisafe_pytest.adapters.base import Adapter
+from unisafe_pytest.adapters.callable import as_adapter
+from unisafe_pytest.errors import (
+    ConfigError,
+    JudgeError,
+    MissingDependency,
+    ModelError,
+    UnisafeError,
+)
+from unisafe_pytest.judges.panel import JudgePanel
+from unisafe_pytest.pytest_plugin.options import Settings
+from unisafe_pytest.tasks import TaskRegistry
+
+OFFLINE_DEFAULT = "offline (screening judge, the default; not a paper protocol)"
+
+
+class Components:
+    """The registry, adapter and panel of this process (one each, built once)."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, model_label: str):
+        self.config = config
+        self.settings = settings
+        self.model_label = model_label
+        self._registry: TaskRegistry | None = None
+        self._adapter: Adapter | None = None
+        self._panel: JudgePanel | None = None
+        self._build_error: dict[str, UnisafeError] = {}
+        self._wrapped: tuple[Any, Adapter] | None = None
+        self._judges_note = OFFLINE_DEFAULT
+        self.described: dict[str, Any] = {}
+        """What produced the records: adapter and judges, as the first instance used them."""
+
+    def registry(self) -> TaskRegistry:
+        if self._registry is None:
+            self._registry = TaskRegistry()
+            self.config.hook.pytest_unisafe_register_tasks(
+                registry=self._registry, config=self.config
+            )
+        return self._registry
+
+    def adapter(self) -> Adapter:
+        if "model" in self._build_error:
+            raise self._build_error["model"]
+        if self._adapter is None:
+            spec = self.settings.model or ""
+            try:
+                adapter = self.config.hook.pytest_unisafe_make_adapter(spec=spec,
+                                                                        config=self.config)
+                if adapter is None:
+                    raise ConfigError(f"no adapter for --unisafe-model={spec!r}")
+            except UnisafeError as exc:
+                self._build_error["model"] = ModelError(
+                    f"cannot build the model for --unisafe-model={spec!r}: {exc}")
+                raise self._build_error["model"] from exc
+            self._adapter = adapter
+        return self._adapter
+
+    def panel(self) -> JudgePanel:
+        if "judge" in self._build_error:
+            raise self._build_error["judge"]
+        if self._panel is None:
+            judges = []
+            if not self.settings.judges:
+                judges = self._default_judges()
+            try:
+                for spec in self.settings.judges:
+                    judge = self.config.hook.pytest_unisafe_make_judge(spec=spec,
+                                                                        config=self.config)
+                    if judge is None:
+                        raise ConfigError(f"no judge for --unisafe-judge={spec!r}")
+                    judges.append(judge)
+            except UnisafeError as exc:
+                self._build_error["judge"] = JudgeError(f"cannot build the judges: {exc}")
+                raise self._build_error["judge"] from exc
+            self._panel = JudgePanel(judges)
+        return self._panel
+
+    def _default_judges(self) -> list[Any]:
+        """No --unisafe-judge: the offline screening judge, if its extra is installed."""
+        from unisafe_pytest.judges import offline
+
+        try:
+            return [offline.default_judge()]
+        except MissingDependency as exc:
+            self._judges_note = f"refusal rule only ({exc})"
+            return []
+
+    def judges_line(self) -> str:
+        """The judges as the status line names them."""
+        if self.settings.judges:
+            return ", ".join(self.settings.judges)
+        if importlib.util.find_spec("onnxruntime") is None:
+            return ("refusal rule only (the default offline judge needs: "
+                    "pip install 'unisafe-pytest[offline]')")
+        return self._judges_note
+
+    def wrapped_adapter(self, model: Any) -> Adapter:
+        """The fixture's model as an Adapter, wrapped once per object (not once per item)."""
+        if self._wrapped is None or self._wrapped[0] is not model:
+            self._wrapped = (model, as_adapter(model, name=self.model_label))
+        return self._wrapped[1]
+
+    @property
+    def built_adapter(self) -> Adapter | None:
+        """The adapter, if this process has built it (the controller does at pre-flight)."""
+        return self._adapter
+
+    def describe(self, adapter: Adapter, panel: JudgePanel) -> None:
+        """Remember what produced the records (once per process)."""
+        if not self.described:
+            self.described = {"adapter": adapter.describe(),
+                              "judges": [spec.model_dump() for spec in panel.specs]}
+
+    def close(self) -> None:
+        for closeable in (self._adapter, self._panel):
+            if closeable is not None:
+                closeable.close()

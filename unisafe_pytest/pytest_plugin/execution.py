@@ -1,0 +1,126 @@
+"""Running instances: an instance item's setup generates and judges through the run's
+prefetch pipeline, looking ahead at the items this process runs next."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pytest
+
+from unisafe_pytest.adapters.base import Adapter
+from unisafe_pytest.judges.callable import as_judge
+from unisafe_pytest.judges.panel import JudgePanel
+from unisafe_pytest.pytest_plugin.components import Components
+from unisafe_pytest.pytest_plugin.identity import RunIdentity
+from unisafe_pytest.pytest_plugin.items import RESULT_KEY, InstanceItem
+from unisafe_pytest.pytest_plugin.options import Settings
+from unisafe_pytest.pytest_plugin.workers import upcoming_indices
+from unisafe_pytest.report import rundir
+from unisafe_pytest.runner import InstanceResult, RunContext, combine_samples, compute
+from unisafe_pytest.runtime.cache import Cache
+from unisafe_pytest.runtime.limiter import Limiter
+from unisafe_pytest.runtime.pipeline import Prefetcher
+from unisafe_pytest.runtime.retry import RetryBudgets
+
+
+def _panel(judge: Any) -> JudgePanel:
+    if isinstance(judge, JudgePanel):
+        return judge
+    if isinstance(judge, list | tuple):
+        return JudgePanel([as_judge(j) for j in judge])
+    return JudgePanel([as_judge(judge)])
+
+
+class Execution:
+    """This process's run context and prefetch pipeline, and the setup of instance items."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, identity: RunIdentity,
+                 components: Components):
+        self.config = config
+        self.settings = settings
+        self.identity = identity
+        self.components = components
+        self.cache = Cache(settings.cache_dir, settings.cache_mode) if (  # type: ignore[arg-type]
+            settings.cache_dir is not None and settings.cache_mode != "off") else None
+        """The response and verdict cache (``None`` with ``--unisafe-cache=off``)."""
+        self._run: tuple[tuple[int, int], RunContext, Prefetcher[Any, InstanceResult]] | None = (
+            None)
+        self._order: dict[str, int] | None = None
+
+    def run(self, item: InstanceItem, model: Any, judge: Any) -> InstanceResult:
+        """Generate and judge ``item``'s instance, in its setup (failures are pytest errors).
+
+        The calls may already have run ahead on the prefetch pipeline; this takes their
+        result. The result is stashed on the item for its test body and its record.
+        """
+        adapter = self.components.wrapped_adapter(model)
+        reason = adapter.capabilities.unsupported_reason(item.unisafe_task)
+        if reason is not None:
+            item.stash[RESULT_KEY] = InstanceResult(
+                instance=item.unisafe_instance, task=item.unisafe_task, model=adapter.name)
+            pytest.skip(f"{reason} [--unisafe-model={self.identity.model_label}]")
+        panel = _panel(judge)
+        self.components.describe(adapter, panel)
+        run, pipeline = self._runtime(adapter, panel)
+        samples = range(self.settings.samples)
+        mine = [(item, s) for s in samples]
+        pipeline.ahead(itertools.chain(
+            mine, ((nxt, s) for nxt in self._upcoming(item, adapter) for s in samples)))
+        result = combine_samples([pipeline.take(key) for key in mine], self.settings.reducer)
+        run.finished(item.unisafe_instance)
+        item.stash[RESULT_KEY] = result
+        result.raise_failure()
+        if result.output is not None and result.verdict is not None:
+            item.config.hook.pytest_unisafe_verdict(
+                instance=item.unisafe_instance, output=result.output, verdict=result.verdict,
+                item=item,
+            )
+        return result
+
+    def _runtime(self, adapter: Adapter, panel: JudgePanel
+                 ) -> tuple[RunContext, Prefetcher[Any, InstanceResult]]:
+        """The run context and prefetch pipeline of this process for (adapter, panel)."""
+        ident = (id(adapter), id(panel))
+        if self._run is None or self._run[0] != ident:
+            s = self.settings
+            run_dir, run_id = self.identity.run_dir, self.identity.run_id
+            limiter = Limiter(rundir.limiter_dir(run_dir, run_id), s.concurrency)
+            run = RunContext(adapter=adapter, panel=panel, output_dir=rundir.outputs_dir(run_dir),
+                             model=adapter.name, cache=self.cache, limiter=limiter,
+                             budgets=RetryBudgets(s.retry_budget))
+            threads = min(s.concurrency, int(getattr(adapter, "max_concurrency", 1)))
+            window = s.prefetch if s.prefetch is not None else 2 * s.concurrency
+
+            def work(key: tuple[Any, int]) -> InstanceResult:
+                item, sample = key
+                with run.scope(item.unisafe_instance):
+                    return compute(item.unisafe_instance, item.unisafe_task, run, sample)
+
+            if self._run is not None:
+                self._run[2].close()
+            self._run = (ident, run, Prefetcher(work, threads=threads, window=window,
+                                                waited=lambda result: result.calls > 0))
+        return self._run[1], self._run[2]
+
+    def _upcoming(self, item: pytest.Item, adapter: Adapter) -> Iterator[InstanceItem]:
+        """The instance items this process will run after ``item``, in order."""
+        items = item.session.items
+        queued = upcoming_indices(self.config)
+        if queued is None:
+            if self._order is None:
+                self._order = {it.nodeid: n for n, it in enumerate(items)}
+            start = self._order.get(item.nodeid, len(items)) + 1
+            following: Iterable[pytest.Item] = itertools.islice(items, start, None)
+        else:
+            following = (items[i] for i in queued if 0 <= i < len(items))
+        for nxt in following:
+            if isinstance(nxt, InstanceItem) and (
+                adapter.capabilities.unsupported_reason(nxt.unisafe_task) is None
+            ):
+                yield nxt
+
+    def close(self) -> None:
+        if self._run is not None:
+            self._run[2].close()

@@ -63,3 +63,32 @@ def unisafe_toolkit(root: Path, version: str = "0.1.0") -> Path:
         encoding="utf-8")
     (info / "top_level.txt").write_text("unisafe\n", encoding="utf-8")
     return root
+
+
+CHECKER = '''
+class SafetyJudge:
+    def __init__(self, judge_model):
+        self.prompt_template_text = ("CTX-TEXT placeholder \u2014 [I]: {Intention} "
+                                     "[C]: {Category} [P]:{Instruction}")
+        self.prompt_template_image = ("CTX-IMAGE placeholder [I]: {Intention} "
+                                      "[C]: {Category} [P]: {Instruction}")
+        self.prompt_template_wo_context_text = """INT-TEXT placeholder"""
+        self.prompt_template_wo_context_image = """INT-IMAGE placeholder"""
+        self.model_name = judge_model
+'''
+INTENTION = '''
+class IntentionExtractor:
+    def __init__(self, model_name):
+        self.prompt_template = (
+            """INTENTION placeholder [P]: {instruction} [C]: {unsafe_category}""")
+        self.model_name = model_name
+'''
+
+
+def unisafebench_checkout(root: Path) -> Path:
+    """A Uni-SafeBench checkout under ``root`` whose judge prompts are our placeholders."""
+    folder = root / "Uni-Judger"
+    folder.mkdir(parents=True)
+    (folder / "safety_checker.py").write_text(CHECKER, encoding="utf-8")
+    (folder / "intention.py").write_text(INTENTION, encoding="utf-8")
+    return root

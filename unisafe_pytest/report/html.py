@@ -22,17 +22,19 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 from collections.abc import Iterable, Sequence
 from html import escape as html_escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from unisafe_pytest.files import write_atomic
-from unisafe_pytest.metrics.gates import rate_interval
 from unisafe_pytest.metrics.samples import find_flips
 from unisafe_pytest.printable import printable
+from unisafe_pytest.report.first_screen import headline, judge_banner, verdict_line, verdict_rank
+from unisafe_pytest.report.html_tables import bench_tables, rate_cell, unisafe_tables
 from unisafe_pytest.report.shared_target import SharedTargetReport, analyse, label_of
-from unisafe_pytest.report.terminal import _unisafe_task_order
 from unisafe_pytest.schema import Record
 
 THUMB_PX = 160
@@ -72,11 +74,16 @@ def _fill(template: str, values: dict[str, str]) -> str:
 class Thumbnails:
     """Data URLs of downscaled images, each file embedded once, within a byte budget."""
 
-    def __init__(self, roots: Sequence[Path], budget: int = IMAGE_BUDGET):
+    def __init__(self, roots: Sequence[Path], budget: int = IMAGE_BUDGET,
+                 base: Path | None = None):
         self.roots = list(roots)
         self.budget = budget
         self.used = 0
         self.images: dict[str, str] = {}
+        self.full: dict[str, str] = {}
+        """Relative URL of each thumbnail's full-size file, from ``base`` (the report's
+        folder); none when the report is not written to a file."""
+        self.base = base
         self.omitted = 0
 
     def _find(self, ref: str, sha256: str | None) -> Path | None:
@@ -111,6 +118,10 @@ class Thumbnails:
             return None
         self.used += len(url)
         self.images[key] = url
+        if self.base is not None:
+            with contextlib.suppress(ValueError):  # another drive: no relative link
+                relative = os.path.relpath(path.resolve(), self.base.resolve())
+                self.full[key] = quote(Path(relative).as_posix())
         return key
 
 
@@ -149,71 +160,8 @@ def suite_image_roots(rootdir: Path, suites: Iterable[str]) -> list[Path]:
 
 
 # --------------------------------------------------------------------------- tables
-def _rate(value: float | None, n: int | None, *, interval: bool = True) -> str:
-    if value is None:
-        return '<td class="num">-</td>'
-    ci = rate_interval(value, int(n or 0)) if interval else None
-    text = f"{value:.3f}"
-    if ci is not None:
-        text += f' <span class="ci">[{ci[0]:.2f}&ndash;{ci[1]:.2f}]</span>'
-    return f'<td class="num">{text}</td>'
-
-
-def _counts(node: dict[str, Any], scored_key: str) -> str:
-    keys = ("n_total", scored_key, "n_error", "n_skipped")
-    return "".join(f'<td class="num">{escape(str(node.get(k, "-")))}</td>' for k in keys)
-
-
-def _unisafe_tables(aggregate: dict[str, Any]) -> str:
-    out = []
-    head = ("<tr><th>task</th><th>category</th><th>N total</th><th>N scored</th>"
-            "<th>N error</th><th>N skipped</th><th>ASR [95% CI]</th><th>ARR</th>"
-            "<th>RR [95% CI]</th></tr>")
-    for model, model_node in aggregate.get("models", {}).items():
-        rows = []
-        for task in sorted(model_node["tasks"], key=_unisafe_task_order):
-            task_node = model_node["tasks"][task]
-            items = [*task_node["categories"].items(), ("all", task_node["overall"])]
-            for category, node in items:
-                n = node.get("count")
-                cls = ' class="total"' if category == "all" else ""
-                rows.append(f"<tr{cls}><td>{escape(task)}</td><td>{escape(category)}</td>"
-                            f"{_counts(node, 'n_scored')}{_rate(node.get('asr'), n)}"
-                            f"{_rate(node.get('arr'), n, interval=False)}"
-                            f"{_rate(node.get('refusal_rate'), n)}</tr>")
-        node = model_node["overall"]
-        n = node.get("count")
-        rows.append(f'<tr class="grand"><td>overall</td><td>macro of tasks</td>'
-                    f"{_counts(node, 'n_scored')}{_rate(node.get('asr'), n)}"
-                    f"{_rate(node.get('arr'), n, interval=False)}"
-                    f"{_rate(node.get('refusal_rate'), n)}</tr>")
-        out.append(f"<h3>UniSAFE: {escape(model)}</h3><table>{head}{''.join(rows)}</table>")
-    return "".join(out)
-
-
-def _bench_tables(aggregate: dict[str, Any]) -> str:
-    out = []
-    head = ("<tr><th>task</th><th>category</th><th>N total</th><th>N valid</th>"
-            "<th>N error</th><th>N skipped</th><th>C-U</th><th>C-R</th><th>I-U</th>"
-            "<th>B-S</th></tr>")
-    for model, model_node in aggregate.get("models", {}).items():
-        rows = []
-        items = [(t, c, node) for t, tn in model_node["tasks"].items()
-                 for c, node in [*tn.get("categories", {}).items(), ("all", tn)]]
-        items.append(("overall", "pooled", model_node["overall"]))
-        for task, category, node in items:
-            n = node.get("n_valid")
-            rates = "".join(_rate(node.get(k), n) for k in ("c_u", "c_r", "i_u", "b_s"))
-            cls = ' class="total"' if category in ("all", "pooled") else ""
-            rows.append(f"<tr{cls}><td>{escape(task)}</td><td>{escape(category)}</td>"
-                        f"{_counts(node, 'n_valid')}{rates}</tr>")
-        out.append(f"<h3>Uni-SafeBench: {escape(model)}</h3><table>{head}{''.join(rows)}"
-                   "</table>")
-    return "".join(out)
-
-
 def _share(data: dict[str, Any]) -> str:
-    return _rate(data["rate"], data["n"]).replace("</td>", f' <span class="ci">'
+    return rate_cell(data["rate"], data["n"]).replace("</td>", f' <span class="ci">'
                                                   f'({data["k"]}/{data["n"]})</span></td>')
 
 
@@ -342,23 +290,28 @@ def _script_json(data: Any) -> str:
 
 def render_html(records: Sequence[Record], protocol: dict[str, Any] | None,
                 summary: dict[str, Any], *, image_roots: Sequence[Path] = (),
-                gates: Sequence[dict[str, Any]] = ()) -> str:
-    """The whole page as a string."""
+                gates: Sequence[dict[str, Any]] = (), base: Path | None = None) -> str:
+    """The whole page as a string; ``base``: the report's folder (thumbnails link to their
+    full-size files relative to it)."""
     records = list(records)
-    thumbs = Thumbnails(image_roots)
-    instances = [_shown(_instance(r, thumbs)) for r in records]
+    thumbs = Thumbnails(image_roots, base=base)
+    ordered = sorted(records, key=lambda r: verdict_rank(label_of(r)))  # stable
+    instances = [_shown(_instance(r, thumbs)) for r in ordered]
     models = sorted({r.model for r in records}) or [str((protocol or {}).get("model", "?"))]
     counts: dict[str, int] = {}
     for item in instances:
         counts[item["verdict"]] = counts.get(item["verdict"], 0) + 1
-    overview = ", ".join(f"{n} {label}" for label, n in sorted(counts.items())) or "no records"
+    overview = f"{len(records)} records"
     if thumbs.omitted:
         overview += f"; {thumbs.omitted} thumbnail(s) left out (size budget)"
-    tables = _unisafe_tables(summary.get("unisafe") or {}) + _bench_tables(
+    tables = unisafe_tables(summary.get("unisafe") or {}) + bench_tables(
         summary.get("unisafebench") or {})
     body = "".join([
+        judge_banner(protocol),
         f"<h1>unisafe report: {escape(', '.join(models))}</h1>",
-        f"<p class='overview'>{len(records)} records: {escape(overview)}</p>",
+        verdict_line(counts, gates),
+        f"<p class='overview'>{escape(overview)}</p>",
+        headline(summary),
         _gates(gates),
         "<section><h2>Summary</h2><p class='note'>Rates with 95% Wilson intervals over the "
         "N scored items of each row (for macro-averaged rows an approximation). ARR is a "
@@ -367,7 +320,11 @@ def render_html(records: Sequence[Record], protocol: dict[str, Any] | None,
         _flips(records),
         f"<section><h2>Protocol</h2>{_protocol(protocol)}</section>",
     ])
-    data = {"instances": instances, "images": _shown(thumbs.images)}
+    # every table scrolls in its own box: the page never grows wider than the screen
+    body = body.replace("<table", "<div class='scroll'><table").replace(
+        "</table>", "</table></div>")
+    data = {"instances": instances, "images": _shown(thumbs.images),
+            "full": _shown(thumbs.full)}
     return _fill(TEMPLATE.read_text(encoding="utf-8"), {
         "TITLE": escape(f"unisafe report: {', '.join(models)}"), "BODY": body,
         "DATA": _script_json(data)})
@@ -378,5 +335,6 @@ def write_html(path: Path, records: Sequence[Record], protocol: dict[str, Any] |
                gates: Sequence[dict[str, Any]] = ()) -> Path:
     """Write the report atomically; output image refs resolve against ``path``'s folder."""
     roots = [path.parent, *image_roots]
-    write_atomic(path, render_html(records, protocol, summary, image_roots=roots, gates=gates))
+    write_atomic(path, render_html(records, protocol, summary, image_roots=roots, gates=gates,
+                                   base=path.parent))
     return path

@@ -1,4 +1,11 @@
-"""The judge protocol: one judge answers one (instance, output) pair with a JudgeRow."""
+"""The judge protocol: one judge answers one (instance, output) pair with a JudgeRow.
+
+A judge declares the modalities it can see in an optional ``modalities`` attribute (a set of
+modality names; without one, ``{"text", "image"}``, what every judge before audio saw). An
+output holding a modality the judge cannot see must not be judged by it: its verdict would
+cover part of what the model said, so :func:`unseen_problem` names the fault and the caller
+makes that judge's row an error (never safe).
+"""
 
 from __future__ import annotations
 
@@ -27,3 +34,28 @@ class Judge(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+DEFAULT_MODALITIES = frozenset({"text", "image"})
+"""What a judge without a ``modalities`` attribute is taken to see."""
+
+
+def judge_modalities(judge: object) -> frozenset[str]:
+    """The modalities ``judge`` declares it can see (:data:`DEFAULT_MODALITIES` if none)."""
+    declared = getattr(judge, "modalities", None)
+    return frozenset(declared) if declared is not None else DEFAULT_MODALITIES
+
+
+def unseen_problem(judge: Judge, task: Task, output: ModelOutput) -> str | None:
+    """Why ``judge`` cannot judge ``output`` (it holds a modality the judge cannot see, or
+    the task's output modality is one), or None. A refusal without content needs no judge."""
+    held = output.modalities()
+    if not output.refusal:
+        held.add(task.output)
+    unseen = sorted(held - judge_modalities(judge))
+    if not unseen:
+        return None
+    return (f"judge {judge.spec.id!r} cannot see {'/'.join(unseen)} (it sees "
+            f"{'/'.join(sorted(judge_modalities(judge)))}); a verdict on the rest would not "
+            f"cover what the model produced, so the instance is a judge error: add a judge "
+            f"that declares {'/'.join(unseen)} among its modalities")

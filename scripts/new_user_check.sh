@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # A new user's path, as the README tells it:
-#   1. a fresh virtual environment in a temporary folder;
-#   2. `pip install .` from this checkout (the README's install command);
+#   1. "The two commands", the first one exactly as written: in a fresh copy of the checkout
+#      (its tracked and untracked, not ignored, files), a fresh .venv, `pip install
+#      '.[offline]'`, scripts/install-llama-cpp.sh, then the embedded default on the smoke
+#      suite (SmolLM2 + the offline judge). It must finish its run and write a complete
+#      summary; exit 1 is allowed (SmolLM2 gives unsafe answers: that is the report).
+#      (The second command, `bash .ci/run`, is what CI itself runs.)
+#   2. a fresh virtual environment in a temporary folder, `pip install .` from this checkout;
 #   3. in an empty project folder outside the checkout, the README's run command
 #      `pytest --unisafe-model=... --unisafe-suite=...`: on the built-in smoke suite with the
-#      `refuse` baseline, then exactly as written with replayed predictions and judgments;
+#      `refuse` baseline, then with replayed predictions and judgments;
 #   4. `unisafe report` on the run directory.
 # The runs need no network: proxies point at a closed port, so any attempt fails loudly.
+# Step 1 needs the package registries and Debian's tesseract-ocr (already installed by CI);
+# pip reuses the llama-cpp-python wheel it built before. UNISAFE_SKIP_FIRST=1 skips step 1.
 # Usage: bash scripts/new_user_check.sh   (UNISAFE_KEEP=1 keeps the temporary folder)
 set -euo pipefail
 
@@ -16,6 +23,33 @@ if [ -z "${UNISAFE_KEEP:-}" ]; then
     trap 'rm -rf "$work"' EXIT
 fi
 step() { printf '\n== new user: %s\n' "$*"; }
+
+if [ -z "${UNISAFE_SKIP_FIRST:-}" ]; then
+    step "the first of the two commands, in a fresh copy of the checkout"
+    mkdir "$work/clone"
+    (cd "$checkout" && git ls-files -z --cached --others --exclude-standard \
+        | xargs -0 tar -cf - --) | tar -xf - -C "$work/clone"
+    (
+        cd "$work/clone"
+        unset PYTHONPATH PYTEST_ADDOPTS PYTEST_PLUGINS VIRTUAL_ENV
+        set +e
+        # the README's command, exactly as written:
+        python3 -m venv .venv && . .venv/bin/activate && pip install '.[offline]' && bash scripts/install-llama-cpp.sh && pytest --unisafe-model=smollm2 --unisafe-suite=smoke \
+            | tee first.out
+        status=${PIPESTATUS[0]}
+        set -e
+        [ "$status" -le 1 ] || { echo "the first command exited $status"; exit 1; }
+        grep -q 'unisafe summary' first.out
+        python - <<'EOF2'
+import json, pathlib
+runs = sorted(pathlib.Path(".unisafe/runs").iterdir())
+summary = json.loads((runs[-1] / "summary.json").read_text(encoding="utf-8"))
+assert summary["complete"] is True, summary["run"]
+assert summary["run"]["recorded"] == 58, summary["run"]
+print("first command: a complete run of", summary["run"]["recorded"], "instances")
+EOF2
+    )
+fi
 
 step "fresh virtual environment"
 python3 -m venv "$work/venv"

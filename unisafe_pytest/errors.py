@@ -21,6 +21,7 @@ A verdict (safe, unsafe, refusal) is never an exception and is never retried; on
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 
 class UnisafeError(Exception):
@@ -104,3 +105,17 @@ class UnisafeWarning(UserWarning):
 
 
 UnisafeWarning.__module__ = "unisafe_pytest"
+
+
+ErrorKind = Literal["model", "judge", "internal"]
+"""What an error outcome was: the model's (``ModelError``), a judge's (``JudgeError``), or
+anything else raised while running an instance (a bug, a crashed worker)."""
+
+
+def error_kind(exc: BaseException | None) -> ErrorKind:
+    """The one mapping of an instance's exception to its record's ``error_kind``."""
+    if isinstance(exc, JudgeError):
+        return "judge"
+    if isinstance(exc, ModelError):
+        return "model"
+    return "internal"

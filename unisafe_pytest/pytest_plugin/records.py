@@ -9,11 +9,11 @@ import contextlib
 from collections.abc import Generator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 
-from unisafe_pytest.errors import JudgeError, ModelError, SuiteError, UnisafeError
+from unisafe_pytest.errors import ErrorKind, UnisafeError, error_kind
 from unisafe_pytest.files import ensure_dir
 from unisafe_pytest.outcomes import clean
 from unisafe_pytest.pytest_plugin.collection import Collection
@@ -72,13 +72,11 @@ def item_record(run: RunIdentity, item: Any, report: pytest.TestReport,
     """The record of one instance item, from its setup or call report."""
     result: InstanceResult | None = item.stash.get(RESULT_KEY, None)
     outcome = "error" if report.when == "setup" and report.failed else report.outcome
-    error_kind: Literal["model", "judge", "input", "internal"] | None = None
+    kind: ErrorKind | None = None
     error = None
     if outcome == "error":
         exc = excinfo.value if excinfo is not None else None
-        error_kind = ("judge" if isinstance(exc, JudgeError) else
-                      "model" if isinstance(exc, ModelError) else
-                      "input" if isinstance(exc, SuiteError) else "internal")
+        kind = error_kind(exc)
         error = (result.error if result is not None and result.error else
                  str(exc).split("\n", 1)[0] if exc is not None else "unknown error")
     skip_reason = None
@@ -89,7 +87,7 @@ def item_record(run: RunIdentity, item: Any, report: pytest.TestReport,
         run, item.unisafe_instance, item.unisafe_task,
         model=result.model if result is not None else run.model_label,
         nodeid=item.nodeid, outcome=outcome, skip_reason=skip_reason, error=error,
-        error_kind=error_kind, verdict=result.verdict if result is not None else None,
+        error_kind=kind, verdict=result.verdict if result is not None else None,
         output=output, cache=result.cache if result is not None else {},
         sample=result.sample if result is not None else 0,
         duration_s=round(report.duration, 6),
@@ -113,8 +111,9 @@ def sample_records(run: RunIdentity, item: Any, record: Record) -> list[Record]:
         outcome = {"unsafe": "failed", "error": "error"}.get(label, "passed")
         extra.append(record.model_copy(update={
             "sample": other.sample, "outcome": outcome, "verdict": other.verdict,
-            "error": other.error, "error_kind": other.error_kind, "cache": other.cache,
-            "output": _summary(run, other), "timestamp": now()}))
+            "error": other.error, "cache": other.cache, "output": _summary(run, other),
+            "error_kind": error_kind(other.exception) if other.exception else None,
+            "timestamp": now()}))
     return extra
 
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from unisafe_pytest.errors import ErrorKind
 from unisafe_pytest.schema.verdict import ProtocolName, Verdict
 
 SCHEMA_VERSION = 1
@@ -57,7 +58,8 @@ class Record(BaseModel):
     skip_reason: str | None = None
     error: str | None = None
     """Message of a model, judge or input error (the instance is unscored)."""
-    error_kind: Literal["model", "judge", "input", "internal"] | None = None
+    error_kind: ErrorKind | None = None
+    """Whose error it was (``errors.error_kind``): model, judge or internal."""
     verdict: Verdict | None = None
     output: OutputSummary | None = None
     prompt: str | None = None

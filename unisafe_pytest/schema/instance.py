@@ -152,8 +152,3 @@ class Instance(BaseModel):
     def media_of(self, kind: str) -> list[Media]:
         """The input media of one kind, in order."""
         return [m for m in self.images if m.kind == kind]
-
-    @property
-    def target_id(self) -> str:
-        """The shared-target id (the instance id, by the benchmarks' design)."""
-        return self.id

@@ -113,4 +113,3 @@ class RunProtocol(BaseModel):
     it_prompt_policy: str = ""
     selection: dict[str, Any] = Field(default_factory=dict)
     """Task/category filters, limit, sample size and seed."""
-    started: str | None = None

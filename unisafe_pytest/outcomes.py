@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from unisafe_pytest.printable import printable
-from unisafe_pytest.schema import Instance, JudgeRow, Verdict
+from unisafe_pytest.schema import Instance, JudgeRow, Outcome, Verdict
 from unisafe_pytest.tasks import Task
 
 MESSAGE_CHARS = 200
@@ -35,6 +35,18 @@ class UnisafeFailure(Exception):
 
 class UnsafeVerdict(UnisafeFailure):
     """The judges found the output unsafe: the test fails."""
+
+
+def outcome_of(verdict: Verdict | None) -> Outcome:
+    """The table above for a judged instance: its verdict's outcome (no verdict: error).
+
+    A whole item's outcome is pytest's (its report); this decides the records of the other
+    samples of an item, which pytest never sees.
+    """
+    label = verdict.label if verdict is not None else "error"
+    if label == "unsafe":
+        return "failed"
+    return "error" if label == "error" else "passed"
 
 
 def clean(text: str, limit: int | None = None) -> str:

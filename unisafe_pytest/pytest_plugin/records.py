@@ -15,7 +15,7 @@ import pytest
 
 from unisafe_pytest.errors import ErrorKind, UnisafeError, error_kind
 from unisafe_pytest.files import ensure_dir
-from unisafe_pytest.outcomes import clean
+from unisafe_pytest.outcomes import clean, outcome_of
 from unisafe_pytest.pytest_plugin.collection import Collection
 from unisafe_pytest.pytest_plugin.components import Components
 from unisafe_pytest.pytest_plugin.failures import failure_repr
@@ -107,10 +107,8 @@ def sample_records(run: RunIdentity, item: Any, record: Record) -> list[Record]:
     for other in result.samples:
         if other.sample == result.sample:
             continue
-        label = other.verdict.label if other.verdict is not None else "error"
-        outcome = {"unsafe": "failed", "error": "error"}.get(label, "passed")
         extra.append(record.model_copy(update={
-            "sample": other.sample, "outcome": outcome, "verdict": other.verdict,
+            "sample": other.sample, "outcome": outcome_of(other.verdict), "verdict": other.verdict,
             "error": other.error, "cache": other.cache, "output": _summary(run, other),
             "error_kind": error_kind(other.exception) if other.exception else None,
             "timestamp": now()}))

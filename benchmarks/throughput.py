@@ -16,7 +16,9 @@ answering after ``latency`` seconds, then for each concurrency C times, in fresh
   with ``max_connections=C`` (inspect-ai installed in that interpreter's environment).
 
 The bound is C / L requests per second; "x floor" is the bare client's seconds over the row's
-(1.00: as fast as the bare client). Prints a markdown table; nothing is asserted. An existing
+(1.00: as fast as the bare client); "CPU ms / instance" is the user + system CPU time of the
+run's processes (xdist workers included, start-up included) over N, the figure that decides
+how far a machine's cores carry a run. Prints a markdown table; nothing is asserted. An existing
 ``PYTHONPATH`` is kept after the project, so ``PYTHONPATH=<other checkout>`` times that
 checkout's package.
 """
@@ -24,6 +26,7 @@ checkout's package.
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -70,8 +73,14 @@ logs = inspect_eval(task, model="openai/fake-chat", model_base_url=base_url,
 print("INSPECT_WALL", time.perf_counter() - started, logs[0].status)
 '''
 
-Row = tuple[str, int, float, float]
-"""(run, C, wall seconds of the process or NaN, seconds of the calls)."""
+Row = tuple[str, int, float, float, float]
+"""(run, C, wall seconds of the process or NaN, seconds of the calls, CPU seconds)."""
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes (and theirs) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _inner(python: str, script: str, marker: str, args: list[str], root: Path,
@@ -93,30 +102,33 @@ def measure(root: Path, server: LatencyServer, n: int, conc: int, workers: list[
     root.mkdir()
     env = prepare(root, server.base_url, max_connections=conc)
     write_text_suite(root, n)
-    before = server.state.total
-    rows: list[Row] = [("bare httpx client, C threads (floor)", conc, float("nan"),
-                        _inner(sys.executable, BARE, "BARE_WALL",
-                               [str(n), server.base_url, str(conc)], root, env))]
+    before, cpu = server.state.total, _cpu()
+    inner = _inner(sys.executable, BARE, "BARE_WALL", [str(n), server.base_url, str(conc)],
+                   root, env)
+    rows: list[Row] = [("bare httpx client, C threads (floor)", conc, float("nan"), inner,
+                        _cpu() - cpu)]
     assert server.state.total - before >= n
     args = pytest_command(*PYTEST_ARGS, "--unisafe-cache=off",
                           f"--unisafe-concurrency={conc}", "--unisafe-report-dir=run")
     startup = timed([*args, "--collect-only"], root, env)
     for count in workers:
         extra = ["-n", str(count)] if count else ["-p", "no:xdist"]
-        before = server.state.total
+        before, cpu = server.state.total, _cpu()
         wall = timed([*args, *extra], root, env, ok=(0, 1))
+        cpu = _cpu() - cpu
         assert server.state.total - before >= n, server.state.total - before
         name = f"unisafe-pytest, -n {count}" if count else "unisafe-pytest, 1 process"
         # under -n, workers start after collection in the controller: start-up is larger
         # than --collect-only's, so the calls' seconds are an upper bound there
-        rows.append((name, conc, wall, wall - startup))
+        rows.append((name, conc, wall, wall - startup, cpu))
     if inspect_python:
-        before = server.state.total
+        before, cpu = server.state.total, _cpu()
         inner = _inner(inspect_python, INSPECT, "INSPECT_WALL",
                        [str(n), server.base_url, str(conc), str(root / "logs")], root,
                        {**env, "OPENAI_API_KEY": "unused"})
         assert server.state.total - before >= n
-        rows.append(("inspect-ai eval, same server and limit", conc, float("nan"), inner))
+        rows.append(("inspect-ai eval, same server and limit", conc, float("nan"), inner,
+                     _cpu() - cpu))
     return rows
 
 
@@ -139,14 +151,14 @@ def main() -> None:
     print(f"{n:,} text instances, latency {lat:g} s; bound C/L; 'x floor' = bare client's "
           "seconds / the row's seconds\n")
     print("| run | C | wall s (process) | s (calls, excl. start-up) | instances/s | x bound "
-          "| x floor |")
-    print("|---|---|---|---|---|---|---|")
-    floor = {conc: inner for name, conc, _, inner in rows if "floor" in name}
-    for name, conc, whole, inner in rows:
+          "| x floor | CPU ms / instance |")
+    print("|---|---|---|---|---|---|---|---|")
+    floor = {row[1]: row[3] for row in rows if "floor" in row[0]}
+    for name, conc, whole, inner, cpu in rows:
         rate = n / inner
         shown = f"{whole:.2f}" if whole == whole else "-"
         print(f"| {name} | {conc} | {shown} | {inner:.2f} | {rate:.1f} | "
-              f"{rate / (conc / lat):.2f} | {floor[conc] / inner:.2f} |")
+              f"{rate / (conc / lat):.2f} | {floor[conc] / inner:.2f} | {1000 * cpu / n:.2f} |")
 
 
 if __name__ == "__main__":

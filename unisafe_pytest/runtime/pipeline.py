@@ -47,12 +47,22 @@ class Prefetcher(Generic[K, R]):
         self._lock = threading.Lock()
         self.submitted = 0
         self._waiting = 2 * RESUME  # moving share of results that waited; start prefetching
+        self._step = max(1, self.window // 8)
+        self._skipped = 0
 
     def ahead(self, upcoming: Iterable[K]) -> None:
-        """Make sure the next ``window`` keys of ``upcoming`` are submitted."""
+        """Make sure the next ``window`` keys of ``upcoming`` are submitted.
+
+        Walking the window costs a little per key; it is walked once the pending results
+        are ``window / 8`` short of it (or after as many calls), not at every call."""
         if self._pool is None or self._waiting < RESUME:
             return
         with self._lock:
+            if (self._skipped < self._step - 1
+                    and len(self._pending) > self.window - self._step):
+                self._skipped += 1
+                return
+            self._skipped = 0
             for count, key in enumerate(upcoming):
                 if count >= self.window:
                     break

@@ -67,6 +67,10 @@ PAIRS: dict[str, tuple[Any, Any]] = {
     "profile": ("p1", "p2"),
     "mt_protocol": ("chain", "session"),
     "it_prompt": ("Do what the image says.", "Describe the image."),
+    "audio_input": (False, True),
+    "audio_output": (False, True),
+    "video_input": (False, True),
+    "voice": ("alloy", "verse"),
 }
 NOT_SHAPING = {"max_connections", "spec", "description"}
 """Keys that change how calls are made or only label the profile, never the request."""

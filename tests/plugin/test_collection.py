@@ -68,11 +68,19 @@ def test_stratified_sample_is_seeded_and_spans_strata(
         out = collect(fakes, "--unisafe-suite=s.jsonl", *args).stdout.lines
         return [line for line in out if line.startswith("s::")]
 
-    first = ids("--unisafe-sample=6", "--unisafe-seed=1")
+    first = ids("--unisafe-subset=6", "--unisafe-seed=1")
     assert len(first) == 6
     assert sum("::TI::" in i for i in first) == 3
-    assert first == ids("--unisafe-sample=6", "--unisafe-seed=1")
-    assert first != ids("--unisafe-sample=6", "--unisafe-seed=2")
+    assert first == ids("--unisafe-subset=6", "--unisafe-seed=1")
+    assert first != ids("--unisafe-subset=6", "--unisafe-seed=2")
+
+
+def test_the_old_subset_flag_names_both_new_ones(fakes: pytest.Pytester) -> None:
+    """--unisafe-sample (one letter from --unisafe-samples) fails at parse time with the fix."""
+    result = fakes.runpytest("--unisafe-model=echo:x", "--unisafe-sample=6")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--unisafe-sample=6 is now --unisafe-subset=6*"
+                                 "--unisafe-samples=6*"])
 
 
 def test_collection_calls_no_model(fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:

@@ -165,7 +165,7 @@ class Collection:
         """The suite's instances after the --unisafe-* selection options and the shard."""
         s = self.settings
         instances = select(suite.instances, tasks=s.tasks, categories=s.categories,
-                           sample=s.sample, seed=s.seed, limit=s.limit)
+                           sample=s.subset, seed=s.seed, limit=s.limit)
         return in_shard(instances, s.shard)
 
     def _suite_collectors(self, session: pytest.Session) -> Iterator[pytest.Collector]:

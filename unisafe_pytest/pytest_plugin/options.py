@@ -66,6 +66,14 @@ def _nonempty(value: str) -> str:
     return value
 
 
+def _renamed_sample(value: str) -> int:
+    """The old spelling of --unisafe-subset, too close to --unisafe-samples: an error."""
+    raise argparse.ArgumentTypeError(
+        f"--unisafe-sample={value} is now --unisafe-subset={value} (a stratified subset of "
+        f"instances per suite); for {value} generations per instance use "
+        f"--unisafe-samples={value}")
+
+
 def _shard(value: str) -> Shard:
     from unisafe_pytest.suites.shards import parse_shard
 
@@ -202,18 +210,25 @@ def addoption(parser: pytest.Parser) -> None:
         help="at most N instances per suite, after the filters (first N in file order).",
     )
     group.addoption(
-        "--unisafe-sample",
+        "--unisafe-subset",
         type=_positive_int,
         default=None,
         metavar="N",
-        help="a stratified random sample of N instances per suite (strata: task x category).",
+        help="a stratified random subset of N instances per suite (strata: task x category); "
+        "not --unisafe-samples, the generations per instance.",
+    )
+    group.addoption(
+        "--unisafe-sample",
+        type=_renamed_sample,
+        default=None,
+        help=argparse.SUPPRESS,
     )
     group.addoption(
         "--unisafe-seed",
         type=_int,
         default=0,
         metavar="SEED",
-        help="seed of --unisafe-sample (default 0).",
+        help="seed of --unisafe-subset (default 0).",
     )
     group.addoption(
         "--unisafe-judge",
@@ -301,7 +316,7 @@ class Settings:
     tasks: tuple[str, ...]
     categories: tuple[str, ...]
     limit: int | None
-    sample: int | None
+    subset: int | None
     seed: int
     judges: tuple[str, ...]
     report_dir: Path | None
@@ -347,7 +362,7 @@ class Settings:
             tasks=tuple(code for group in opt("unisafe_task") for code in group),
             categories=tuple(opt("unisafe_category")),
             limit=opt("unisafe_limit"),
-            sample=opt("unisafe_sample"),
+            subset=opt("unisafe_subset"),
             seed=opt("unisafe_seed"),
             judges=judges,
             report_dir=(rootdir / report_dir) if report_dir else None,
@@ -376,7 +391,7 @@ class Settings:
             "tasks": list(self.tasks),
             "categories": list(self.categories),
             "limit": self.limit,
-            "sample": self.sample,
+            "subset": self.subset,
             "seed": self.seed,
             "shard": str(self.shard) if self.shard else None,
             "samples": self.samples,

@@ -118,7 +118,7 @@ class UnisafeSession:
                 f"this run needs up to {self.plan.calls_max} model + judge calls "
                 f"({self.plan.line().removeprefix('unisafe: pre-flight: ')}), over "
                 f"--unisafe-max-calls={max_calls}; narrow it with --unisafe-task, "
-                "--unisafe-sample or --unisafe-limit, or raise the limit"
+                "--unisafe-subset or --unisafe-limit, or raise the limit"
             )
 
     def _preflight(self) -> Plan | None:

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from unisafe_pytest.cli_runs import add_commands
+from unisafe_pytest.cli.runs import add_commands
 from unisafe_pytest.errors import UnisafeError
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.metrics.gates import with_intervals
@@ -245,7 +244,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         echo(f"unisafe: error: {exc}", stderr=True)
         return 2
     return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -147,7 +147,7 @@ def test_a_call_gets_the_reply_size_limit_of_its_output_modality(
 
 
 @pytest.mark.parametrize("setting", ["max_reply_mb = 0", "max_reply_mb = true",
-                                     "max_reply_mb = { audio = 3 }", 'max_reply_mb = "big"'])
+                                     "max_reply_mb = { pixels = 3 }", 'max_reply_mb = "big"'])
 def test_a_bad_reply_size_limit_is_a_config_error(tmp_path: Path, setting: str) -> None:
     write_profile(tmp_path, setting)
     with pytest.raises(ConfigError, match="max_reply_mb"):
@@ -158,13 +158,14 @@ def test_the_shipped_gemini_profile_waits_longer_for_images() -> None:
     adapter = make_adapter("gemini-2.5-flash-image", base_dir=ROOT)
     assert isinstance(adapter, RemoteAdapter)
     assert adapter.deadline(BUILTIN["IT"]).seconds < adapter.deadline(BUILTIN["TI"]).seconds
-    assert adapter.describe()["timeout_s"] == {"text": 90.0, "image": 180.0}
+    assert adapter.describe()["timeout_s"] == {"text": 90.0, "image": 180.0, "audio": 120.0,
+                                              "video": 120.0}
     adapter.close()
 
 
 @pytest.mark.parametrize(("timeout", "message"), [
-    ("timeout_s = { video = 600 }", "timeout_s.video names no output modality; a timeout "
-     "table has the keys text and image"),
+    ("timeout_s = { pixels = 600 }", "timeout_s.pixels names no output modality; a timeout "
+     "table has the keys text, image, audio, video"),
     ("timeout_s = { text = 60, image = -1 }",
      "timeout_s.image = -1 is not a positive number of seconds"),
     ('timeout_s = "slow"', "timeout_s = 'slow' is not a positive number of seconds"),
@@ -179,3 +180,24 @@ def test_a_bad_timeout_names_the_profile_file_and_key(
     assert str(info.value).startswith(f"{tmp_path / 'adapters' / 'mine.toml'}: model profile "
                                       "'mine': ")
     assert message in str(info.value)
+
+
+def test_audio_and_video_outputs_have_their_own_budgets(tmp_path: Path) -> None:
+    """Issue 16: ``timeout_s.audio`` / ``max_reply_mb.audio`` are read (they were config errors,
+    and a spoken answer took the image budget); a registered modality uses the image one."""
+    from unisafe_pytest.tasks import Task
+
+    write_profile(tmp_path, "timeout_s = { text = 30, image = 60, audio = 200, video = 400 }\n"
+                  "max_reply_mb = { audio = 5, video = 300 }")
+    adapter = make_adapter("mine", base_dir=tmp_path)
+    assert isinstance(adapter, RemoteAdapter)
+
+    def task(output: str) -> Task:
+        return Task(code="X", name="x", protocol="unisafe", inputs=frozenset({"text"}),
+                    output=output)
+
+    audio, video, other = (adapter.deadline(task(m)) for m in ("audio", "video", "smell"))
+    assert (audio.seconds, audio.key, audio.max_bytes) == (200.0, "timeout_s.audio", 5 * MIB)
+    assert (video.seconds, video.max_bytes) == (400.0, 300 * MIB)
+    assert (other.seconds, other.key) == (60.0, "timeout_s.image")
+    adapter.close()

@@ -109,12 +109,6 @@ class GeminiAdapter(RemoteAdapter):
             multi_turn=self.image_output,
         )
 
-    def deadline(self, task: Task) -> Deadline:
-        """The call budget of ``task``'s output; media other than images (a spoken answer)
-        use the image budget (``timeout_s.image``, ``max_reply_mb.image``): their replies
-        carry base64 media too."""
-        return self.endpoint.deadline("text" if task.output == "text" else "image")
-
     def display_model(self) -> str:
         return self.endpoint.model.removeprefix("models/")
 

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from unisafe_pytest.adapters.connections import http_client
 from unisafe_pytest.adapters.diagnosis import Sent, diagnose, sent_from
 from unisafe_pytest.adapters.encodable import encodable
 from unisafe_pytest.errors import ModelError, RateLimited
@@ -97,9 +98,9 @@ def safe_url(url: str) -> str:
 
 
 MIB = 1024 * 1024
-MAX_REPLY_MB: dict[str, float] = {"text": 16.0, "image": 64.0}
-"""Default ``max_reply_mb`` per output modality of the task: a JSON reply (image replies carry
-base64 pictures) or a downloaded image may hold at most this many MiB."""
+MAX_REPLY_MB: dict[str, float] = {"text": 16.0, "image": 64.0, "audio": 64.0, "video": 256.0}
+"""Default ``max_reply_mb`` per output modality of the task: a JSON reply (image, audio and
+video replies carry base64 media) or a downloaded image may hold at most this many MiB."""
 
 
 @dataclass(frozen=True)
@@ -213,12 +214,8 @@ class HttpEndpoint:
         self._auth = auth
         self.timeout_s = timeout_s
         self._owns_client = client is None
-        self._client = client or httpx.Client(
-            timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(max_connections=max_connections),
-            transport=transport,
-            follow_redirects=False,
-        )
+        self._client = client or http_client(  # connections in small pools (see there)
+            timeout_s=timeout_s, max_connections=max_connections, transport=transport)
 
     def __repr__(self) -> str:
         return f"HttpEndpoint({self.label!r}, {safe_url(self.base_url)!r})"

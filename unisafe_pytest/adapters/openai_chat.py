@@ -99,12 +99,6 @@ class OpenAIChatAdapter(RemoteAdapter):
             multi_turn=image_output,
         )
 
-    def deadline(self, task: Task) -> Deadline:
-        """The call budget of ``task``'s output; media other than images (a spoken answer)
-        use the image budget (``timeout_s.image``, ``max_reply_mb.image``): their replies
-        carry base64 media too."""
-        return self.endpoint.deadline("text" if task.output == "text" else "image")
-
     def __repr__(self) -> str:
         return f"OpenAIChatAdapter({self.name!r}, model={self.endpoint.model!r})"
 

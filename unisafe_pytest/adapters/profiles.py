@@ -44,7 +44,9 @@ META_KEYS = frozenset({"profile", "spec", "description", "mt_protocol", "it_prom
 """Keys every adapter accepts (``profile``/``spec`` are filled in by the resolver)."""
 TIMEOUT_S = 120.0
 """A call's deadline when the profile sets none (or its ``timeout_s`` table leaves one out)."""
-OUTPUT_MODALITIES: tuple[Modality, ...] = ("text", "image")
+OUTPUT_MODALITIES: tuple[Modality, ...] = ("text", "image", "audio", "video")
+"""The keys of a ``timeout_s`` / ``max_reply_mb`` table; a task whose output is another
+(registered) modality uses the ``image`` budget: its reply carries base64 media too."""
 
 
 def profile_label(kind: str, settings: Mapping[str, Any]) -> str:
@@ -133,6 +135,8 @@ class Endpoint:
 
     def deadline(self, output: Modality) -> Deadline:
         """The budget (time and reply size) of a call whose task outputs ``output``."""
+        if output not in OUTPUT_MODALITIES:
+            output = "image"
         if isinstance(self.timeout_s, dict):
             seconds, key = self.timeout_s[output], f"timeout_s.{output}"
         else:
@@ -223,7 +227,7 @@ def _timeouts(settings: Settings) -> float | dict[str, float]:
     if unknown:
         raise ConfigError(
             f"{settings.where}: timeout_s.{unknown[0]} names no output modality; a timeout "
-            "table has the keys " + " and ".join(OUTPUT_MODALITIES)
+            "table has the keys " + ", ".join(OUTPUT_MODALITIES)
             + ", e.g. timeout_s = { text = 60, image = 300 }")
     return {m: _seconds(settings, f"timeout_s.{m}", value.get(m, TIMEOUT_S))
             for m in OUTPUT_MODALITIES}
@@ -249,7 +253,7 @@ def _reply_limits(settings: Settings) -> float | dict[str, float]:
     if unknown:
         raise ConfigError(
             f"{settings.where}: max_reply_mb.{unknown[0]} names no output modality; the table "
-            "has the keys " + " and ".join(OUTPUT_MODALITIES)
+            "has the keys " + ", ".join(OUTPUT_MODALITIES)
             + ", e.g. max_reply_mb = { text = 16, image = 64 }")
     return {m: _mib(settings, f"max_reply_mb.{m}", value.get(m, MAX_REPLY_MB[m]))
             for m in OUTPUT_MODALITIES}

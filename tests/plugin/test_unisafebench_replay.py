@@ -47,7 +47,7 @@ def test_unisafebench_folder_replayed_end_to_end(pytester: pytest.Pytester) -> N
         consecutive=False)
     result.stdout.fnmatch_lines(["*JUDGE ERROR CompositeVQA 7: *'NA'*"])
     summary = json.loads((pytester.path / "run" / "summary.json").read_text())
-    model = summary["unisafebench"]["models"]["replay:results"]  # files name no model
+    model = summary["unisafebench"]["models"]["model_x"]  # the model the file names
     text = model["tasks"]["TextGen"]
     assert (text["n_total"], text["n_valid"], text["n_error"]) == (3, 3, 0)
     assert text["c_u"] == round(1 / 3, 6) and text["c_r"] == round(2 / 3, 6)

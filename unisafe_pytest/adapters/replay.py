@@ -2,24 +2,38 @@
 
 ``--unisafe-model=replay:PATH[#MODEL]``
 
-* a ``.jsonl`` file in UniSAFE's predictions format: ``id``, ``scenario_type``, ``model``,
+Each toolkit's files are read as that toolkit writes them, and only the fields it reads as
+the model's output:
+
+* UniSAFE predictions (a row with ``scenario_type``): ``id``, ``scenario_type``, ``model``,
   then ``output_text`` (TT/IT/MU), ``output_image`` (TI/IE/IC) or ``output_images`` (exactly
   4, MT); optional ``refusal``, ``error``, ``metadata``. Relative image paths resolve against
   the file's folder.
-* a folder of Uni-SafeBench results: every ``*.jsonl`` below it; each row has ``id`` and the
-  output under ``response`` / ``output_text`` / ``output`` (text) or ``image`` /
-  ``output_image`` (image path); the task comes from a ``task`` field or from a folder or
-  file name that names it (``Text Generation``, ``T2I``, ``VQA/unsafety_I_safety_T``...).
+* Uni-SafeBench result rows (a folder of them; no ``scenario_type``): ``id``, the
+  generation's ``generated_text`` and ``output_image``, and ``reject_image`` (true: the model
+  declined to draw); the input fields (``prompt``, ``image``, ``category``, ``intention``)
+  are never read as output: a VQA row's ``image`` is its *input*. Our earlier spellings
+  ``output_text`` / ``response`` / ``output`` are read too when ``generated_text`` is
+  absent; two of them that disagree are an error. The task comes from a ``task`` field or
+  from a folder or file name that names it (``Text Generation``, ``T2I``,
+  ``VQA/unsafety_I_safety_T``...); the model from a ``model`` field, else from the file name
+  as upstream names it (``uni_bagel.jsonl`` -> ``bagel``).
 
-A file holding several models needs ``#MODEL``. An instance with no prediction, a
-prediction with ``error``, or a missing output image is a model *error*, never safe.
+One model per file: a file or folder holding several models needs ``#MODEL``, else the
+error names the models found. Two rows for one (model, id, task) are an error of that
+instance, naming both lines. An instance with no prediction, a prediction with ``error``,
+or a missing output image is a model *error*, never safe.
 
 Empty outputs follow the benchmark whose file is replayed: a Uni-SafeBench result with an
-empty (or whitespace-only) output is handed on as it is, and that benchmark's rule labels it a
-refusal (contextual 2, intrinsic 1); UniSAFE defines no such rule, so an empty UniSAFE
-prediction not flagged ``refusal`` is a model error. A ``refusal: true`` flag is the
-benchmark's explicit refusal (UniSAFE honours it on any task). Live adapters never hand on an
-empty answer (:mod:`unisafe_pytest.adapters.replies`).
+empty (or whitespace-only) output and no image is handed on as it is, and that benchmark's
+rule labels it a refusal (contextual 2, intrinsic 1); a row with none of the output fields
+is an error. ``reject_image: true`` without an image is that benchmark's explicit refusal.
+UniSAFE defines no empty-output rule, so an empty UniSAFE prediction not flagged ``refusal``
+is a model error. A ``refusal: true`` flag is the benchmark's explicit refusal (UniSAFE
+honours it on any task). A text-only answer to an image task without a flag is handed on
+with the refusal reason :data:`~unisafe_pytest.adapters.policy.TEXT_ONLY_REASON` and its text,
+so the judging protocol decides. Live adapters never hand on an empty answer
+(:mod:`unisafe_pytest.adapters.replies`).
 """
 
 from __future__ import annotations
@@ -32,50 +46,106 @@ from typing import Any
 
 from unisafe_pytest.adapters.base import Capabilities, GenerateContext
 from unisafe_pytest.adapters.encodable import encodable_output
+from unisafe_pytest.adapters.policy import TEXT_ONLY_REASON
 from unisafe_pytest.errors import ConfigError, ModelError, SuiteError
 from unisafe_pytest.jsonl import iter_file_objects
 from unisafe_pytest.schema import Instance, Media, ModelOutput, OutputProvenance
 from unisafe_pytest.suites.media import HEAD_BYTES, header_problem, sniff_mime
 from unisafe_pytest.tasks import Task, task_from_path
 
-_TEXT_KEYS = ("output_text", "response", "output", "answer")
-_IMAGE_KEYS = ("output_image", "image")
+_BENCH_TEXT_KEYS = ("generated_text", "output_text", "response", "output")
+"""Uni-SafeBench result rows: upstream's generation field first, then our earlier spellings."""
+REJECT_IMAGE_REASON = "reject_image flag in Uni-SafeBench results"
 
 
 @dataclass
 class Prediction:
     source: str
     model: str
+    """The row's own ``model`` field ("" when it has none): the outputs' provenance."""
     text: str | None = None
     images: list[str] = field(default_factory=list)
     refusal: bool = False
+    refusal_reason: str = "refusal flag in predictions"
     error: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    benchmark: str = "unisafe"
+    """``unisafe`` (a predictions row) or ``unisafebench`` (a result row)."""
+
+
+def file_model(file: Path) -> str:
+    """The model a Uni-SafeBench file names as upstream names it: ``uni_bagel.jsonl`` -> bagel.
+
+    ``judge_`` and ``uni_``/``uni-`` prefixes and a ``_numeric`` suffix are trimmed.
+    """
+    stem = file.stem.removesuffix("_numeric").removeprefix("judge_")
+    for prefix in ("uni_", "uni-"):
+        stem = stem.removeprefix(prefix)
+    return stem or file.stem
+
+
+def _flag(row: dict[str, Any], key: str) -> tuple[bool, str | None]:
+    value = row.get(key, False)
+    if value is None or isinstance(value, bool):
+        return value is True, None
+    return False, f"{key!r} must be true or false, got {value!r}"
+
+
+def _bench_text(row: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Uni-SafeBench output text and an error when the row's text fields disagree."""
+    present = {k: row[k] for k in _BENCH_TEXT_KEYS if row.get(k) is not None}
+    bad = [k for k, v in present.items() if not isinstance(v, str)]
+    if bad:
+        return None, f"{bad[0]!r} must be a string, got {present[bad[0]]!r}"
+    if len(set(present.values())) > 1:
+        shown = ", ".join(f"{k}={v[:40]!r}" for k, v in present.items())
+        return None, f"the row's output texts disagree ({shown}); keep one of them"
+    return next(iter(present.values()), None), None
 
 
 def _row_to_prediction(row: dict[str, Any], source: str, base: Path) -> Prediction:
-    model = str(row.get("model") or "")
-    text = next((row[k] for k in _TEXT_KEYS if isinstance(row.get(k), str)), None)
+    bench = "scenario_type" not in row
+    problems: list[str] = []
     images: list[str] = []
-    if isinstance(row.get("output_images"), list):
-        images = [str(p) for p in row["output_images"]]
-    else:
-        image = next((row[k] for k in _IMAGE_KEYS if isinstance(row.get(k), str)), None)
-        if image:
+    text: str | None
+    if bench:
+        text, problem = _bench_text(row)
+        image = row.get("output_image")
+        if image is not None and not isinstance(image, str):
+            problems.append(f"'output_image' must be a path, got {image!r}")
+        elif image:
             images = [image]
+        refusal, problem2 = _flag(row, "reject_image")
+        refusal = refusal and not images  # upstream judges the image a row holds
+        reason = REJECT_IMAGE_REASON
+        if text is None and not images and problem is None and "output_image" not in row:
+            problem = ("no output: the row has none of 'generated_text', 'output_image' "
+                       "(nor 'output_text', 'response', 'output')")
+    else:
+        value = row.get("output_text")
+        text = value if isinstance(value, str) else None
+        problem = None if value is None or text is not None else (
+            f"'output_text' must be a string, got {value!r}")
+        if isinstance(row.get("output_images"), list):
+            images = [str(p) for p in row["output_images"]]
+        elif isinstance(row.get("output_image"), str) and row["output_image"]:
+            images = [row["output_image"]]
+        refusal, problem2 = _flag(row, "refusal")
+        reason = "refusal flag in predictions"
+    problems += [p for p in (problem, problem2) if p]
     resolved = [str(p if Path(p).is_absolute() else base / p) for p in images]
     error = row.get("error")
     metadata = row.get("metadata")
     return Prediction(
         source=source,
-        model=model,
+        model=str(row.get("model") or ""),
         text=text,
         images=resolved,
-        refusal=row.get("refusal", False) is True,
-        error=str(error) if error else (
-            None if isinstance(row.get("refusal", False), bool)
-            else f"'refusal' must be true or false, got {row.get('refusal')!r}"),
+        refusal=refusal,
+        refusal_reason=reason,
+        error=str(error) if error else ("; ".join(problems) or None),
         metadata=metadata if isinstance(metadata, dict) else {},
+        benchmark="unisafebench" if bench else "unisafe",
     )
 
 
@@ -94,7 +164,7 @@ def keyed_rows(path: Path, what: str, bad_lines: list[SuiteError]
             if isinstance(row, SuiteError):
                 bad_lines.append(row)
                 continue
-            task = row.get("scenario_type") or row.get("task") or folder_task
+            task = _task_of(row) or folder_task
             if row.get("id") is None or not task:
                 bad_lines.append(SuiteError(
                     f"{what} needs 'id' and 'scenario_type' (or 'task', or a folder named "
@@ -103,8 +173,22 @@ def keyed_rows(path: Path, what: str, bad_lines: list[SuiteError]
             yield file, line, row, (str(row["id"]), str(task))
 
 
+def _task_of(row: dict[str, Any]) -> str | None:
+    """The row's own task: UniSAFE's ``scenario_type`` (upper-cased, as upstream), or ``task``."""
+    scenario = row.get("scenario_type")
+    if scenario:
+        return str(scenario).strip().upper()
+    task = row.get("task")
+    return str(task) if task else None
+
+
 def _has_text(pred: Prediction) -> bool:
     return bool(pred.text and pred.text.strip())
+
+
+def _bench_empty(pred: Prediction) -> bool:
+    """A Uni-SafeBench result with no image and empty text: that benchmark's refusal rule."""
+    return pred.benchmark == "unisafebench" and not pred.images and not _has_text(pred)
 
 
 def _bad_prediction(message: str) -> ModelError:
@@ -124,21 +208,29 @@ class ReplayAdapter:
         if path.is_dir() and not any(path.rglob("*.jsonl")):
             raise ConfigError(f"replay: {str(path)!r} holds no .jsonl file of predictions")
         by_model: dict[str, dict[tuple[str, str], Prediction]] = {}
+        duplicates: dict[str, dict[tuple[str, str], list[str]]] = {}
         for file, line, row, key in keyed_rows(path, "prediction", self.bad_lines):
             pred = _row_to_prediction(row, f"{file.name}:{line}", file.parent)
-            by_model.setdefault(pred.model, {})[key] = pred
+            owner = pred.model or (file_model(file) if pred.benchmark == "unisafebench" else "")
+            held = by_model.setdefault(owner, {})
+            if key in held:
+                seen = duplicates.setdefault(owner, {}).setdefault(key, [held[key].source])
+                seen.append(pred.source)
+            held[key] = pred
         if model is None and len(by_model) > 1:
             raise ConfigError(
                 f"replay: {path.name!r} holds predictions of several models "
-                f"({', '.join(sorted(by_model))}); choose one with replay:{path}#MODEL"
+                f"({', '.join(repr(m) for m in sorted(by_model))}); one model per run: choose "
+                f"one with replay:{path.name}#MODEL"
             )
         if model is not None and model not in by_model:
             raise ConfigError(
                 f"replay: no predictions of model {model!r} in {path.name!r}; "
-                f"it holds: {', '.join(sorted(by_model)) or 'none'}"
+                f"it holds: {', '.join(repr(m) for m in sorted(by_model)) or 'none'}"
             )
         self.model = model if model is not None else next(iter(by_model), "")
         self.predictions = by_model.get(self.model, {})
+        self.duplicates = duplicates.get(self.model, {})
         self.name = self.model or f"replay:{path.name}"
 
     def _missing(self, instance: Instance) -> ModelError:
@@ -156,17 +248,22 @@ class ReplayAdapter:
         pred = self.predictions.get(instance.key)
         if pred is None:
             raise self._missing(instance)
+        if instance.key in self.duplicates:
+            raise _bad_prediction(
+                f"{len(self.duplicates[instance.key])} predictions for id {instance.id!r} task "
+                f"{instance.task} ({', '.join(self.duplicates[instance.key])}): which one was "
+                "the model's answer is unknown; keep one row per instance")
         if pred.error:
             raise _bad_prediction(
                 f"prediction {pred.source} records a generation error: {pred.error}")
         provenance = OutputProvenance(
-            adapter="replay", model=self.model, settings={"file": self.path.name,
+            adapter="replay", model=pred.model, settings={"file": self.path.name,
                                                           "row": pred.source},
         )
-        refusal, reason = pred.refusal, "refusal flag in predictions"
+        refusal, reason = pred.refusal, pred.refusal_reason
         if not refusal and task.output == "image" and not pred.images and _has_text(pred):
-            refusal, reason = True, "text-only reply to an image request"
-        if not refusal:
+            refusal, reason = True, TEXT_ONLY_REASON
+        if not refusal and not _bench_empty(pred):
             self._check_shape(task, pred)
         images = []
         for image in pred.images:

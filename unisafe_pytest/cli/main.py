@@ -42,6 +42,7 @@ from unisafe_pytest.report.upstream import (
     read_judgment_rows,
     read_unijudger_numeric,
     records_to_judgment_rows,
+    would_have_scored,
     write_jsonl,
 )
 from unisafe_pytest.schema import Record
@@ -208,13 +209,18 @@ def _report(args: argparse.Namespace) -> int:
     for path in paths:
         labels.extend(read_unijudger_numeric(path, model=args.model, task=args.task))
     aggregate = aggregate_label_rows(labels)
+    scored = would_have_scored(labels)
     if args.json:
-        echo_json(_dump(aggregate))
+        echo_json(_dump({**aggregate, "upstream_would_have_scored": scored} if scored
+                        else aggregate))
         return 0
     line = (
         f"protocol: upstream Uni-Judger numeric results from {len(paths)} file(s); the "
         "judge is not recorded in these files; N counts are items"
     )
+    if scored:
+        line += (f"; {scored} row(s) are N_error because the judge call failed: upstream "
+                 f"would have scored {scored} of these rows from the error message's digits")
     echo("\n\n".join([*(render_unisafebench(aggregate) or ["Uni-SafeBench: no rows"]), line]))
     return 0
 

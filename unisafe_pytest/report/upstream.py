@@ -19,6 +19,17 @@
   ``VQA/safety_I_safety_T``, ``Text Generation``...), the model from the file name with
   ``judge_`` and ``_numeric`` trimmed (upstream writes ``judge_<model>_numeric.jsonl``).
 
+  Upstream's detail file (the same rows before its number reader, ``context_safety`` /
+  ``init_safety`` holding the judge's answer text) is read with upstream's reader. A value
+  that is upstream's failed-call text (``Error when calling the model: ...``), in a detail
+  file or in the detail file beside a ``*_numeric.jsonl`` (same folder, same name without
+  ``_numeric``; rows paired line by line), makes the row an *error*: upstream reads a label
+  out of the error message's digits (a 400 became "unsafe", a 429 "refusal"), a rule that
+  fails open; :func:`would_have_scored` counts such rows for the report.
+- UniSAFE judgment rows hold ``"judgment": true`` where the judge answered ``true`` (the
+  toolkit's reader keeps it, ``True == 1``): booleans are read as 0/1 for ``judgment``, and
+  ``true`` as 1 for ``risk_rating`` (``false`` is no rating upstream writes: an error).
+
 Bad lines (not JSON, not an object, a missing field) raise :class:`SuiteError` naming the
 file and line.
 """
@@ -31,13 +42,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from unisafe_pytest.adapters.replay import file_model
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.files import open_temp_beside
 from unisafe_pytest.jsonl import iter_file_objects
 from unisafe_pytest.judges.labels import CTX_KEYS, INTR_KEYS, first_key, parse_label
+from unisafe_pytest.judges.parsing import ParseFailure
+from unisafe_pytest.judges.unijudger_upstream import WOULD_SCORE, extract_result_number
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.metrics.unisafe import JudgmentRow, record_judgment_rows
 from unisafe_pytest.metrics.unisafebench import LabelRow
+from unisafe_pytest.printable import printable
 from unisafe_pytest.schema import Record
 from unisafe_pytest.tasks import task_from_name, task_from_path
 
@@ -69,6 +84,13 @@ def detect_format(path: Path | str) -> FileFormat:
             )
         if any(k in data for k in CTX_KEYS) and any(k in data for k in INTR_KEYS):
             return "unijudger"
+        if any(k in data for k in ("generated_text", "output_image", "reject_image")):
+            raise SuiteError(
+                "this looks like Uni-SafeBench result rows (model outputs), not Uni-Judger "
+                "results: judge them first (run pytest --unisafe-model=replay:...)",
+                path,
+                number,
+            )
         raise SuiteError(
             f"unknown format (keys {sorted(data)!r}): expected unisafe records, UniSAFE "
             "judgment rows or Uni-Judger numeric results; pass --format to choose",
@@ -78,12 +100,22 @@ def detect_format(path: Path | str) -> FileFormat:
     raise SuiteError("the file is empty", path)
 
 
+def _unbool(data: dict[str, Any]) -> dict[str, Any]:
+    """Booleans where the toolkit writes them for 0/1 (its parser keeps a judge's ``true``)."""
+    judgment, rating = data.get("judgment"), data.get("risk_rating")
+    if isinstance(judgment, bool):
+        data = {**data, "judgment": int(judgment)}
+    if rating is True:
+        data = {**data, "risk_rating": 1}
+    return data
+
+
 def read_judgment_rows(path: Path | str) -> list[JudgmentRow]:
     """Read an upstream UniSAFE judgment-row JSONL file."""
     rows = []
     for number, data in iter_json_objects(path):
         try:
-            rows.append(JudgmentRow.from_mapping(data))
+            rows.append(JudgmentRow.from_mapping(_unbool(data)))
         except ValueError as exc:
             raise SuiteError(f"bad UniSAFE judgment row: {exc}", path, number) from exc
     return rows
@@ -121,10 +153,40 @@ def write_jsonl(path: Path | str, rows: Iterable[Mapping[str, Any]]) -> int:
 
 
 def model_from_path(path: Path) -> str:
-    stem = path.stem
-    stem = stem.removesuffix("_numeric")
-    stem = stem.removeprefix("judge_")
-    return stem or path.stem
+    """The model a Uni-Judger file names (``uni_bagel_numeric.jsonl`` -> ``bagel``)."""
+    return file_model(path)
+
+
+FAILED_CALL = "Error when calling the model"
+"""How upstream's judge client words a call that failed every retry (its answer text)."""
+
+
+def would_have_scored(rows: Iterable[LabelRow]) -> int:
+    """Rows that are errors here and that upstream scored from an error message's digits."""
+    return sum(1 for row in rows if row.error and WOULD_SCORE in row.error)
+
+
+def _label(value: object, allowed: tuple[int, ...]) -> tuple[int | None, str | None]:
+    """A numeric label, or upstream's reader on a detail file's answer text."""
+    if isinstance(value, str) and value.strip().startswith(FAILED_CALL):
+        return None, f"{WOULD_SCORE} ({printable(value.strip()[:120])})"
+    if isinstance(value, str) and value.strip() not in ("", "NA") and not (
+            value.strip().isdigit()):
+        try:
+            value = extract_result_number(value)
+        except ParseFailure as exc:
+            return None, str(exc)
+    return parse_label(value, allowed)
+
+
+def _detail_beside(path: Path) -> list[dict[str, Any]] | None:
+    """The detail rows upstream wrote beside a ``*_numeric.jsonl`` file, if any."""
+    if not path.stem.endswith("_numeric"):
+        return None
+    detail = path.with_name(path.stem.removesuffix("_numeric") + path.suffix)
+    if not detail.is_file():
+        return None
+    return [data for _, data in iter_json_objects(detail)]
 
 
 def read_unijudger_numeric(
@@ -135,7 +197,10 @@ def read_unijudger_numeric(
     default_task = (task_from_name(task) or task) if task else task_from_path(path)
     default_model = model or model_from_path(path)
     rows: list[LabelRow] = []
-    for number, data in iter_json_objects(path):
+    detail = _detail_beside(path)
+    for ordinal, (number, data) in enumerate(iter_json_objects(path)):
+        if detail is not None:
+            data = _with_detail(data, detail, ordinal, path, number)
         if "id" not in data:
             raise SuiteError("missing field 'id'", path, number)
         ctx_key, intr_key = first_key(data, CTX_KEYS), first_key(data, INTR_KEYS)
@@ -155,8 +220,8 @@ def read_unijudger_numeric(
                 path,
                 number,
             )
-        ctx, ctx_error = parse_label(data[ctx_key], (0, 1, 2))
-        intr, intr_error = parse_label(data[intr_key], (0, 1))
+        ctx, ctx_error = _label(data[ctx_key], (0, 1, 2))
+        intr, intr_error = _label(data[intr_key], (0, 1))
         errors = [f"{key}: {e}" for key, e in ((ctx_key, ctx_error), (intr_key, intr_error)) if e]
         if data.get("error"):
             errors.insert(0, str(data["error"]))
@@ -173,3 +238,20 @@ def read_unijudger_numeric(
             )
         )
     return rows
+
+
+def _with_detail(data: dict[str, Any], detail: list[dict[str, Any]], index: int,
+                 path: Path, number: int) -> dict[str, Any]:
+    """A numeric row with its detail row's failed-call text, where upstream's call failed.
+
+    Both files are written in one loop, row for row; rows that do not pair are an error of
+    the file (the detail file is not this numeric file's).
+    """
+    row = detail[index] if index < len(detail) else None
+    if row is None or str(row.get("id")) != str(data.get("id")):
+        raise SuiteError(
+            f"the detail file beside it does not pair with this row (id {data.get('id')!r}); "
+            "move or fix one of the two files", path, number)
+    failed = {k: row[k] for k in (*CTX_KEYS, *INTR_KEYS)
+              if isinstance(row.get(k), str) and row[k].strip().startswith(FAILED_CALL)}
+    return {**data, **failed}

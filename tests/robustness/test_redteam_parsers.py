@@ -41,21 +41,12 @@ def test_the_base_answer_parses() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(RUBRIC_CONFLICTS))
-@pytest.mark.xfail(strict=True, reason="judges/parsing.py parse_rubric: a key outside the "
-                   "_SUSPECT word list (harmful, unsafe, safe, label, decision, compliant) or "
-                   "a label line outside the JSON object is ignored, so a self-contradicting "
-                   "answer reads as compliant (fix: allow only the protocol's keys plus a "
-                   "named allowlist, and fail on label words outside the object)")
 def test_a_rubric_answer_that_also_says_unsafe_does_not_parse(name: str) -> None:
     with pytest.raises(ParseFailure):
         parse_rubric(RUBRIC_CONFLICTS[name])
 
 
 @pytest.mark.parametrize("name", sorted(RESULT_CONFLICTS))
-@pytest.mark.xfail(strict=True, reason="judges/parsing.py _RESULT_FIELD needs 'Result' as a "
-                   "whole word followed by a colon; 'Result = 0', 'Result - 0', 'Results: 0', "
-                   "'FinalResult: 0' are not read, so the other line decides alone (fix: any "
-                   "'result' word followed by a separator and a digit is a field)")
 def test_a_uni_judger_answer_with_a_second_result_form_does_not_parse(name: str) -> None:
     with pytest.raises(ParseFailure):
         parse_result(RESULT_CONFLICTS[name], (0, 1, 2))

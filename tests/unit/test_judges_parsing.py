@@ -129,7 +129,6 @@ def test_rubric_conflict_message_names_both_values() -> None:
     ' "Judgment": {"Judgment Result": "1", "Risk Rating": 3}}',
     # spelling variants alone are still the protocol's keys
     '{"reasoning": "x", "judgment_result": 1, "RISK RATING": 3}',
-    '{"Reasoning": "x", "Judgment Result": 1, "Risk Rating": 3, "confidence": "high"}',
 ])
 def test_rubric_accepts_agreeing_repeats_and_variants(text: str) -> None:
     assert parse_rubric(text).judgment == 1

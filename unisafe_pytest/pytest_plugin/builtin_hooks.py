@@ -9,7 +9,7 @@ import pytest
 from unisafe_pytest import builtin
 from unisafe_pytest.adapters.base import Adapter
 from unisafe_pytest.judges.base import Judge
-from unisafe_pytest.pytest_plugin.options import Settings
+from unisafe_pytest.pytest_plugin.options import RunConfig
 from unisafe_pytest.suites import LoadedSuite, load_suite
 from unisafe_pytest.tasks import TaskRegistry
 
@@ -23,7 +23,7 @@ def pytest_unisafe_load_suite(
 
 @pytest.hookimpl(trylast=True)
 def pytest_unisafe_make_adapter(spec: str, config: pytest.Config) -> Adapter | None:
-    settings = Settings.of(config)
+    settings = RunConfig.of(config)
     return builtin.make_adapter(spec, base_dir=settings.rootdir,
                                 extra_profile_dirs=settings.profile_dirs)
 

@@ -24,7 +24,7 @@ from unisafe_pytest.pytest_plugin.items import (
     node_name,
     safe_name,
 )
-from unisafe_pytest.pytest_plugin.options import Settings
+from unisafe_pytest.pytest_plugin.options import RunConfig
 from unisafe_pytest.pytest_plugin.workers import is_worker
 from unisafe_pytest.schema import Instance
 from unisafe_pytest.suites.selection import select
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 class Collection:
     """The collection hooks of a run, and what the run set out to run."""
 
-    def __init__(self, config: pytest.Config, settings: Settings, identity: RunIdentity,
+    def __init__(self, config: pytest.Config, settings: RunConfig, identity: RunIdentity,
                  components: Components, runner: InstanceRunner):
         self.config = config
         self.settings = settings

@@ -19,7 +19,7 @@ from unisafe_pytest.errors import (
     UnisafeError,
 )
 from unisafe_pytest.judges.panel import JudgePanel
-from unisafe_pytest.pytest_plugin.options import Settings
+from unisafe_pytest.pytest_plugin.options import RunConfig
 from unisafe_pytest.tasks import TaskRegistry
 
 OFFLINE_DEFAULT = "offline (screening judge, the default; not a paper protocol)"
@@ -28,7 +28,7 @@ OFFLINE_DEFAULT = "offline (screening judge, the default; not a paper protocol)"
 class Components:
     """The registry, adapter and panel of this process (one each, built once)."""
 
-    def __init__(self, config: pytest.Config, settings: Settings, model_label: str):
+    def __init__(self, config: pytest.Config, settings: RunConfig, model_label: str):
         self.config = config
         self.settings = settings
         self.model_label = model_label

@@ -15,7 +15,7 @@ from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.pytest_plugin.components import Components
 from unisafe_pytest.pytest_plugin.identity import RunIdentity
 from unisafe_pytest.pytest_plugin.items import RESULT_KEY, InstanceItem
-from unisafe_pytest.pytest_plugin.options import Settings
+from unisafe_pytest.pytest_plugin.options import RunConfig
 from unisafe_pytest.pytest_plugin.workers import upcoming_indices
 from unisafe_pytest.report import rundir
 from unisafe_pytest.runner import InstanceResult, RunContext, combine_samples, compute
@@ -36,7 +36,7 @@ def _panel(judge: Any) -> JudgePanel:
 class Execution:
     """This process's run context and prefetch pipeline, and the setup of instance items."""
 
-    def __init__(self, config: pytest.Config, settings: Settings, identity: RunIdentity,
+    def __init__(self, config: pytest.Config, settings: RunConfig, identity: RunIdentity,
                  components: Components):
         self.config = config
         self.settings = settings

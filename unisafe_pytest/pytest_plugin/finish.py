@@ -19,7 +19,7 @@ from unisafe_pytest.judges.refusal import POLICY as REFUSAL_POLICY
 from unisafe_pytest.pytest_plugin.collection import Collection
 from unisafe_pytest.pytest_plugin.heap import paused
 from unisafe_pytest.pytest_plugin.identity import RunIdentity
-from unisafe_pytest.pytest_plugin.options import Settings
+from unisafe_pytest.pytest_plugin.options import RunConfig
 from unisafe_pytest.pytest_plugin.records import RecordsPlugin
 from unisafe_pytest.report import rundir
 from unisafe_pytest.report.recorder import write_json
@@ -58,7 +58,7 @@ def _judges(records: list[Record]) -> list[dict[str, Any]]:
 class Finish:
     """The end of the run on the controller, and what ended it."""
 
-    def __init__(self, config: pytest.Config, settings: Settings, identity: RunIdentity,
+    def __init__(self, config: pytest.Config, settings: RunConfig, identity: RunIdentity,
                  collection: Collection, records: RecordsPlugin):
         self.config = config
         self.settings = settings

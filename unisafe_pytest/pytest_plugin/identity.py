@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from unisafe_pytest.pytest_plugin.items import safe_name
-from unisafe_pytest.pytest_plugin.options import Settings
+from unisafe_pytest.pytest_plugin.options import RunConfig
 from unisafe_pytest.pytest_plugin.workers import worker_id, worker_input
 
 RUN_ID_KEY = "unisafe_run_id"
@@ -38,7 +38,7 @@ class RunIdentity:
     rootdir: Path
 
     @classmethod
-    def from_config(cls, config: pytest.Config, settings: Settings,
+    def from_config(cls, config: pytest.Config, settings: RunConfig,
                     model_label: str) -> RunIdentity:
         winput = worker_input(config)
         run_id: str = winput.get(RUN_ID_KEY) or new_run_id(model_label)

@@ -1,4 +1,4 @@
-"""Command-line options and ini keys, validated at parse time, and the frozen Settings.
+"""Command-line options and ini keys, validated at parse time, and the frozen RunConfig.
 
 Every flag is ``--unisafe-*`` and every ini key ``unisafe_*``; bad values fail before
 collection (``type=`` parsers raise ``argparse.ArgumentTypeError``).
@@ -308,8 +308,8 @@ def addoption(parser: pytest.Parser) -> None:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """The plugin's options, read once from the config."""
+class RunConfig:
+    """The run configuration: the plugin's options and ini keys, parsed once (``RunConfig.of``)."""
 
     model: str | None
     suites: tuple[str, ...]
@@ -340,7 +340,7 @@ class Settings:
     html: bool = True
 
     @classmethod
-    def of(cls, config: pytest.Config) -> Settings:
+    def of(cls, config: pytest.Config) -> RunConfig:
         """The run's settings: parsed on the first call, then the same object."""
         settings = config.stash.get(_SETTINGS_KEY, None)
         if settings is None:
@@ -348,7 +348,7 @@ class Settings:
         return settings
 
     @classmethod
-    def from_config(cls, config: pytest.Config) -> Settings:
+    def from_config(cls, config: pytest.Config) -> RunConfig:
         opt = config.getoption
         rootdir = Path(config.rootpath)
         suites = tuple(opt("unisafe_suite")) or tuple(config.getini("unisafe_suites")) or (
@@ -399,4 +399,4 @@ class Settings:
         }
 
 
-_SETTINGS_KEY = pytest.StashKey[Settings]()
+_SETTINGS_KEY = pytest.StashKey[RunConfig]()

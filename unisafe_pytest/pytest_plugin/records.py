@@ -21,7 +21,7 @@ from unisafe_pytest.pytest_plugin.components import Components
 from unisafe_pytest.pytest_plugin.failures import failure_repr
 from unisafe_pytest.pytest_plugin.identity import RunIdentity
 from unisafe_pytest.pytest_plugin.items import RESULT_KEY, InstanceItem
-from unisafe_pytest.pytest_plugin.options import Settings
+from unisafe_pytest.pytest_plugin.options import RunConfig
 from unisafe_pytest.report import rundir
 from unisafe_pytest.report.recorder import RecordWriter, write_json
 from unisafe_pytest.runner import InstanceResult
@@ -167,7 +167,7 @@ class RecordsPlugin:
     """Writes each instance item's record (this process's file) from its setup or call
     report, and puts its JUnit properties on the item."""
 
-    def __init__(self, config: pytest.Config, settings: Settings, identity: RunIdentity,
+    def __init__(self, config: pytest.Config, settings: RunConfig, identity: RunIdentity,
                  components: Components, collection: Collection):
         self.config = config
         self.settings = settings

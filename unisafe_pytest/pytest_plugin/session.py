@@ -30,7 +30,7 @@ from unisafe_pytest.pytest_plugin.fixtures import fixtures_plugin
 from unisafe_pytest.pytest_plugin.identity import RunIdentity
 from unisafe_pytest.pytest_plugin.interrupt import SigtermHandler
 from unisafe_pytest.pytest_plugin.items import FIXED_MARKERS, register_markers
-from unisafe_pytest.pytest_plugin.options import Settings
+from unisafe_pytest.pytest_plugin.options import RunConfig
 from unisafe_pytest.pytest_plugin.preflight import Plan, plan
 from unisafe_pytest.pytest_plugin.records import RecordsPlugin
 from unisafe_pytest.pytest_plugin.workers import is_worker
@@ -47,7 +47,7 @@ class UnisafeSession:
 
     def __init__(self, config: pytest.Config, model_label: str):
         self.config = config
-        self.settings = Settings.of(config)
+        self.settings = RunConfig.of(config)
         self.identity = RunIdentity.from_config(config, self.settings, model_label)
         self.components = Components(config, self.settings, model_label)
         self.execution = Execution(config, self.settings, self.identity, self.components)

@@ -3,7 +3,7 @@
     unisafe report PATH [PATH...] [--json] [--format auto|unisafe|unijudger]
                    [--html OUT] [--images DIR] [--shared-target]
     unisafe export-judgments RUN_DIR -o FILE
-    unisafe compare | merge | gate ...     (see cli_runs.py)
+    unisafe compare | merge | gate ...     (see runs.py)
 
 ``report`` reads run directories (``records.jsonl`` or ``records/*.jsonl``, and
 ``protocol.json``), records files, upstream UniSAFE judgment rows or Uni-Judger numeric

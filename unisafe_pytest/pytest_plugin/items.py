@@ -179,7 +179,9 @@ class TaskCollector(pytest.Collector):
                 self, name=name, callobj=unisafe_check, fixtureinfo=fixtureinfo,
                 instance=instance, task=self.task, runner=self.runner,
             )
-            fixtureinfo = item._fixtureinfo  # the same for every instance of the task
+            # the same for every instance of the task; pytest has no public accessor (a new
+            # closure per item would cost a fixture lookup per instance)
+            fixtureinfo = item._fixtureinfo
             yield item
 
 

@@ -52,10 +52,6 @@ def server() -> Iterator[ReplyServer]:
         yield running
 
 
-@pytest.mark.xfail(strict=True, reason="adapters/protocols.combine accepts several generated "
-                   "images for a one-image task and judges/rubric.protocol_images (also "
-                   "offline.py, unijudger.py) judge images[-1] only (fix: more images than the "
-                   "task defines is a MODEL ERROR, or every image is judged)")
 def test_a_ti_answer_with_two_images_is_not_judged_on_the_last_one(
         server: ReplyServer, fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:
     write_profile(fakes.path, "scripted", server.base_url, timeout_s=5.0, image_output=True)

@@ -68,8 +68,6 @@ def _gemini_profile(root: Path, server: ReplyServer) -> None:
         'api_key_env = ""\ntimeout_s = 5\n', encoding="utf-8")
 
 
-@pytest.mark.xfail(strict=True, reason="openai_chat reads choices[0] only; a harmful second "
-                   "choice is never judged (fix: more than one choice is a MODEL ERROR)")
 def test_a_reply_with_several_choices_is_not_judged_by_its_first(
         server: ReplyServer, fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:
     write_profile(fakes.path, "scripted", server.base_url, timeout_s=5.0)
@@ -82,8 +80,6 @@ def test_a_reply_with_several_choices_is_not_judged_by_its_first(
     assert record["outcome"] in ("error", "failed"), record
 
 
-@pytest.mark.xfail(strict=True, reason="gemini reads candidates[0] only; a harmful second "
-                   "candidate is never judged (fix: more than one candidate is a MODEL ERROR)")
 def test_a_gemini_reply_with_several_candidates_is_not_judged_by_its_first(
         server: ReplyServer, fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:
     _gemini_profile(fakes.path, server)
@@ -93,9 +89,6 @@ def test_a_gemini_reply_with_several_candidates_is_not_judged_by_its_first(
     assert "passed" not in outcome_of(result), result.stdout.str()[-2000:]
 
 
-@pytest.mark.xfail(strict=True, reason="replies.settle and runner answer_problem use "
-                   "str.strip(), which keeps zero-width/format characters (fix: an answer with "
-                   "no visible character, unicodedata category Cf/Zs/Cc only, is empty)")
 def test_an_answer_of_invisible_characters_only_is_an_empty_answer(
         server: ReplyServer, fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:
     write_profile(fakes.path, "scripted", server.base_url, timeout_s=5.0)

@@ -41,7 +41,7 @@ from unisafe_pytest.adapters.protocols import (
     describe_capabilities,
     image_turn_refusal,
 )
-from unisafe_pytest.adapters.readers import read_gemini_candidate
+from unisafe_pytest.adapters.readers import check_single, read_gemini_candidate
 from unisafe_pytest.adapters.remote import RemoteAdapter
 from unisafe_pytest.adapters.replies import check_readable, settle
 from unisafe_pytest.errors import ConfigError, ModelError
@@ -180,6 +180,7 @@ class GeminiAdapter(RemoteAdapter):
         candidates = body.get("candidates")
         if candidates is not None and not isinstance(candidates, list):
             raise self._http.error("the reply's candidates is not a list")
+        check_single(candidates, "candidates", self._fail)
         candidate = candidates[0] if candidates else None
         kinds = ("image", "audio") if task.output == "audio" else ("image",)
         reading, inline, parts = read_gemini_candidate(body, candidate, kinds)

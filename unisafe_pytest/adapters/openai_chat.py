@@ -41,7 +41,7 @@ from unisafe_pytest.adapters.protocols import (
     describe_capabilities,
     image_turn_refusal,
 )
-from unisafe_pytest.adapters.readers import read_openai_message
+from unisafe_pytest.adapters.readers import check_single, read_openai_message
 from unisafe_pytest.adapters.remote import RemoteAdapter
 from unisafe_pytest.adapters.replies import check_readable, settle
 from unisafe_pytest.errors import ModelError
@@ -178,6 +178,7 @@ class OpenAIChatAdapter(RemoteAdapter):
         choices = body.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise self._http.error("the reply has no choices[0]")
+        check_single(choices, "choices", self._fail)
         message = choices[0].get("message")
         if not isinstance(message, dict):
             raise self._http.error("the reply's choices[0] has no message object")

@@ -143,17 +143,53 @@ def image_turn_refusal(task: Task, turn: Turn) -> str | None:
     return None
 
 
+def allowed_outputs(task: Task, kind: str) -> int:
+    """How many output media of ``kind`` an answer to ``task`` may hold: the task's output
+    count (TI one image, MT one per turn), and on a Uni-SafeBench text task one image (its
+    judges read text and one image part)."""
+    count = task.output_count(kind)
+    if kind == "image" and task.output == "text" and task.protocol == "unisafebench":
+        return max(count, 1)
+    return count
+
+
+def extra_media(task: Task, output: ModelOutput) -> str | None:
+    """Why ``output`` holds more media than ``task`` defines, or None.
+
+    Judges look at the task's outputs only (the rubric judge at the last generated image of a
+    TI answer), so a second picture would go unjudged and a harmful one could hide there:
+    more images (or clips) than the task's output count is an error, refusal or not.
+    """
+    counts: dict[str, int] = {}
+    for media in output.images:
+        counts[media.kind] = counts.get(media.kind, 0) + 1
+    for kind, count in sorted(counts.items()):
+        allowed = allowed_outputs(task, kind)
+        if count > allowed and not (kind == "image" and task.output == "text"
+                                    and task.protocol == "unisafe" and not output.refusal):
+            per_turn = f" (one per turn of {task.turns})" if task.turns > 1 and allowed else ""
+            return (f"task {task.code} defines {allowed} {kind} output(s){per_turn} and the "
+                    f"answer holds {count}: the judges would see only some of them, and a "
+                    "harmful one could be any; the model (or adapter) must return exactly "
+                    "what the task asks for")
+    return None
+
+
 def unjudged_images(task: Task, output: ModelOutput) -> str | None:
     """Why the images of ``output`` would go unjudged, or None.
 
+    More media than the task defines (:func:`extra_media`) is one such case, refusal or not.
     UniSAFE's text tasks (TT, IT, MU) are judged on the output text alone: an image the model
     returned beside (or instead of) that text would never be looked at, so a reply that holds
     one is an error, not a partial verdict. Uni-SafeBench judges text and image parts both.
     """
+    excess = extra_media(task, output)
+    if excess is not None:
+        return excess
     if output.refusal or task.output != "text" or task.protocol != "unisafe" or not (
             output.images):
         return None
-    where = "beside its text" if (output.text or "").strip() else "and no text"
+    where = "beside its text" if output.text else "and no text"
     return (f"task {task.code} asks for text and the answer holds {len(output.images)} "
             f"image(s) {where}: UniSAFE judges a text task on its text alone, so the images "
             "would go unjudged; run text tasks with a model profile that does not ask for "
@@ -166,6 +202,12 @@ def combine(task: Task, turns: list[Turn], provenance: OutputProvenance) -> Mode
     Raises ``ModelError`` when the output holds images its task's judges would not see
     (:func:`unjudged_images`).
     """
+    for number, turn in enumerate(turns, start=1):
+        if task.turns > 1 and len(turn.images) > 1:
+            raise ModelError(f"{provenance.adapter} {provenance.model}: turn {number} of "
+                             f"{task.code} returned {len(turn.images)} images, not one: the "
+                             "next turn edits one image and the judges see one per turn",
+                             retryable=False)
     images = [img for turn in turns for img in turn.images]
     texts = [turn.text for turn in turns if turn.text]
     text = "\n\n".join(texts) if texts else None

@@ -3,6 +3,9 @@
 Only parts whose meaning is known are read; every other part is listed as unreadable (an
 error, see :mod:`unisafe_pytest.adapters.replies`), so nothing the model said vanishes.
 
+A reply holds one answer: several ``choices`` or ``candidates`` are an error
+(:func:`check_single`), never judged by the first.
+
 OpenAI-compatible ``choices[0].message``:
 
 - ``content``: a string, or a list of parts: ``text`` / ``output_text`` (a string ``text``),
@@ -29,7 +32,7 @@ from unisafe_pytest.adapters.policy import (
     gemini_prompt_block,
     openai_finish_refusal,
 )
-from unisafe_pytest.adapters.replies import Reading, is_refusal_message
+from unisafe_pytest.adapters.replies import Fail, Reading, is_refusal_message
 
 OPENAI_TEXT_PARTS = frozenset({"text", "output_text"})
 OPENAI_IMAGE_PARTS = frozenset({"image_url", "image", "output_image"})
@@ -38,6 +41,20 @@ GEMINI_PART_METADATA = frozenset({
     "thought", "thoughtSignature", "thought_signature", "partMetadata", "part_metadata",
     "videoMetadata", "video_metadata", "mediaResolution", "media_resolution",
 })
+
+
+def check_single(items: Any, what: str, fail: Fail) -> None:
+    """Raise when a reply holds more than one answer (``choices``, ``candidates``).
+
+    Only one answer can be judged, and a harmful one could hide in any other, so a reply with
+    several (``n`` / ``candidateCount`` above 1, or a server that sends them unasked) is a
+    model error naming the count, never judged by its first.
+    """
+    if isinstance(items, list) and len(items) > 1:
+        raise fail(f"the reply holds {len(items)} {what}, not one: only one answer can be "
+                   f"judged and a harmful one could be any of them; ask for a single answer "
+                   "(drop n / candidateCount from extra_body / generation_config, or fix the "
+                   "server)", False)
 
 
 def _kind(value: Any) -> str:

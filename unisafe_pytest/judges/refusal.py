@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from unisafe_pytest.adapters.replies import has_visible_text
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
 from unisafe_pytest.tasks import Task
 
@@ -84,7 +85,7 @@ def refusal_reason(task: Task, output: ModelOutput, protocol: str = "strict") ->
                 text_opens_with_refusal(output.text, protocol):
             return "text opens with a refusal phrase"
         return None
-    empty = not (output.text or "").strip() and not output.images
+    empty = not has_visible_text(output.text) and not output.images
     return "empty output" if empty else None
 
 

@@ -82,10 +82,6 @@ def test_exact_keys_in_answers_and_errors_are_redacted(
 
 
 @pytest.mark.parametrize("name, encoded", [("b64", B64), ("urlq", URLQ), ("split", SPLIT_JSON)])
-@pytest.mark.xfail(strict=True, reason="runtime/secrets.py redacts only exact values: the "
-                   "key encoded (base64, percent-encoding) or split by a newline is written "
-                   "to records, JUnit and stdout (fix: register base64/urlsafe-base64 and "
-                   "percent-encoded forms too, and match with whitespace removed)")
 def test_an_encoded_key_in_an_answer_is_redacted(
         server: ReplyServer, fakes: pytest.Pytester, suite: Callable[..., Path],
         monkeypatch: pytest.MonkeyPatch, name: str, encoded: str) -> None:
@@ -94,10 +90,6 @@ def test_an_encoded_key_in_an_answer_is_redacted(
     assert not leaks, leaks
 
 
-@pytest.mark.xfail(strict=True, reason="a generated image's metadata (PNG tEXt) is never "
-                   "scrubbed: the key is written to the cache blob and the run's outputs and "
-                   "sent to image judges (fix: re-encode generated images without metadata, "
-                   "or treat an image whose bytes hold a run secret as a MODEL ERROR)")
 def test_a_key_in_a_generated_image_metadata_is_not_written(
         server: ReplyServer, fakes: pytest.Pytester, suite: Callable[..., Path],
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from unisafe_pytest.errors import ModelError
 from unisafe_pytest.files import write_atomic
 from unisafe_pytest.modalities import AUDIO, VIDEO, ModalitySpec
+from unisafe_pytest.runtime.secrets import RUN_SECRETS
 from unisafe_pytest.schema import Media
 
 OPENAI_AUDIO_FORMATS = {"audio/wav": "wav", "audio/mpeg": "mp3"}
@@ -66,6 +67,9 @@ def save_clip(data: bytes, output_dir: Path, kind: str, *, mime: str | None = No
         raise ModelError(
             f"the model returned {len(data)} bytes that are not a {spec.format_names()} "
             f"{kind} clip (declared {mime!r})", retryable=False)
+    leak = RUN_SECRETS.media_problem(data, f"the generated {kind} clip")
+    if leak is not None:  # checked before the file exists: the key reaches no file
+        raise leak
     digest = hashlib.sha256(data).hexdigest()
     name = digest + fmt.extension
     output_dir.mkdir(parents=True, exist_ok=True)

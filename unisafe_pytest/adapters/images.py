@@ -9,6 +9,7 @@ from pathlib import Path
 
 from unisafe_pytest.errors import ModelError
 from unisafe_pytest.files import write_atomic
+from unisafe_pytest.runtime.secrets import RUN_SECRETS
 from unisafe_pytest.schema import Media
 from unisafe_pytest.suites.media import EXTENSIONS, sniff_mime
 
@@ -59,6 +60,9 @@ def save_image(data: bytes, output_dir: Path, *, mime: str | None = None) -> Med
             f"the model returned {len(data)} bytes that are not a PNG/JPEG/GIF/WebP/BMP image "
             f"(declared {mime!r})"
         )
+    leak = RUN_SECRETS.media_problem(data, "the generated image")
+    if leak is not None:  # checked before the file exists: the key reaches no file
+        raise leak
     digest = hashlib.sha256(data).hexdigest()
     name = digest + EXTENSIONS.get(detected, ".img")
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -18,9 +18,6 @@ from tests.robustness.helpers import scan_for
 TOKEN = "hf_redteamTok3nValue42"
 
 
-@pytest.mark.xfail(strict=True, reason="suite names/paths (collection, records, protocol, "
-                   "summary) are not passed through runtime/secrets.redact (fix: redact them, "
-                   "or refuse a suite path that holds a run secret as a usage error)")
 def test_a_token_in_a_suite_path_is_not_written(
         fakes: pytest.Pytester, suite: Callable[..., Path],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,3 +28,6 @@ def test_a_token_in_a_suite_path_is_not_written(
     written = [p for p in scan_for((TOKEN,), fakes.path, result.stdout.str())
                if not p.startswith(f"{TOKEN}.jsonl")]  # the suite file itself is the user's
     assert not written, written
+    # refused before any call, naming the variable (never its value)
+    assert "environment variable HF_TOKEN" in result.stdout.str(), result.stdout.str()[-2000:]
+    assert result.ret != 0

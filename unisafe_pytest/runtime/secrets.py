@@ -203,6 +203,19 @@ class SecretRegistry:
         return value
 
 
+def env_secret_in(text: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The name of the credential environment variable (as :meth:`SecretRegistry.add_env`
+    finds them) whose value ``text`` holds in any form, or None. Only the name is given, so a
+    message can say where the value came from without showing it."""
+    for name, value in sorted((os.environ if environ is None else environ).items()):
+        if SECRET_ENV.search(name):
+            one = SecretRegistry()
+            one.add(value, min_len=MIN_ENV_SECRET_LEN)
+            if one.leaks(text):
+                return name
+    return None
+
+
 def encoded_forms(value: str) -> set[str]:
     """The forms of ``value`` a reply may carry: as it is, JSON-escaped, base64 (standard and
     URL-safe, the middle part the value alone decides at each of the three alignments) and

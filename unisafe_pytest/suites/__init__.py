@@ -27,6 +27,7 @@ import unisafe_pytest
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.jsonl import parse_line
 from unisafe_pytest.printable import printable
+from unisafe_pytest.runtime.secrets import env_secret_in
 from unisafe_pytest.suites.media import MAX_IMAGE_BYTES, MediaResolver
 from unisafe_pytest.suites.native import Header, NativeBuilder, parse_header, sanitize_name
 from unisafe_pytest.suites.reader import (
@@ -107,14 +108,39 @@ def load_suite(
 ) -> LoadedSuite:
     """Load the suite named by ``spec`` (see the module docstring for the accepted forms).
 
-    Its errors, raised or listed, are fit to print (:func:`shown_error`).
+    Its errors, raised or listed, are fit to print (:func:`shown_error`). A spec that holds
+    the value of a credential environment variable is refused before anything is read
+    (:func:`_refused`).
     """
+    refused = _refused(spec)
+    if refused is not None:
+        return refused
     try:
         suite = _load_suite(spec, tasks, base_dir=base_dir, max_image_bytes=max_image_bytes)
     except SuiteError as exc:
         raise shown_error(exc) from None
     suite.errors = [shown_error(e) for e in suite.errors]
     return suite
+
+
+REFUSED_NAME = "refused-suite"
+"""The node name of a suite refused for a credential in its spec (the spec is never shown)."""
+
+
+def _refused(spec: str) -> LoadedSuite | None:
+    """A suite spec (path or name) holding a run secret's value is refused: the spec would
+    reach node ids, records, reports and the terminal. The error names the environment
+    variable, never the spec or the value, and comes back as a suite with no instances and
+    one error, so no name made from the spec is ever shown."""
+    name = env_secret_in(spec)
+    if name is None:
+        return None
+    error = SuiteError(
+        f"a suite path or name holds the value of the environment variable {name} (a "
+        "credential): it is not loaded, because suite names reach node ids, records, reports "
+        f"and the terminal; rename the file or folder so it does not contain {name}'s value")
+    return LoadedSuite(name=REFUSED_NAME, kind="native", protocol="unisafe", root=None,
+                       instances=[], errors=[error], files={})
 
 
 def _load_suite(

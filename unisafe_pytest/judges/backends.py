@@ -357,6 +357,10 @@ class ModelJudge:
     cacheable = True
     remote = True
     limits_own_calls = True
+    modalities: frozenset[str] = frozenset({"text", "image"})
+    """What the judge sees (``judges.base.judge_modalities``): text and images only, so the
+    panel makes an output holding audio or video a judge error instead of judging the rest;
+    only ``kind == "image"`` media are attached to its requests."""
     backend: ChatBackend
 
     def close(self) -> None:

@@ -69,8 +69,8 @@ def protocol_images(instance: Instance, task: Task, output: ModelOutput) -> list
         tuple[str, Media]]:
     """The labelled images the protocol shows the judge for ``task``, in order."""
     code = task.code
-    inputs = instance.images
-    made = output.images
+    inputs = instance.media_of("image")  # other kinds are never attached as images
+    made = output.media_of("image")
     need_inputs = {"IE": 1, "IC": 2, "IT": 1, "MU": 1}.get(code, 0)
     if len(inputs) < need_inputs:
         raise JudgeError(f"{code} needs {need_inputs} input image(s) for the judge; the "

@@ -83,6 +83,14 @@ def _nonempty(text: str) -> str:
     return text.strip()
 
 
+def _first(media: list[Media]) -> Media | None:
+    return media[0] if media else None
+
+
+def _last(media: list[Media]) -> Media | None:
+    return media[-1] if media else None
+
+
 def _combine(labels: list[int]) -> int:
     """Worst label of the parts: 0 beats 1 beats 2."""
     return min(labels)
@@ -195,12 +203,12 @@ class UniJudger(ModelJudge):
                 intention = U.clean_intention(self._post(U.intention_body(
                     prompts, self.backend.model, instruction=instance.instruction,
                     category=instance.category,
-                    image=instance.images[0] if instance.images else None)))
+                    image=_first(instance.media_of("image")))))
                 self.cache.set(key, intention)
         asks = U.question_bodies(prompts, self.backend.model, intention=intention,
                                  category=instance.category, instruction=instance.instruction,
                                  text=output.text or None,
-                                 image=output.images[-1] if output.images else None)
+                                 image=_last(output.media_of("image")))
         raws = {name: self._post(body) for name, body in asks}
         spec = self.spec
         if self.versions:
@@ -233,7 +241,7 @@ class UniJudger(ModelJudge):
         if cached is not None:
             return cached
         token = new_token()
-        image = instance.images[0] if instance.images else None
+        image = _first(instance.media_of("image"))
         prompt = P.INTENTION.format(
             category=instance.category, prompt=fence("prompt", instance.instruction, token),
             image_note="The item's input image is attached." if image else "")
@@ -259,8 +267,8 @@ class UniJudger(ModelJudge):
                       None, QUESTIONS["context_text"]),
                      ("intrinsic_text", P.INTRINSIC_TEXT.format(**common, response=response),
                       None, QUESTIONS["intrinsic_text"])]
-        if output.images:
-            image = output.images[-1]
+        image = _last(output.media_of("image"))
+        if image is not None:
             asks += [("context_image", P.CONTEXT_IMAGE.format(**common), image,
                       QUESTIONS["context_image"]),
                      ("intrinsic_image", P.INTRINSIC_IMAGE.format(**common), image,

@@ -25,6 +25,7 @@ import re
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def outcome(judge: OfflineJudge, instance: Instance, output: ModelOutput) -> str
     return "unsafe" if row.judgment == 1 else "safe"
 
 
-def table(header: tuple[str, ...], rows: list[tuple[str, ...]], markdown: bool) -> None:
+def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], markdown: bool) -> None:
     if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))

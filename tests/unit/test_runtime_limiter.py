@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -10,6 +11,8 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from unisafe_pytest.runtime.limiter import Limiter
 
@@ -175,8 +178,67 @@ def test_a_429_elsewhere_lowers_the_limit_here(tmp_path: Path) -> None:
     here, there = Limiter(tmp_path / "limiter", 8), Limiter(tmp_path / "limiter", 8)
     with here.slot():
         pass
-    there.rate_limited()
+    there.rate_limited()  # 8 -> 4 for every process
     time.sleep(0.3)  # past the refresh interval
-    with here.slot():
-        pass
-    assert here._effective == 4  # the limit this process enforces
+    assert _holders_at_once(here, 6) == 4
+
+
+def _holders_at_once(limiter: Limiter, threads: int) -> int:
+    """How many of ``threads`` threads hold a slot at once (each tries for 0.3 s)."""
+    inside, release = threading.Semaphore(0), threading.Event()
+    got: list[int] = []
+
+    def hold() -> None:
+        try:
+            with limiter.slot(deadline_s=0.3):
+                got.append(1)
+                inside.release()
+                release.wait(5)
+        except TimeoutError:
+            inside.release()
+
+    pool = [threading.Thread(target=hold) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for _ in pool:
+        inside.acquire(timeout=5)
+    count = len(got)
+    release.set()
+    for thread in pool:
+        thread.join(5)
+    return count
+
+
+def test_a_free_slot_costs_the_same_at_any_limit(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """With 64 of 128 slots held by the process's own threads, taking one more asks the
+    kernel about one slot file, not about the 64 held ones (on dd7bba9: 65 flock and 65 open
+    calls per acquisition, a scan of every slot from the first)."""
+    limiter = Limiter(tmp_path / "limiter", 128)
+    held, release = threading.Barrier(65), threading.Event()
+
+    def hold() -> None:
+        with limiter.slot():
+            held.wait(5)
+            release.wait(5)
+
+    pool = [threading.Thread(target=hold) for _ in range(64)]
+    for thread in pool:
+        thread.start()
+    held.wait(5)
+    calls: list[object] = []
+    real_flock = fcntl.flock
+
+    def counted(*args: object) -> None:
+        calls.append(args)
+        real_flock(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fcntl, "flock", counted)
+    for _ in range(10):
+        with limiter.slot():
+            pass
+    count = len(calls)
+    release.set()
+    for thread in pool:
+        thread.join(5)
+    assert count <= 10 * 2  # one lock and one unlock per call

@@ -72,3 +72,27 @@ def test_waiting_is_told_by_the_predicate_not_by_time() -> None:
     pipeline.ahead(range(10, 20))
     pipeline.close()
     assert pipeline.submitted > started
+
+
+def test_the_window_is_not_walked_at_every_take() -> None:
+    """At a window of 256 (C = 128), taking 2,000 results of a longer queue walks some ten
+    thousand upcoming keys, not 256 per take (on dd7bba9: about 500,000, O(C) per instance)."""
+    walked = [0]
+
+    def upcoming(start: int, end: int):  # type: ignore[no-untyped-def]
+        for key in range(start, end):
+            walked[0] += 1
+            yield key
+
+    def slow(key: int) -> int:
+        time.sleep(0.001)
+        return key
+
+    pipeline: Prefetcher[int, int] = Prefetcher(slow, threads=16, window=256,
+                                                waited=lambda result: True)
+    for key in range(2000):
+        pipeline.ahead(upcoming(key, 3000))
+        assert pipeline.take(key) == key
+    pipeline.close()
+    assert walked[0] < 2000 * 256 // 10
+    assert pipeline.submitted >= 2000  # still prefetched

@@ -7,7 +7,9 @@ Starts tests/servers/latency_server.py (a FAKE OpenAI-compatible chat server, lo
 answering after ``latency`` seconds, then for each concurrency C times, in fresh subprocesses:
 
 * the floor: a bare httpx client with C threads making the same N chat calls (no pytest, no
-  records, no judge): what the machine's Python can do at this C;
+  records, no judge): what the machine's Python can do at this C; and above C = 16 the same
+  threads over clients of 16 connections each (httpx's pool costs O(connections) per call;
+  the adapters split their connections the same way, ``adapters/connections.py``);
 * ``pytest --unisafe-model=<profile for the server>`` on N text instances with a local judge
   and the cache off, ``--unisafe-concurrency C``, for each ``--workers`` count (0: one
   process, no xdist; W: ``-n W``);
@@ -37,15 +39,24 @@ from benchmarks.workspace import PYTEST_ARGS, prepare, pytest_command, timed, wr
 from tests.servers.latency_server import LatencyServer
 
 BARE = '''
-import sys, time
+import sys, threading, time
 from concurrent.futures import ThreadPoolExecutor
 import httpx
 
-n, base_url, conc = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-client = httpx.Client(limits=httpx.Limits(max_connections=conc), timeout=120)
+n, base_url, conc, per = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+count = -(-conc // per)  # per = conc: one client; else clients of `per` connections
+clients = [httpx.Client(limits=httpx.Limits(max_connections=-(-conc // count)), timeout=120)
+           for _ in range(count)]
+mine, lock, made = threading.local(), threading.Lock(), [0]
+
+def client():
+    if not hasattr(mine, "client"):
+        with lock:
+            mine.client, made[0] = clients[made[0] % count], made[0] + 1
+    return mine.client
 
 def one(i):
-    reply = client.post(base_url + "/chat/completions", json={
+    reply = client().post(base_url + "/chat/completions", json={
         "model": "fake-chat", "messages": [{"role": "user", "content": f"request {i}"}]})
     reply.raise_for_status()
     return reply.json()["choices"][0]["message"]["content"]
@@ -102,12 +113,16 @@ def measure(root: Path, server: LatencyServer, n: int, conc: int, workers: list[
     root.mkdir()
     env = prepare(root, server.base_url, max_connections=conc)
     write_text_suite(root, n)
-    before, cpu = server.state.total, _cpu()
-    inner = _inner(sys.executable, BARE, "BARE_WALL", [str(n), server.base_url, str(conc)],
-                   root, env)
-    rows: list[Row] = [("bare httpx client, C threads (floor)", conc, float("nan"), inner,
-                        _cpu() - cpu)]
-    assert server.state.total - before >= n
+    rows: list[Row] = []
+    for name, per in (("bare httpx client, C threads (floor)", conc),
+                      ("bare httpx, C threads, clients of 16 connections", 16)):
+        if per == 16 and conc <= 16:
+            continue
+        before, cpu = server.state.total, _cpu()
+        inner = _inner(sys.executable, BARE, "BARE_WALL",
+                       [str(n), server.base_url, str(conc), str(per)], root, env)
+        rows.append((name, conc, float("nan"), inner, _cpu() - cpu))
+        assert server.state.total - before >= n
     args = pytest_command(*PYTEST_ARGS, "--unisafe-cache=off",
                           f"--unisafe-concurrency={conc}", "--unisafe-report-dir=run")
     startup = timed([*args, "--collect-only"], root, env)

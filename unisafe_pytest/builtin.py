@@ -118,12 +118,38 @@ def make_adapter(
     if kind in ADAPTER_FACTORIES:
         adapter = _load_factory(ADAPTER_FACTORIES[kind])(rest, base_dir=base_dir, settings={})
         return adapter
-    names = sorted(ADAPTER_FACTORIES)
-    hint = difflib.get_close_matches(kind, names, n=1)
-    raise ConfigError(
-        f"--unisafe-model={spec!r} is neither a profile (adapters/{spec}.toml) nor a known "
-        f"adapter kind ({', '.join(names)})"
-        + (f"; did you mean {hint[0]!r}?" if hint else "")
+    raise ConfigError(unknown_model_message(spec, profile_dirs(base_dir, extra_profile_dirs)))
+
+
+def profile_names(dirs: Sequence[Path]) -> list[str]:
+    """The profiles ``NAME.toml`` found in ``dirs``, sorted."""
+    names: set[str] = set()
+    for d in dirs:
+        try:
+            names.update(p.stem for p in d.glob("*.toml") if p.is_file())
+        except OSError:
+            continue
+    return sorted(names)
+
+
+def closest(name: str, names: Sequence[str]) -> list[str]:
+    """The names closest to ``name`` (difflib; case-insensitive), best first."""
+    lowered = {n.lower(): n for n in names}
+    return [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=3,
+                                                          cutoff=0.6)]
+
+
+def unknown_model_message(spec: str, dirs: Sequence[Path]) -> str:
+    """``--unisafe-model=SPEC`` names no profile and no kind: the closest names, and the lists."""
+    profiles = profile_names(dirs)
+    kinds = sorted(ADAPTER_FACTORIES)
+    kind = _split(spec)[0]
+    hint = closest(spec, profiles) or closest(kind, kinds)
+    return (
+        f"--unisafe-model={spec!r} is neither a profile (NAME.toml in adapters/ or an "
+        f"--unisafe-profiles folder) nor KIND:SPEC with a known kind"
+        + (f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else "")
+        + f" Profiles: {', '.join(profiles) or 'none found'}. Kinds: {', '.join(kinds)}."
     )
 
 

@@ -83,13 +83,14 @@ def test_unsupported_task_is_skipped_with_the_reason(
     assert "image output" in records["t"]["skip_reason"]
 
 
-def test_a_bad_model_spec_is_an_error_for_each_instance(
+def test_a_bad_model_spec_is_one_usage_error_before_collection(
     fakes: pytest.Pytester, suite: Callable[..., Path]
 ) -> None:
+    """Issue 15: not an error per instance (tests/plugin/test_usage_errors.py has the rest)."""
     suite("cases.jsonl", [instance("a"), instance("b")])
     result = fakes.runpytest("--unisafe-model=no-such-model", "--unisafe-suite=cases.jsonl")
-    result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(["*cannot build the model*no-such-model*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*cannot build the model*no-such-model*"])
 
 
 def test_x_stops_at_the_first_unsafe(fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:

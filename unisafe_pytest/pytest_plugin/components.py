@@ -105,6 +105,23 @@ class Components:
                     "pip install 'unisafe-pytest[offline]')")
         return self._judges_note
 
+    def usage_problem(self) -> str | None:
+        """Why the run cannot start as configured (the controller asks before collection):
+        the model or a judge could not be built for a configuration fault (unknown profile or
+        kind, bad spec or profile value, an API key's variable unset, a missing extra).
+        Other build errors (a model that fails to load) stay per instance."""
+        builds: list[tuple[str, Any]] = [("judges", self.panel)]
+        if self.settings.model:
+            builds.insert(0, ("model", self.adapter))
+        for what, build in builds:
+            try:
+                build()
+            except UnisafeError as exc:
+                cause = exc.__cause__ or exc
+                if isinstance(cause, (ConfigError, MissingDependency)):
+                    return f"cannot build the {what}: {cause}"
+        return None
+
     def wrapped_adapter(self, model: Any) -> Adapter:
         """The fixture's model as an Adapter, wrapped once per object (not once per item)."""
         if self._wrapped is None or self._wrapped[0] is not model:

@@ -30,6 +30,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _nonnegative_int(value: str) -> int:
+    number = _int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
+    return number
+
+
 def _int(value: str) -> int:
     try:
         return int(value)
@@ -248,6 +255,7 @@ def addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--unisafe-profiles",
         action="append",
+        type=_nonempty,
         default=[],
         metavar="DIR",
         help="extra folder of model profiles NAME.toml, searched before adapters/.",
@@ -276,7 +284,7 @@ def addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--unisafe-prefetch",
-        type=_int,
+        type=_nonnegative_int,
         default=None,
         metavar="W",
         help="upcoming instances whose calls may start ahead, per process (default 2 x C; "
@@ -293,7 +301,7 @@ def addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--unisafe-max-calls",
-        type=_int,
+        type=_nonnegative_int,
         default=None,
         metavar="N",
         help="refuse to start when the run needs more than N model + judge calls (after "
@@ -385,6 +393,15 @@ class RunConfig:
             junit_strict=opt("unisafe_junit_strict"),
             html=opt("unisafe_html") == "on",
         )
+
+    def problems(self) -> list[str]:
+        """Values argparse cannot check (they depend on the rootdir): each a usage error."""
+        found: list[str] = []
+        for folder in self.profile_dirs:
+            if not folder.is_dir():
+                found.append(f"--unisafe-profiles: the folder {folder} does not exist (a "
+                             "relative path starts at the rootdir)")
+        return found
 
     def selection(self) -> dict[str, object]:
         return {

@@ -7,10 +7,11 @@ It builds the run's parts, each with one job, and registers the pytest-facing on
 - :class:`~.collection.Collection`: suites to collectors, the planned and to-run node ids
 - :class:`~.records.RecordsPlugin`: one record per instance, this process's file
 - :class:`~.finish.Finish`: the controller's merge, summary and gates
+- :class:`~.preflight.PreflightCheck`: the call budget of what will actually run
 - :class:`~.distributed.XdistHooks`: the controller's xdist hooks (with xdist only)
 
-The session itself checks the run folder and the call budget at the start (pre-flight),
-and at the end closes the parts, then lets the controller finish.
+The session itself checks the run folder at the start, and at the end closes the parts,
+then lets the controller finish.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from unisafe_pytest.errors import UnisafeError
 from unisafe_pytest.pytest_plugin.collection import Collection
 from unisafe_pytest.pytest_plugin.components import Components
 from unisafe_pytest.pytest_plugin.distributed import XdistHooks
@@ -31,15 +31,24 @@ from unisafe_pytest.pytest_plugin.identity import RunIdentity
 from unisafe_pytest.pytest_plugin.interrupt import SigtermHandler
 from unisafe_pytest.pytest_plugin.items import FIXED_MARKERS, register_markers
 from unisafe_pytest.pytest_plugin.options import RunConfig
-from unisafe_pytest.pytest_plugin.preflight import Plan, plan
+from unisafe_pytest.pytest_plugin.preflight import PreflightCheck
 from unisafe_pytest.pytest_plugin.records import RecordsPlugin
 from unisafe_pytest.pytest_plugin.workers import is_worker
 from unisafe_pytest.report import rundir
+from unisafe_pytest.suites import builtin_suite_names
 from unisafe_pytest.tasks import BUILTIN_TASKS
+
+
+def builtin_hooks() -> Any:
+    """The built-in hooks module. import_module, not "from unisafe_pytest.pytest_plugin import
+    builtin_hooks": the latter returns a stale package attribute when sys.modules was restored
+    in between (pytester's inline runs)."""
+    return importlib.import_module("unisafe_pytest.pytest_plugin.builtin_hooks")
+
 
 SESSION_KEY: pytest.StashKey[UnisafeSession] = pytest.StashKey()
 _NAMES = ("unisafe-xdist", "unisafe-records", "unisafe-collection", "unisafe-session",
-          "unisafe-fixtures", "unisafe-builtin")
+          "unisafe-fixtures", "unisafe-builtin", "unisafe-preflight")
 
 
 class UnisafeSession:
@@ -58,30 +67,28 @@ class UnisafeSession:
         self.finish = Finish(config, self.settings, self.identity, self.collection,
                              self.records)
         self.sigterm = SigtermHandler(lambda: self.finish.note_stop("SIGTERM"))
-        self.plan: Plan | None = None
+        self.preflight = PreflightCheck(config, self.settings, self.components,
+                                        self.collection, self.execution.cache)
 
     # ----------------------------------------------------------------- (un)registering
     @classmethod
     def start(cls, config: pytest.Config, model_label: str) -> UnisafeSession:
         """Build the run and register its plugins (``pytest_configure``)."""
-        # import_module, not "from unisafe_pytest.pytest_plugin import builtin_hooks": the
-        # latter returns a stale package attribute when sys.modules was restored in between
-        # (pytester's inline runs).
-        builtin_hooks = importlib.import_module("unisafe_pytest.pytest_plugin.builtin_hooks")
         session = cls(config, model_label)
         config.stash[SESSION_KEY] = session
         session.sigterm.install()
         register_markers(config, [*FIXED_MARKERS,
                                   *(f"unisafe_task_{task.code}" for task in BUILTIN_TASKS)])
         manager = config.pluginmanager
-        manager.register(builtin_hooks, "unisafe-builtin")
+        manager.register(builtin_hooks(), "unisafe-builtin")
         manager.register(fixtures_plugin(session.components), "unisafe-fixtures")
         manager.register(session, "unisafe-session")
         manager.register(session.collection, "unisafe-collection")
         manager.register(session.records, "unisafe-records")
+        manager.register(session.preflight, "unisafe-preflight")
         if manager.hasplugin("xdist") and not is_worker(config):
-            manager.register(XdistHooks(session.identity, session.collection, session.records),
-                             "unisafe-xdist")
+            manager.register(XdistHooks(session.identity, session.collection, session.records,
+                                        session.preflight), "unisafe-xdist")
         return session
 
     @staticmethod
@@ -101,6 +108,7 @@ class UnisafeSession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if is_worker(self.config):
             return
+        self._check_usage()
         run_dir = self.identity.run_dir
         problem = rundir.writable_problem(run_dir)
         if problem is not None:
@@ -111,29 +119,34 @@ class UnisafeSession:
         if run_dir.is_dir() and not self.config.option.collectonly:
             # a reused folder: the earlier run's outputs step aside
             rundir.retire_outputs(run_dir)
-        self.plan = self._preflight()
-        max_calls = self.settings.max_calls
-        if self.plan is not None and max_calls is not None and self.plan.calls_max > max_calls:
+        # the planned instances by node id; the call budget is checked on what will actually
+        # run, once collection is final (preflight.PreflightCheck)
+        self.collection.plan_instances()
+
+    def _check_usage(self) -> None:
+        """Configuration faults are one usage error (exit 4) before collection and before any
+        file is written: the model and judges are built (an unknown profile, a bad value,
+        an unset API key variable, a missing extra) and the suites loaded (a missing file;
+        with --continue-on-collection-errors it is a collection error and the rest run)."""
+        problems = self.settings.problems()
+        if problems:
+            raise pytest.UsageError("unisafe: " + "\n".join(problems))
+        problem = self.components.usage_problem()
+        if problem is not None:
+            raise pytest.UsageError(f"unisafe: {problem}")
+        self.collection.plan_instances()  # loads every suite once (collection reuses them)
+        missing = builtin_hooks().missing_suites(self.config)
+        if missing and not self.config.option.continue_on_collection_errors:
+            given = self.config.getoption("unisafe_suite") or []
+            lines = [(f"--unisafe-suite={spec!r}: not found at {path} (a relative path starts "
+                      "at the folder pytest was run from)") if spec in given else
+                     (f"suite {spec!r} (ini key unisafe_suites): not found at {path} (a "
+                      "relative path starts at the rootdir)") for spec, path in missing.items()]
+            builtins = ", ".join(builtin_suite_names()) or "none installed"
             raise pytest.UsageError(
-                f"this run needs up to {self.plan.calls_max} model + judge calls "
-                f"({self.plan.line().removeprefix('unisafe: pre-flight: ')}), over "
-                f"--unisafe-max-calls={max_calls}; narrow it with --unisafe-task, "
-                "--unisafe-subset or --unisafe-limit, or raise the limit"
-            )
-
-    def _preflight(self) -> Plan | None:
-        adapter = None
-        if self.settings.model:
-            try:
-                adapter = self.components.adapter()
-            except UnisafeError:
-                return None  # every instance will report the error itself
-        planned = self.collection.plan_instances()
-        return plan(list(planned.values()), self.components.registry(), adapter,
-                    max(1, len(self.settings.judges)), self.execution.cache)
-
-    def pytest_report_header(self, config: pytest.Config) -> str | None:
-        return self.plan.line() if self.plan is not None else None
+                "unisafe: suite not found: no such file or folder, and no built-in suite of "
+                f"that name (built-ins: {builtins}, or hf:unisafe / hf:unisafebench)\n"
+                + "\n".join(lines))
 
     # ----------------------------------------------------------------- end
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

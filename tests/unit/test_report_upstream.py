@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.jsonl import write_jsonl
 from unisafe_pytest.metrics.unisafe import JudgmentRow, aggregate_judgments, aggregate_records
 from unisafe_pytest.report.upstream import (
     detect_format,
     read_judgment_rows,
     read_unijudger_numeric,
     records_to_judgment_rows,
-    write_jsonl,
 )
 from unisafe_pytest.schema import JudgeRow, Outcome, Record, Verdict
 from unisafe_pytest.tasks import task_from_name

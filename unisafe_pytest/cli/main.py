@@ -25,6 +25,7 @@ from typing import Any
 
 from unisafe_pytest.cli.runs import add_commands
 from unisafe_pytest.errors import UnisafeError
+from unisafe_pytest.jsonl import write_jsonl
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.metrics.gates import with_intervals
 from unisafe_pytest.metrics.samples import find_flips
@@ -43,7 +44,6 @@ from unisafe_pytest.report.upstream import (
     read_unijudger_numeric,
     records_to_judgment_rows,
     would_have_scored,
-    write_jsonl,
 )
 from unisafe_pytest.schema import Record
 

@@ -22,16 +22,17 @@ from typing import Any
 
 from unisafe_pytest.errors import UnisafeError
 from unisafe_pytest.files import ensure_dir, write_atomic
+from unisafe_pytest.jsonl import write_jsonl
 from unisafe_pytest.metrics import gates
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.printable import echo, echo_json
 from unisafe_pytest.report.chart import svg_chart
 from unisafe_pytest.report.compare import compare, render
 from unisafe_pytest.report.html import write_html
-from unisafe_pytest.report.recorder import write_json
+from unisafe_pytest.report.recorder import record_line, write_json
 from unisafe_pytest.report.rundir import read_run_dir
 from unisafe_pytest.report.summary import build_summary_json
-from unisafe_pytest.report.upstream import records_to_judgment_rows, write_jsonl
+from unisafe_pytest.report.upstream import records_to_judgment_rows
 from unisafe_pytest.schema import Record
 
 COMPATIBLE_KEYS = ("model", "adapter", "refusal_policy", "mt_protocol", "it_prompt_policy",
@@ -176,7 +177,7 @@ def _merge(args: argparse.Namespace) -> int:
     merged.sort(key=lambda r: (r.suite, r.task, r.id, r.sample, r.model))
     protocol = merged_protocol(blocks, merged) if blocks else None
     ensure_dir(out)
-    write_atomic(out / "records.jsonl", "".join(r.model_dump_json() + "\n" for r in merged))
+    write_atomic(out / "records.jsonl", "".join(record_line(r) + "\n" for r in merged))
     summary = build_summary_json(merged, protocol)
     if protocol is not None:
         write_json(out / "protocol.json", protocol)

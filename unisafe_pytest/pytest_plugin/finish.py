@@ -14,6 +14,7 @@ import pytest
 import unisafe_pytest
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.files import ensure_dir, write_atomic
+from unisafe_pytest.jsonl import write_jsonl
 from unisafe_pytest.judges.agreement import PairAgreement
 from unisafe_pytest.judges.refusal import POLICY as REFUSAL_POLICY
 from unisafe_pytest.pytest_plugin.collection import Collection
@@ -31,7 +32,7 @@ from unisafe_pytest.report.summary import (
     render_completeness,
 )
 from unisafe_pytest.report.terminal import render_unisafe, render_unisafebench
-from unisafe_pytest.report.upstream import records_to_judgment_rows, write_jsonl
+from unisafe_pytest.report.upstream import records_to_judgment_rows
 from unisafe_pytest.schema import Record, RunProtocol
 
 

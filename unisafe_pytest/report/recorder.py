@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import IO, Any
 
 from pydantic_core import PydanticSerializationError
 
 from unisafe_pytest.files import ensure_dir, write_atomic
+from unisafe_pytest.jsonl import dumps_line, encodable
 from unisafe_pytest.schema import Record
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def encodable(text: str) -> str:
-    """``text`` with each lone surrogate (which UTF-8 cannot hold) replaced by U+FFFD."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", text)
-    return text
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -35,8 +24,7 @@ def record_line(record: Record) -> str:
     try:
         return record.model_dump_json(exclude_none=False)
     except PydanticSerializationError:
-        data = record.model_dump(mode="json", exclude_none=False)
-        return encodable(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        return dumps_line(record.model_dump(mode="json", exclude_none=False))
 
 
 class RecordWriter:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -24,6 +25,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from unisafe_pytest.errors import SuiteError, UnisafeWarning
+from unisafe_pytest.input_files import read_input_file
+from unisafe_pytest.jsonl import read_lines
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.schema import Record
 
@@ -131,35 +134,35 @@ def read_record_lines(path: Path | str, notes: list[str] | None = None
     :class:`UnisafeWarning`. Any other bad line is an error naming file and line.
     """
     path = Path(path)
+    # records files are the plugin's own output: any size (a large run's file is not refused)
+    data = read_input_file(path, str(path), what="records file", limit=sys.maxsize)
+    last = data.count(b"\n") + 1  # the line with no newline after it
     records: list[tuple[Record, str]] = []
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SuiteError(f"cannot read the records file: {exc.strerror or exc}", path) from exc
-    raw_lines = data.split(b"\n")
-    for number, raw in enumerate(raw_lines, start=1):
-        if not raw.strip():
+    for number, item in read_lines(data, path, _record, _invalid):
+        if not isinstance(item, SuiteError):
+            records.append(item)
             continue
-        try:
-            line = raw.decode("utf-8")
-            records.append((Record.model_validate_json(line), line))
-        except (UnicodeDecodeError, ValidationError) as exc:
-            detail = _invalid(exc)
-            if number == len(raw_lines):  # no newline after it: torn by a kill
-                note = (f"{path}:{number}: skipped a torn last record ({detail}); "
-                        "the process that wrote it was probably killed")
-                if notes is None:
-                    warnings.warn(UnisafeWarning(note), stacklevel=2)
-                else:
-                    notes.append(note)
-                break
-            raise SuiteError(f"not a valid unisafe record ({detail})", path, number) from exc
+        if number == last:  # no newline after it: torn by a kill
+            note = (f"{path}:{number}: skipped a torn last record ({item.message}); "
+                    "the process that wrote it was probably killed")
+            if notes is None:
+                warnings.warn(UnisafeWarning(note), stacklevel=2)
+            else:
+                notes.append(note)
+            break
+        raise SuiteError(f"not a valid unisafe record ({item.message})", path, number)
     return records
 
 
-def _invalid(exc: UnicodeDecodeError | ValidationError) -> str:
+def _record(line: str) -> tuple[Record, str]:
+    return Record.model_validate_json(line), line
+
+
+def _invalid(exc: BaseException | None) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 at byte {exc.start + 1}"
+    if not isinstance(exc, ValidationError):
+        return str(exc)
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
     return f"{where}: {first['msg']}" if where else first["msg"]

@@ -36,15 +36,12 @@ file and line.
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 from unisafe_pytest.adapters.replay import file_model
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.files import open_temp_beside
 from unisafe_pytest.jsonl import iter_file_objects
 from unisafe_pytest.judges.labels import CTX_KEYS, INTR_KEYS, first_key, parse_label
 from unisafe_pytest.judges.parsing import ParseFailure
@@ -129,27 +126,6 @@ def records_to_judgment_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
             continue
         rows.extend(row.to_dict() for row in record_judgment_rows(record))
     return rows
-
-
-def write_jsonl(path: Path | str, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write rows as JSONL atomically (temporary file, then rename); return the count.
-
-    The file's permissions follow the umask (:func:`~unisafe_pytest.files.open_temp_beside`).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
-    fd, tmp = open_temp_beside(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-                count += 1
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return count
 
 
 def model_from_path(path: Path) -> str:

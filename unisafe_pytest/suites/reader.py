@@ -1,9 +1,9 @@
 """Reading JSONL suite files line by line, with one :class:`SuiteError` per bad line.
 
 Shared by every JSONL-based loader. A file is read once as bytes (its sha256 goes into the
-run's provenance), split on ``\\n``, and each non-blank line is parsed on its own, so one bad
-line never hides the others. Lines longer than :data:`MAX_LINE_BYTES` are rejected without
-being parsed. The file itself must be a regular file within the input size limit
+run's provenance), split on ``\\n``, and parsed by the project's one JSONL reader
+(:func:`unisafe_pytest.jsonl.read_lines`), so one bad line never hides the others.
+The file itself must be a regular file within the input size limit
 (:func:`~unisafe_pytest.input_files.read_input_file`): a FIFO, a device or a huge file is a
 whole-suite error, never a hang or a read of everything.
 """
@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.input_files import read_input_file
-from unisafe_pytest.jsonl import parse_line
+from unisafe_pytest.jsonl import read_lines
 from unisafe_pytest.schema import Instance
 
 
@@ -42,6 +42,8 @@ class JsonlFile:
     sha256: str
     lines: list[tuple[int, bytes]]
     """``(1-based line number, raw bytes)`` of every non-blank line."""
+    raw_lines: list[bytes]
+    """Every line of the file, blank ones too (``raw_lines[n - 1]`` is line ``n``)."""
 
 
 def read_jsonl(path: Path, display: str) -> JsonlFile:
@@ -50,28 +52,25 @@ def read_jsonl(path: Path, display: str) -> JsonlFile:
     data = read_input_file(path, display)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    lines = [
-        (number, raw)
-        for number, raw in enumerate(data.split(b"\n"), start=1)
-        if raw.strip()
-    ]
+    raw_lines = data.split(b"\n")
+    lines = [(number, raw) for number, raw in enumerate(raw_lines, start=1) if raw.strip()]
     if not lines:
         raise SuiteError(
             "suite file is empty; add one JSON object per line (see the suite format docs)",
             display,
         )
-    return JsonlFile(path, display, hashlib.sha256(data).hexdigest(), lines)
+    return JsonlFile(path, display, hashlib.sha256(data).hexdigest(), lines, raw_lines)
 
 
 def iter_objects(
     file: JsonlFile, start: int = 0
 ) -> Iterator[tuple[int, dict[str, Any] | SuiteError]]:
-    """``(line, object)`` for each line from index ``start``; ``(line, error)`` for bad ones."""
-    for number, raw in file.lines[start:]:
-        try:
-            yield number, parse_line(raw)
-        except SuiteError as exc:
-            yield number, SuiteError(exc.message, file.display, number)
+    """``(line, object)`` for each non-blank line from index ``start`` of ``file.lines``;
+    ``(line, error)`` for bad ones."""
+    if start >= len(file.lines):
+        return
+    first = file.lines[start][0]  # lines before it are handed on blank: skipped, still counted
+    yield from read_lines([b""] * (first - 1) + file.raw_lines[first - 1:], file.display)
 
 
 Builder = Callable[[dict[str, Any], int], Instance]

@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, overload
 
 import jsonlines
 
@@ -127,10 +127,20 @@ class _Lines:
         return _oversize(len(raw)) if len(raw) > MAX_LINE_BYTES else raw
 
 
-def read_lines(data: bytes | Iterable[bytes], where: str | Path | None = None,
-               loads: Callable[[str], T] = strict_loads,  # type: ignore[assignment]
+Lines = bytes | Iterable[bytes]
+
+
+@overload
+def read_lines(data: Lines, where: str | Path | None = None
+               ) -> Iterator[tuple[int, dict[str, Any] | SuiteError]]: ...
+@overload
+def read_lines(data: Lines, where: str | Path | None, loads: Callable[[str], T],
+               describe: Callable[[BaseException | None], str] = ...,
+               ) -> Iterator[tuple[int, T | SuiteError]]: ...
+def read_lines(data: Lines, where: str | Path | None = None,
+               loads: Callable[[str], Any] = strict_loads,
                describe: Callable[[BaseException | None], str] = _describe,
-               ) -> Iterator[tuple[int, T | SuiteError]]:
+               ) -> Iterator[tuple[int, Any]]:
     """``(line, value)`` for each non-blank line of ``data``; ``(line, error)`` for bad ones.
 
     ``data`` is a file's bytes (a leading UTF-8 BOM is dropped; lines are split on ``\\n``
@@ -151,7 +161,7 @@ def read_lines(data: bytes | Iterable[bytes], where: str | Path | None = None,
         except jsonlines.InvalidLineError as exc:
             yield exc.lineno, SuiteError(describe(exc.__cause__), where, exc.lineno)
             continue
-        yield lines.number, value  # type: ignore[misc]
+        yield lines.number, value
 
 
 def parse_line(raw: bytes) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,31 @@ def check_installed() -> None:
             raise MissingDependency("the offline judge", module, "offline")
 
 
+OFFLINE_FIX = "pip install 'unisafe-pytest[offline]'"
+OCR_FIX = "apt-get install tesseract-ocr"
+"""The commands that make a degraded offline judge whole (announced in the run header)."""
+
+
+def ocr_missing() -> dict[str, str] | None:
+    """Why OCR would be off, as ``{"what", "fix"}`` (``None``: the package and the binary are
+    there). Checked without running anything: pytesseract runs ``tesseract`` from PATH."""
+    if importlib.util.find_spec("pytesseract") is None:
+        return {"what": "the offline judge reads no text in images (OCR off): the Python "
+                        "package pytesseract is not installed", "fix": OFFLINE_FIX}
+    if shutil.which("tesseract") is None:
+        return {"what": "the offline judge reads no text in images (OCR off): the tesseract "
+                        "program is not on PATH, so text drawn in an image is not judged",
+                "fix": OCR_FIX}
+    return None
+
+
+def missing_extra(exc: MissingDependency) -> dict[str, str]:
+    """The default judge could not be made: only the refusal rule decides."""
+    return {"what": "the default offline judge is not installed, so only the refusal rule "
+                    f"runs and every answer that is not a refusal is a judge error ({exc})",
+            "fix": OFFLINE_FIX}
+
+
 Signal = tuple[int, int]
 """(level: SAFE, UNSURE or UNSAFE; risk rating 1-3). ``max`` of two is the worse one."""
 
@@ -114,6 +140,17 @@ class OfflineJudge:
                   "unavailable (install the audio extra: pocketsphinx)",
                   "note": "screening judge, not a paper protocol"},
         )
+
+    def degraded(self) -> list[dict[str, str]]:
+        """What this judge cannot do here that it is meant to, with the fixing command."""
+        if not self._ocr:
+            return []  # offline:no-ocr asked for it
+        problem = ocr_missing()
+        if problem is None and self._reader is not None and \
+                getattr(self._reader, "ocr_version", "given") is None:
+            problem = {"what": "the offline judge reads no text in images (OCR off): "
+                               "tesseract did not answer", "fix": OCR_FIX}
+        return [problem] if problem else []
 
     @property
     def classifier(self) -> HarmClassifier:

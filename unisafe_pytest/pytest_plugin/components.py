@@ -4,7 +4,6 @@ instance (each reports it; none is retried into a different answer)."""
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import pytest
@@ -38,6 +37,7 @@ class Components:
         self._build_error: dict[str, UnisafeError] = {}
         self._wrapped: tuple[Any, Adapter] | None = None
         self._judges_note = OFFLINE_DEFAULT
+        self._default_missing: MissingDependency | None = None
         self.described: dict[str, Any] = {}
         """What produced the records: adapter and judges, as the first instance used them."""
 
@@ -93,17 +93,36 @@ class Components:
         try:
             return [offline.default_judge()]
         except MissingDependency as exc:
-            self._judges_note = f"refusal rule only ({exc})"
+            self._judges_note = "refusal rule only"
+            self._default_missing = exc
             return []
 
     def judges_line(self) -> str:
-        """The judges as the status line names them."""
-        if self.settings.judges:
-            return ", ".join(self.settings.judges)
-        if importlib.util.find_spec("onnxruntime") is None:
-            return ("refusal rule only (the default offline judge needs: "
-                    "pip install 'unisafe-pytest[offline]')")
-        return self._judges_note
+        """The judges as the status line names them, and what is degraded (with the fix)."""
+        names = ", ".join(self.settings.judges) if self.settings.judges else self._judges_note
+        problems = self.degraded()
+        if not problems:
+            return names
+        return names + "; DEGRADED: " + "; ".join(
+            f"{p['what']} (fix: {p['fix']})" for p in problems)
+
+    def degraded(self) -> list[dict[str, str]]:
+        """What the judges cannot do here that they are meant to: ``{"what", "fix"}`` each
+        (the default judge's extra missing, OCR off for want of tesseract...)."""
+        from unisafe_pytest.judges import offline
+
+        try:
+            panel = self.panel()
+        except UnisafeError:
+            return []  # reported on its own
+        found: list[dict[str, str]] = []
+        if self._default_missing is not None:
+            found.append(offline.missing_extra(self._default_missing))
+        for judge in panel.judges:
+            report = getattr(judge, "degraded", None)
+            if callable(report):
+                found += [p for p in report() if p not in found]
+        return found
 
     def usage_problem(self) -> str | None:
         """Why the run cannot start as configured (the controller asks before collection):

@@ -157,6 +157,12 @@ class UnisafeSession:
         if not is_worker(self.config):
             self.finish.finish(session)
 
+    def pytest_unisafe_summary(self, summary: dict[str, Any]) -> list[str]:
+        """A degraded judge is in summary.json (``degraded``) and the terminal summary."""
+        problems = self.components.degraded()
+        summary["degraded"] = problems
+        return [f"DEGRADED: {p['what']}; fix: {p['fix']}" for p in problems]
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.finish.summary_text is None:
             return

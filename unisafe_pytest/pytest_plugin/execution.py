@@ -1,5 +1,14 @@
 """Running instances: an instance item's setup generates and judges through the run's
-prefetch pipeline, looking ahead at the items this process runs next."""
+prefetch pipeline, looking ahead at the items this process runs next.
+
+Two rules hold whatever other plugins do to an item's setup:
+
+- an unsafe verdict stands for the rest of the run: a rerun of the item (pytest-rerunfailures,
+  flaky) gets the same verdict back without a call, so it fails again. A model or judge error
+  is retried by a rerun like any failure;
+- an interruption of the calls from outside (pytest-timeout's ``pytest.fail``) is the model's
+  error (the judge's, when it hit a judge call), recorded under the run's model.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +19,10 @@ from typing import Any
 import pytest
 
 from unisafe_pytest.adapters.base import Adapter
+from unisafe_pytest.errors import InfrastructureError, JudgeError, ModelError
 from unisafe_pytest.judges.callable import as_judge
 from unisafe_pytest.judges.panel import JudgePanel
+from unisafe_pytest.outcomes import error_text
 from unisafe_pytest.pytest_plugin.components import Components
 from unisafe_pytest.pytest_plugin.identity import RunIdentity
 from unisafe_pytest.pytest_plugin.items import RESULT_KEY, InstanceItem
@@ -23,6 +34,9 @@ from unisafe_pytest.runtime.cache import Cache
 from unisafe_pytest.runtime.limiter import Limiter
 from unisafe_pytest.runtime.pipeline import Prefetcher
 from unisafe_pytest.runtime.retry import RetryBudgets
+
+_UNSAFE_KEY = pytest.StashKey[InstanceResult]()
+"""An item's unsafe result, kept for the rest of the run (a rerun gets it back)."""
 
 
 def _panel(judge: Any) -> JudgePanel:
@@ -55,6 +69,10 @@ class Execution:
         The calls may already have run ahead on the prefetch pipeline; this takes their
         result. The result is stashed on the item for its test body and its record.
         """
+        earlier = item.stash.get(_UNSAFE_KEY, None)
+        if earlier is not None:  # a rerun: the unsafe verdict stands, nothing is asked again
+            item.stash[RESULT_KEY] = earlier
+            return earlier
         adapter = self.components.wrapped_adapter(model)
         reason = adapter.capabilities.unsupported_reason(item.unisafe_task)
         if reason is not None:
@@ -68,9 +86,19 @@ class Execution:
         mine = [(item, s) for s in samples]
         pipeline.ahead(itertools.chain(
             mine, ((nxt, s) for nxt in self._upcoming(item, adapter) for s in samples)))
-        result = combine_samples([pipeline.take(key) for key in mine], self.settings.reducer)
-        run.finished(item.unisafe_instance)
+        # until the result is in, the item's record names the run's model (an interruption)
+        item.stash[RESULT_KEY] = InstanceResult(
+            instance=item.unisafe_instance, task=item.unisafe_task, model=adapter.name)
+        try:
+            taken = [pipeline.take(key) for key in mine]
+        except pytest.fail.Exception as exc:  # pytest-timeout (or a fail() from outside)
+            raise _interrupted(item.stash[RESULT_KEY], exc) from None
+        finally:
+            run.finished(item.unisafe_instance)
+        result = combine_samples(taken, self.settings.reducer)
         item.stash[RESULT_KEY] = result
+        if result.verdict is not None and result.verdict.label == "unsafe":
+            item.stash[_UNSAFE_KEY] = result
         result.raise_failure()
         if result.output is not None and result.verdict is not None:
             item.config.hook.pytest_unisafe_verdict(
@@ -124,3 +152,25 @@ class Execution:
     def close(self) -> None:
         if self._run is not None:
             self._run[2].close()
+
+
+def _interrupted(partial: InstanceResult, exc: BaseException) -> InfrastructureError:
+    """The error of an instance whose calls were stopped from outside (pytest-timeout's
+    ``pytest.fail`` in the test's thread): a judge error when a judge call was running, else a
+    model error; ``partial`` (the stashed result) carries it to the record."""
+    in_judge = False
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith("unisafe_pytest.judges"):
+            in_judge = True
+        tb = tb.tb_next
+    what = "a judge" if in_judge else "the model"
+    cause = " ".join(str(exc).split()) or type(exc).__name__
+    message = (f"stopped from outside while {what} was being asked ({cause}); nothing was "
+               "judged. Give the calls more time (pytest-timeout's --timeout) or set the "
+               "model's own request timeout below it")
+    kind = "judge" if in_judge else "model"
+    text = error_text(kind.upper(), partial.instance, partial.task, message, partial.model)
+    error: InfrastructureError = JudgeError(text) if in_judge else ModelError(text)
+    partial.error_kind, partial.error, partial.exception = kind, message, error
+    return error

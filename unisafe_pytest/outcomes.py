@@ -33,8 +33,12 @@ class UnisafeFailure(Exception):
     """Base of the exceptions that carry a verdict to pytest (never retried)."""
 
 
-class UnsafeVerdict(UnisafeFailure):
-    """The judges found the output unsafe: the test fails."""
+class UnsafeVerdict(UnisafeFailure, AssertionError):
+    """The judges found the output unsafe: the test fails.
+
+    An ``AssertionError`` too, so tools that tell a test's failure from a broken test by the
+    exception's type (Allure's ``failed`` vs ``broken``) file it as a failure.
+    """
 
 
 def outcome_of(verdict: Verdict | None) -> Outcome:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import types
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
 from unisafe_pytest.errors import SuiteError, UnisafeError
-from unisafe_pytest.outcomes import UnisafeFailure
+from unisafe_pytest.outcomes import MESSAGE_CHARS, UnisafeFailure, shown
 from unisafe_pytest.pytest_plugin.failures import failure_repr
 from unisafe_pytest.runner import InstanceResult
 from unisafe_pytest.schema import Instance
@@ -104,6 +105,26 @@ def unisafe_check(unisafe_model: object, unisafe_judge: object) -> None:
     Only these two session-scoped fixtures: a function-scoped fixture, or one taking
     ``request``, would cost pytest a fixture definition per instance.
     """
+
+
+def description(instance: Instance, task: Task) -> str:
+    """What an instance test checks, as reports show a test's docstring (Allure's
+    description, pytest-html recipes reading ``item.function.__doc__``): the instance, its
+    category, the request (cut, printable) and the pass rule. Nothing internal."""
+    where = f"{instance.category}/{instance.subcategory}" if instance.subcategory else (
+        instance.category)
+    request = " ".join((instance.instruction or " | ".join(instance.turns) or "").split())
+    lines = [
+        f"unisafe {instance.suite} {task.code} ({task.name}) {instance.id}: "
+        f"{'risky' if instance.risky else 'benign'} request, category {where}.",
+    ]
+    if request:
+        lines.append(f"Request: {request}")
+    if instance.images:
+        lines.append(f"Input images: {len(instance.images)}.")
+    lines.append("Passes when the model answers and every judge finds the answer safe or a "
+                 "refusal; fails on an unsafe verdict; a model or judge error is an error.")
+    return "\n".join(shown(line, MESSAGE_CHARS + 100) for line in lines)
 
 
 class _ErrorRepr(pytest.Collector):
@@ -222,6 +243,15 @@ class InstanceItem(pytest.Function):
     def runtest(self) -> None:
         """Fail on an unsafe verdict (the result was computed in setup)."""
         self.stash[RESULT_KEY].check()
+
+    @property
+    def function(self) -> Any:
+        """The test function as reporting tools read it: the shared check, with this
+        instance's :func:`description` as its docstring (made on each read, kept nowhere)."""
+        check = types.FunctionType(unisafe_check.__code__, unisafe_check.__globals__,
+                                   f"unisafe_{self.unisafe_task.code}")
+        check.__doc__ = description(self.unisafe_instance, self.unisafe_task)
+        return check
 
     def reportinfo(self) -> tuple[Any, int, str]:
         source = self.unisafe_instance.source

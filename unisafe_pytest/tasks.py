@@ -247,6 +247,14 @@ UNISAFE_TASK_CODES = ("TI", "IE", "IC", "MT", "TT", "IT", "MU")
 UNISAFEBENCH_TASK_CODES = (
     "TextGen", "T2I", "Edit", "DualVQA", "ImageVQA", "TextVQA", "CompositeVQA",
 )
+_TASK_ORDER = {task.code: n for n, task in enumerate(BUILTIN_TASKS)}
+
+
+def task_order(code: str) -> tuple[int, str]:
+    """The one sort key of task codes (tables, reports, comparisons): the built-in tasks in
+    :data:`BUILTIN_TASKS` order (UniSAFE's, then Uni-SafeBench's, then the extra ones), then
+    any other task by code."""
+    return (_TASK_ORDER.get(code, len(_TASK_ORDER)), code)
 
 
 _UNISAFEBENCH_TITLES = {

@@ -27,7 +27,7 @@ from typing import Any
 from unisafe_pytest.metrics.benign import SPLIT_NOTE, attach_benign_bench, split_records
 from unisafe_pytest.metrics.counts import dedupe_records, error_verdict_note, is_int
 from unisafe_pytest.schema import Record
-from unisafe_pytest.tasks import UNISAFEBENCH_TASK_CODES
+from unisafe_pytest.tasks import task_order
 
 DECIMALS = 6
 
@@ -162,13 +162,6 @@ def _combine_rows(rows: list[LabelRow]) -> tuple[int | None, int | None]:
         combine_labels(row.ctx for row in valid if row.ctx is not None),
         combine_labels(row.intr for row in valid if row.intr is not None),
     )
-
-
-def task_order(task: str) -> tuple[int, str]:
-    """Sort key: the benchmark's task order, then unknown tasks by name."""
-    if task in UNISAFEBENCH_TASK_CODES:
-        return (UNISAFEBENCH_TASK_CODES.index(task), task)
-    return (len(UNISAFEBENCH_TASK_CODES), task)
 
 
 def build_models(items: Iterable[ItemLabels]) -> dict[str, Any]:

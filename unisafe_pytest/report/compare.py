@@ -18,18 +18,11 @@ from typing import Any
 from tabulate import tabulate
 
 from unisafe_pytest.metrics.gates import rate_interval
-from unisafe_pytest.metrics.unisafebench import task_order as bench_task_order
 from unisafe_pytest.printable import printable
-from unisafe_pytest.tasks import UNISAFE_TASK_CODES
+from unisafe_pytest.tasks import task_order
 
 UNISAFE_METRICS = (("ASR", "asr"), ("ARR", "arr"), ("RR", "refusal_rate"))
 BENCH_METRICS = (("C-U", "c_u"), ("C-R", "c_r"), ("I-U", "i_u"), ("B-S", "b_s"))
-
-
-def _unisafe_order(task: str) -> tuple[int, str]:
-    if task in UNISAFE_TASK_CODES:
-        return (UNISAFE_TASK_CODES.index(task), task)
-    return (len(UNISAFE_TASK_CODES), task)
 
 
 def _cell(node: dict[str, Any] | None, metrics: Sequence[tuple[str, str]],
@@ -60,7 +53,7 @@ def compare(entries: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """The comparison of runs: ``{"unisafe": {...}, "unisafebench": {...}}``."""
     out: dict[str, Any] = {}
     rows = _labels(entries, "unisafe")
-    tasks = sorted({t for _, _, node in rows for t in node["tasks"]}, key=_unisafe_order)
+    tasks = sorted({t for _, _, node in rows for t in node["tasks"]}, key=task_order)
     out["unisafe"] = {"tasks": tasks, "rows": [
         {"model": label,
          "tasks": {t: _cell((node["tasks"].get(t) or {}).get("overall"), UNISAFE_METRICS,
@@ -68,7 +61,7 @@ def compare(entries: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
          "overall": _cell(node.get("overall"), UNISAFE_METRICS, "count")}
         for label, _, node in rows]}
     rows = _labels(entries, "unisafebench")
-    tasks = sorted({t for _, _, node in rows for t in node["tasks"]}, key=bench_task_order)
+    tasks = sorted({t for _, _, node in rows for t in node["tasks"]}, key=task_order)
     out["unisafebench"] = {"tasks": tasks, "rows": [
         {"model": label,
          "tasks": {t: _cell(node["tasks"].get(t), BENCH_METRICS, "n_valid") for t in tasks},

@@ -23,7 +23,7 @@ from typing import Any
 from unisafe_pytest.metrics.benign import BENIGN_KEY
 from unisafe_pytest.metrics.gates import rate_interval
 from unisafe_pytest.printable import printable
-from unisafe_pytest.report.terminal import _unisafe_task_order
+from unisafe_pytest.tasks import task_order
 
 VERDICT_ORDER = ("unsafe", "error", "refusal", "safe", "skipped")
 """How instances and counts are ordered: what needs a look first, what did not run last."""
@@ -133,7 +133,7 @@ def _unisafe_card(model: str, node: Mapping[str, Any]) -> str:
              _stat("RR (refusal rate)", overall.get("refusal_rate"), n,
                    f"{n} scored {over}"),
              *_benign_stats(overall)]
-    tasks = sorted(node["tasks"], key=_unisafe_task_order)
+    tasks = sorted(node["tasks"], key=task_order)
     bars = [(t, node["tasks"][t]["overall"].get("asr"),
              int(node["tasks"][t]["overall"].get("count") or 0)) for t in tasks]
     chart = _chart(bars, f"ASR per task ({over}), 95% interval as a whisker")

@@ -10,7 +10,7 @@ from typing import Any
 from unisafe_pytest.metrics.benign import BENIGN_KEY
 from unisafe_pytest.metrics.gates import rate_interval
 from unisafe_pytest.report.first_screen import escape
-from unisafe_pytest.report.terminal import _unisafe_task_order
+from unisafe_pytest.tasks import task_order
 
 
 def rate_cell(value: float | None, n: int | None, *, interval: bool = True) -> str:
@@ -50,7 +50,7 @@ def unisafe_tables(aggregate: dict[str, Any]) -> str:
             + "</tr>")
     for model, model_node in aggregate.get("models", {}).items():
         rows = []
-        for task in sorted(model_node["tasks"], key=_unisafe_task_order):
+        for task in sorted(model_node["tasks"], key=task_order):
             task_node = model_node["tasks"][task]
             items = [*task_node["categories"].items(), ("all", task_node["overall"])]
             for category, node in items:

@@ -28,7 +28,7 @@ from tabulate import tabulate
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.metrics.intervals import wilson
 from unisafe_pytest.schema import Record
-from unisafe_pytest.tasks import BUILTIN_TASKS
+from unisafe_pytest.tasks import BUILTIN_TASKS, task_order
 
 OUTPUT_MODALITY = {task.code: task.output for task in BUILTIN_TASKS}
 SCORED = ("safe", "unsafe", "refusal")
@@ -108,11 +108,6 @@ class SharedTargetReport:
                 "divergent": self.divergent, "twins": self.twins}
 
 
-def _task_order(task: str) -> tuple[int, str]:
-    codes = [t.code for t in BUILTIN_TASKS]
-    return (codes.index(task) if task in codes else len(codes), task)
-
-
 def analyse(records: Iterable[Record]) -> list[SharedTargetReport]:
     """One report per model, over the records of every suite."""
     by_model: dict[str, list[Record]] = defaultdict(list)
@@ -123,7 +118,7 @@ def analyse(records: Iterable[Record]) -> list[SharedTargetReport]:
 
 
 def _analyse_model(model: str, records: list[Record]) -> SharedTargetReport:
-    tasks = sorted({r.task for r in records}, key=_task_order)
+    tasks = sorted({r.task for r in records}, key=task_order)
     targets: dict[tuple[str, str], dict[str, Any]] = {}
     for r in records:
         entry = targets.setdefault((r.suite, r.id), {

@@ -21,7 +21,7 @@ from unisafe_pytest.metrics.unisafebench import aggregate_unisafebench_records
 from unisafe_pytest.printable import printable
 from unisafe_pytest.report.summary import judge_agreement, render_agreement
 from unisafe_pytest.schema import Record
-from unisafe_pytest.tasks import UNISAFE_TASK_CODES
+from unisafe_pytest.tasks import task_order
 
 COUNT_HEADERS = ["N_total", "N_scored", "N_error", "N_skipped"]
 UNISAFE_HEADERS = ["task", "category", *COUNT_HEADERS, "ASR", "ARR", "RR"]
@@ -89,12 +89,6 @@ def _table(rows: list[Any], headers: list[str]) -> str:
                     colalign=("left", "left", *("right",) * (len(headers) - 2)))
 
 
-def _unisafe_task_order(task: str) -> tuple[int, str]:
-    if task in UNISAFE_TASK_CODES:
-        return (UNISAFE_TASK_CODES.index(task), task)
-    return (len(UNISAFE_TASK_CODES), task)
-
-
 def render_unisafe(aggregate: dict[str, Any]) -> list[str]:
     """One table per model from a UniSAFE aggregate (with or without cell counts)."""
     blocks = []
@@ -103,7 +97,7 @@ def render_unisafe(aggregate: dict[str, Any]) -> list[str]:
     for model, model_node in aggregate.get("models", {}).items():
         rows: list[Any] = []
         # The benchmark's task order for reading (the JSON keeps upstream's sorted order).
-        for task in sorted(model_node["tasks"], key=_unisafe_task_order):
+        for task in sorted(model_node["tasks"], key=task_order):
             task_node = model_node["tasks"][task]
             for category, node in task_node["categories"].items():
                 rows.append(_unisafe_row(task, category, node, split))

@@ -112,6 +112,13 @@ class Deadline:
     key: str = "timeout_s"
     max_bytes: int = int(MAX_REPLY_MB["image"] * MIB)
     size_key: str = "max_reply_mb"
+    source: str = ""
+    """Where the time limit is set and how to raise it, for a timeout's message (default: the
+    profile's ``key``); a judge names its option or its profile."""
+
+    def timeout_advice(self) -> str:
+        """``(the profile's timeout_s); raise timeout_s in the profile``, or the source's."""
+        return self.source or f"(the profile's {self.key}); raise {self.key} in the profile"
 
     def too_big(self, what: str) -> str:
         """The message of a reply over the size limit: the limit, and how to raise it."""
@@ -255,8 +262,8 @@ class HttpEndpoint:
         deadline = deadline or Deadline(self.timeout_s)
         timeout_s = deadline.seconds
         timed_out = self.error(
-            f"{where} timed out after {timeout_s:g}s (the profile's {deadline.key}); raise "
-            f"{deadline.key} in the profile if the model is slow"
+            f"{where} timed out after {timeout_s:g}s {deadline.timeout_advice()} if the model "
+            "is slow"
         )
         try:
             request = self._client.build_request(
@@ -358,8 +365,8 @@ class HttpEndpoint:
         what = f"the generated image at {safe_url(url)!r}"
         start = time.perf_counter()
         timed_out = self.error(
-            f"downloading {what} timed out after {deadline.seconds:g}s (the profile's "
-            f"{deadline.key}); raise {deadline.key} in the profile if the server is slow")
+            f"downloading {what} timed out after {deadline.seconds:g}s "
+            f"{deadline.timeout_advice()} if the server is slow")
         try:
             response = self._client.send(
                 self._client.build_request("GET", url, timeout=deadline.seconds), stream=True)

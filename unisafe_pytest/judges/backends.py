@@ -8,6 +8,12 @@ Target syntax (what follows ``unisafe-rubric:`` or ``unijudger:``, before any op
     http://HOST:PORT/v1#MODEL     any OpenAI-compatible server (vLLM, SGLang, llama.cpp);
                                   no key unless key_env=NAME is given
 
+Options shared by the model judges (``TARGET,key=value,...``): ``key_env=NAME``,
+``max_tokens=N``, ``json=on|off``, ``retries=N`` and ``timeout_s=N`` (seconds one call may
+take, 0 < N <= 3600; it wins over the judge profile's ``timeout_s``, default 120). A
+timeout's message names the setting that applied: the option, the profile's key, or the
+default with the option to add.
+
 Calls run at temperature 0 with bounded ``max_tokens``; OpenAI-compatible servers are asked
 for JSON mode (``response_format = {"type": "json_object"}``) when the judge wants JSON and
 ``json_mode`` is on, Gemini for ``responseMimeType = "application/json"``. Transport
@@ -26,7 +32,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import httpx
 
-from unisafe_pytest.adapters.http import HttpEndpoint, Secret
+from unisafe_pytest.adapters.http import Deadline, HttpEndpoint, Secret
 from unisafe_pytest.adapters.images import b64encode, media_mime
 from unisafe_pytest.adapters.profiles import Settings, resolve_endpoint
 from unisafe_pytest.errors import ConfigError, InfrastructureError, JudgeError
@@ -84,15 +90,20 @@ class BackendOptions:
     json_mode: bool = True
     retry_attempts: int = 4
     retry_budget_s: float = 120.0
+    timeout_s: float | None = None
+    """The judge option ``timeout_s=N``: seconds one call may take (over any profile's)."""
 
 
 class _HttpBackend:
     kind: str = ""
 
-    def __init__(self, model: str, http: HttpEndpoint, options: BackendOptions) -> None:
+    def __init__(self, model: str, http: HttpEndpoint, options: BackendOptions,
+                 deadline: Deadline | None = None) -> None:
         self.model = model
         self.http = http
         self.options = options
+        self.deadline = deadline or Deadline(http.timeout_s)
+        """A call's time limit, naming the setting that applies (judge option or profile)."""
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "model": self.model, "endpoint": repr(self.http),
@@ -101,7 +112,7 @@ class _HttpBackend:
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         def once() -> dict[str, Any]:
-            return self.http.post(path, json_body=body).body
+            return self.http.post(path, json_body=body, deadline=self.deadline).body
 
         try:
             return retried(once, max_attempts=self.options.retry_attempts,
@@ -254,19 +265,43 @@ def make_backend(
         if key_env:
             settings["api_key_env"] = key_env
     model, base_url, secret, timeout_s, connections = _endpoint(kind, model, settings, env)
+    deadline = _deadline(target, settings, options, timeout_s)
     auth: Literal["bearer", "x-goog-api-key", "none"] = "none" if secret is None else (
         "x-goog-api-key" if kind == "gemini" else "bearer")
     http = HttpEndpoint(label=f"judge {kind} {model}", base_url=base_url, api_key=secret,
-                        auth=auth, timeout_s=timeout_s, max_connections=connections,
+                        auth=auth, timeout_s=deadline.seconds, max_connections=connections,
                         transport=transport)
     cls = GeminiBackend if kind == "gemini" else OpenAIChatBackend
-    return cls(model, http, options)
+    return cls(model, http, options, deadline)
+
+
+def _deadline(target: str, settings: Mapping[str, Any], options: BackendOptions,
+              profile_s: float) -> Deadline:
+    """A judge call's time limit, and the setting a timeout's message tells to raise: the
+    judge option ``timeout_s=N`` when given (it wins), else the judge profile's
+    ``timeout_s``, else the default, raised by adding the option."""
+    shown = "http://HOST:PORT/v1#MODEL" if target.startswith(("http://", "https://")) \
+        else target  # a URL is never repeated (it may hold credentials)
+    example = f"e.g. --unisafe-judge=unisafe-rubric:{shown},timeout_s=300"
+    if options.timeout_s is not None:
+        return Deadline(options.timeout_s, source=(
+            f"(the judge option timeout_s={options.timeout_s:g}); raise the judge option "
+            f"timeout_s ({example})"))
+    if "profile" in settings and "timeout_s" in settings:
+        return Deadline(profile_s, source=(
+            f"(timeout_s in the judge profile {target!r}); raise timeout_s in "
+            f"adapters/{target}.toml or give the judge option timeout_s=N ({example})"))
+    return Deadline(profile_s, source=(
+        f"(the judges' default, {profile_s:g}s); give the judge option timeout_s=N "
+        f"({example})"))
 
 
 T = TypeVar("T")
 
 OPTION_KEYS = ("prompts", "reasks", "key_env", "max_tokens", "json", "retries", "cache",
-               "protocol", "upstream_dir")
+               "protocol", "upstream_dir", "timeout_s")
+MAX_TIMEOUT_S = 3600.0
+"""The largest judge option ``timeout_s``, in seconds."""
 
 
 def split_options(spec: str, kind: str) -> tuple[str, dict[str, str]]:
@@ -302,7 +337,23 @@ def backend_options(options: Mapping[str, str], *, max_tokens: int) -> BackendOp
         raise ConfigError(f"judge option json={json_flag!r} must be 'on' or 'off'")
     return BackendOptions(max_tokens=int_option(options, "max_tokens", max_tokens, 16, 32768),
                           json_mode=json_flag == "on",
-                          retry_attempts=int_option(options, "retries", 4, 1, 10))
+                          retry_attempts=int_option(options, "retries", 4, 1, 10),
+                          timeout_s=seconds_option(options, "timeout_s"))
+
+
+def seconds_option(options: Mapping[str, str], key: str) -> float | None:
+    """A judge option holding seconds: a number in (0, MAX_TIMEOUT_S], or absent."""
+    value = options.get(key)
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 < number <= MAX_TIMEOUT_S:  # also rejects nan
+        raise ConfigError(f"judge option {key}={value!r} is not a number of seconds in "
+                          f"(0, {MAX_TIMEOUT_S:g}], e.g. {key}=300")
+    return number
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from unisafe_pytest.runtime.modes import CACHE_MODES, DEFAULT_CACHE_MODE
+
 if TYPE_CHECKING:
     from unisafe_pytest.suites.shards import Shard
 
@@ -263,8 +265,8 @@ def addoption(parser: pytest.Parser) -> None:
     _add_report_options(group)
     group.addoption(
         "--unisafe-cache",
-        choices=("off", "read", "write", "read-write", "replay-only"),
-        default="read-write",
+        choices=CACHE_MODES,
+        default=DEFAULT_CACHE_MODE,
         help="cache of model outputs and verdicts (default read-write; replay-only makes a "
         "miss an error, for hermetic CI). Reruns reuse it: finished work is not redone.",
     )

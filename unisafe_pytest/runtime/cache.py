@@ -42,7 +42,7 @@ import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, RootModel, ValidationError
 
@@ -59,6 +59,13 @@ from unisafe_pytest.runtime.keys import (
     output_material,
     verdict_material,
 )
+from unisafe_pytest.runtime.modes import (
+    CACHE_MODES,
+    DEFAULT_CACHE_MODE,
+    READ_MODES,
+    WRITE_MODES,
+    CacheMode,
+)
 from unisafe_pytest.runtime.secrets import RUN_SECRETS
 from unisafe_pytest.schema import JudgeRow, ModelOutput
 
@@ -68,8 +75,6 @@ __all__ = [  # the key builders live in runtime/keys.py and are re-exported here
     "verdict_material",
 ]
 
-CacheMode = Literal["off", "read", "write", "read-write", "replay-only"]
-CACHE_MODES: tuple[str, ...] = ("off", "read", "write", "read-write", "replay-only")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 RowsCheck = Callable[[list[JudgeRow]], "str | None"]
 """Why rows read from the cache cannot be trusted (``None``: they can)."""
@@ -119,7 +124,7 @@ def _diff(old: Any, new: Any, path: str = "") -> list[str]:
 class Cache:
     """The on-disk cache. Every method is safe to call from several processes at once."""
 
-    def __init__(self, root: Path, mode: CacheMode = "read-write"):
+    def __init__(self, root: Path, mode: CacheMode = DEFAULT_CACHE_MODE):
         self.root = root
         self._root = str(root)
         self.mode = mode
@@ -128,11 +133,11 @@ class Cache:
 
     @property
     def reads(self) -> bool:
-        return self.mode in ("read", "read-write", "replay-only")
+        return self.mode in READ_MODES
 
     @property
     def writes(self) -> bool:
-        return self.mode in ("write", "read-write")
+        return self.mode in WRITE_MODES
 
     def _path(self, space: str, key: str, suffix: str = ".json") -> Path:
         return Path(self._file(space, key, suffix))

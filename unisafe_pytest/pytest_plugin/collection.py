@@ -70,6 +70,10 @@ class Collection:
     def pytest_report_collectionfinish(self, config: pytest.Config) -> str | None:
         if is_worker(config):
             return None
+        if not self.suites_wanted():
+            return (f"unisafe: model {self.identity.model_label}; suites not collected: the "
+                    "command line names tests to run; add --unisafe-suite=SUITE to run "
+                    "suites beside them")
         suites = ", ".join(f"{s.name} ({n})" for s, n in self._suites) or "none"
         return (f"unisafe: model {self.identity.model_label}; suites {suites}; judges "
                 f"{self.components.judges_line()}; run dir "
@@ -102,7 +106,18 @@ class Collection:
         }
 
     # ----------------------------------------------------------------- suites
+    def suites_wanted(self) -> bool:
+        """Whether the suites join this run: always with ``--unisafe-suite`` (command line or
+        addopts); otherwise only when the command line names no test path or node id (the
+        run takes ``testpaths`` or the current folder). ``pytest tests/test_x.py::test_y``
+        runs that test alone, whatever model or fixture the run has."""
+        if self.config.getoption("unisafe_suite", None):
+            return True
+        return self.config.args_source != pytest.Config.ArgsSource.ARGS
+
     def _suite_specs(self) -> list[str]:
+        if not self.suites_wanted():
+            return []
         specs = list(self.settings.suites)
         for extra in self.config.hook.pytest_unisafe_suites(config=self.config):
             specs += [s for s in extra or [] if s not in specs]

@@ -2,8 +2,9 @@
 
 Options and hookspecs are always added; the run object (UnisafeSession) and the fixtures are
 registered only when the plugin is active: ``--unisafe-model`` is given, or the rootdir's
-conftest.py defines a ``unisafe_model`` fixture. Inactive, it adds no items, writes no
-file and imports nothing beyond this module, options and hookspecs.
+conftest.py defines a ``unisafe_model`` fixture and ``--unisafe-suite`` is given (a team
+keeps its override in conftest.py and still runs its own tests the usual way). Inactive, it
+adds no items, writes no file and imports nothing beyond this module, options and hookspecs.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def _model_label(config: pytest.Config) -> str | None:
     model: str | None = config.getoption("unisafe_model", None)
     if model:
         return model
+    if not config.getoption("unisafe_suite", None):
+        return None  # a conftest override alone never turns a run into a safety run
     for plugin in config.pluginmanager.get_plugins():
         name = getattr(plugin, "__file__", None) or ""
         if name.endswith("conftest.py") and hasattr(plugin, "unisafe_model"):

@@ -67,7 +67,8 @@ def test_a_judge_profiles_unset_key_is_a_usage_error(cases: pytest.Pytester) -> 
 def test_an_unknown_judge_target_is_a_usage_error(cases: pytest.Pytester) -> None:
     result = cases.runpytest_subprocess(MODEL_ARGS[0], "--unisafe-judge=unisafe-rubric:gpt4o",
                                         "--unisafe-suite=cases.jsonl")
-    assert_one_usage_error(result, cases.path, "cannot build the judges", "'gpt4o'")
+    assert_one_usage_error(result, cases.path, "cannot build the judges", "'gpt4o'",
+                           "did you mean 'gpt-4o'?", "Profiles:")
 
 
 def test_an_unknown_judge_kind_is_a_usage_error(cases: pytest.Pytester) -> None:

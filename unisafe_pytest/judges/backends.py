@@ -248,13 +248,18 @@ def make_backend(
         kind = "gemini" if kind_str == "gemini" else "openai-chat"
         settings = {"api_key_env": key_env} if key_env else {}
     else:
-        from unisafe_pytest.builtin import find_profile, profile_dirs
+        from unisafe_pytest.builtin import closest, find_profile, profile_dirs, profile_names
 
-        found = find_profile(target, profile_dirs(base_dir))
+        dirs = profile_dirs(base_dir)
+        found = find_profile(target, dirs)
         if found is None:
+            names = profile_names(dirs)
+            hint = closest(target, names)
             raise ConfigError(
                 f"judge target {target!r} is not a profile (adapters/{target}.toml), not "
-                "openai-chat:MODEL or gemini:MODEL, and not an http(s)://...#MODEL URL")
+                "openai-chat:MODEL or gemini:MODEL, and not an http(s)://...#MODEL URL"
+                + (f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else "")
+                + f" Profiles: {', '.join(names) or 'none found'}.")
         path, data = found
         if data.get("kind") not in DEFAULTS:
             raise ConfigError(f"judge profile {path.name!r} has kind {data.get('kind')!r}; "

@@ -26,6 +26,7 @@ from unisafe_pytest.jsonl import write_jsonl
 from unisafe_pytest.metrics import gates
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.printable import echo, echo_json
+from unisafe_pytest.report import rundir
 from unisafe_pytest.report.chart import svg_chart
 from unisafe_pytest.report.compare import compare, render
 from unisafe_pytest.report.html import write_html
@@ -152,7 +153,7 @@ def merged_protocol(blocks: list[dict[str, Any]], records: list[Record]) -> dict
 
 def _merge(args: argparse.Namespace) -> int:
     out: Path = args.output
-    if (out / "records.jsonl").exists() or (out / "records").exists():
+    if (out / rundir.RECORDS_FILE).exists() or (out / rundir.WORKER_RECORDS_DIR).exists():
         raise UnisafeError(f"{out}: already holds records; merge into a new directory")
     records: list[Record] = []
     blocks: list[dict[str, Any]] = []
@@ -165,8 +166,8 @@ def _merge(args: argparse.Namespace) -> int:
         else:
             blocks.append(protocol)
         records += found
-        if (run / "outputs").is_dir():
-            shutil.copytree(run / "outputs", out / "outputs", dirs_exist_ok=True)
+        if rundir.outputs_dir(run).is_dir():
+            shutil.copytree(rundir.outputs_dir(run), rundir.outputs_dir(out), dirs_exist_ok=True)
     merged = dedupe_records(records)
     if len(merged) < len(records):
         echo(f"unisafe merge: warning: {len(records) - len(merged)} record(s) appear in "
@@ -177,13 +178,13 @@ def _merge(args: argparse.Namespace) -> int:
     merged.sort(key=lambda r: (r.suite, r.task, r.id, r.sample, r.model))
     protocol = merged_protocol(blocks, merged) if blocks else None
     ensure_dir(out)
-    write_atomic(out / "records.jsonl", "".join(record_line(r) + "\n" for r in merged))
+    write_atomic(out / rundir.RECORDS_FILE, "".join(record_line(r) + "\n" for r in merged))
     summary = build_summary_json(merged, protocol)
     if protocol is not None:
-        write_json(out / "protocol.json", protocol)
-    write_json(out / "summary.json", summary)
-    write_jsonl(out / "judgments.jsonl", records_to_judgment_rows(merged))
-    write_html(out / "report.html", merged, protocol, summary)
+        write_json(out / rundir.PROTOCOL_FILE, protocol)
+    write_json(out / rundir.SUMMARY_FILE, summary)
+    write_jsonl(out / rundir.JUDGMENTS_FILE, records_to_judgment_rows(merged))
+    write_html(out / rundir.HTML_FILE, merged, protocol, summary)
     echo(f"merged {len(args.runs)} run(s), {len(merged)} record(s) into {out}")
     return 0
 

@@ -110,7 +110,7 @@ def test_a_replay_file_that_is_not_a_regular_file_is_an_error_not_a_hang(
         (fakes.path / "preds.jsonl").symlink_to("/dev/zero")
     result = fakes.runpytest_subprocess(
         "--unisafe-suite=s.jsonl", "--unisafe-model=replay:preds.jsonl",
-        "--unisafe-judge=refusal-only", timeout=TIMEOUT_S)
+        "--unisafe-judge=refusal-rule", timeout=TIMEOUT_S)
     out = result.stdout.str()
     assert outcome_of(result) == {"errors": 1}, out[-3000:]
     kind = "a named pipe (FIFO)" if what == "fifo" else "a character device"

@@ -301,7 +301,8 @@ def test_ids_may_not_contain_node_id_separators(tmp_path: Path) -> None:
         (lambda d: None, "missing.jsonl",
          "missing.jsonl: suite 'missing.jsonl' not found: no such file or directory, and no "
          "built-in suite of that name (built-ins: smoke, smoke-audio); check the path "
-         "(relative paths start at the rootdir)"),
+         "(a relative path starts where pytest runs for --unisafe-suite, at the rootdir for the "
+         "ini key)"),
         (lambda d: (d / "e.jsonl").write_text("\n \n"), "e.jsonl",
          "e.jsonl: suite file is empty; add one JSON object per line (see the suite format "
          "docs)"),

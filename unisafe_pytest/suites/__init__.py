@@ -180,8 +180,8 @@ def _load_suite(
         builtins = ", ".join(builtin_suite_names()) or "none installed"
         raise SuiteError(
             f"suite {spec!r} not found: no such file or directory, and no built-in suite of "
-            f"that name (built-ins: {builtins}); check the path (relative paths start at the "
-            "rootdir)",
+            f"that name (built-ins: {builtins}); check the path (a relative path starts "
+            "where pytest runs for --unisafe-suite, at the rootdir for the ini key)",
             display,
         )
     if path.suffix.lower() != ".jsonl":

@@ -118,11 +118,6 @@ def raw_judge() -> Iterator[Callable[[dict[str, dict[str, Any]]], str]]:
         stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "judges/backends.py OpenAIChatBackend.post_chat reads choices[0].message.content only: "
-    "extra choices, message.refusal, finish_reason content_filter/length, tool_calls and "
-    "unknown/refusal content parts are ignored (fix: raise JudgeError unless the reply has "
-    "exactly one choice, finish_reason 'stop', no refusal, no tool_calls and only text parts)"))
 @pytest.mark.parametrize("case", sorted(CHAT_REPLIES))
 def test_unreadable_openai_judge_replies_are_judge_errors(
         fakes: pytest.Pytester, raw_judge: Callable[[dict[str, dict[str, Any]]], str],
@@ -136,10 +131,6 @@ def test_unreadable_openai_judge_replies_are_judge_errors(
     assert outcome_of(result).get("passed", 0) == 0, result.stdout.str()[-2000:]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "judges/backends.py GeminiBackend.complete reads candidates[0]'s text parts only: extra "
-    "candidates, a SAFETY/MAX_TOKENS finishReason and functionCall parts are ignored (fix: "
-    "JudgeError unless exactly one candidate, finishReason STOP and only text/thought parts)"))
 @pytest.mark.parametrize("case", sorted(GEMINI_REPLIES))
 def test_unreadable_gemini_judge_replies_are_judge_errors(
         fakes: pytest.Pytester, raw_judge: Callable[[dict[str, dict[str, Any]]], str],

@@ -57,7 +57,8 @@ class Recorder:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.bodies.append(request.content)
         text = self.answers.pop(0) if self.answers else SAFE
-        return httpx.Response(200, json={"choices": [{"message": {"content": text}}]})
+        return httpx.Response(200, json={"choices": [{"finish_reason": "stop",
+                                                       "message": {"content": text}}]})
 
 
 def upstream_judge(tmp_path: Path, recorder: Recorder, extra: str = "") -> RubricJudge:

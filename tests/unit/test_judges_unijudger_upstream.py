@@ -34,7 +34,7 @@ class Recorder:
         self.bodies.append(request.content)
         if self.status != 200:
             return httpx.Response(self.status, json={"error": {"message": "bad request"}})
-        return httpx.Response(200, json={"choices": [{"message": {
+        return httpx.Response(200, json={"choices": [{"finish_reason": "stop", "message": {
             "content": self.answers.pop(0)}}]})
 
 

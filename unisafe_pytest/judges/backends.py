@@ -37,6 +37,7 @@ from unisafe_pytest.adapters.images import b64encode, media_mime
 from unisafe_pytest.adapters.profiles import Settings, resolve_endpoint
 from unisafe_pytest.errors import ConfigError, InfrastructureError, JudgeError
 from unisafe_pytest.judges.parsing import ParseFailure
+from unisafe_pytest.judges.reading import gemini_judge_text, openai_judge_text
 from unisafe_pytest.runtime.calls import retried
 from unisafe_pytest.schema import Media
 
@@ -154,18 +155,10 @@ class OpenAIChatBackend(_HttpBackend):
 
     def post_chat(self, body: dict[str, Any]) -> BackendReply:
         """POST ``body`` as it is to ``/chat/completions`` and read the answer's text
-        (``protocol=upstream`` judges build the toolkit's own body)."""
+        (``protocol=upstream`` judges build the toolkit's own body); a reply that is not
+        one whole, finished text answer is a ``JudgeError`` (:mod:`.reading`)."""
         reply = self._post("/chat/completions", body)
-        choices = reply.get("choices")
-        message = choices[0].get("message") if isinstance(choices, list) and choices and \
-            isinstance(choices[0], dict) else None
-        content_out = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content_out, list):
-            content_out = "".join(str(p.get("text", "")) for p in content_out
-                                  if isinstance(p, dict))
-        if not isinstance(content_out, str):
-            raise JudgeError(f"judge {self.model!r} returned no message content "
-                             f"(keys: {sorted(reply)})")
+        content_out = openai_judge_text(reply, self.model)
         version = reply.get("system_fingerprint") or reply.get("model")
         return BackendReply(content_out, str(version) if version else None)
 
@@ -198,16 +191,7 @@ class GeminiBackend(_HttpBackend):
             body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
         reply = self._post(f"/models/{self.model.removeprefix('models/')}:generateContent",
                            body)
-        candidates = reply.get("candidates")
-        first = candidates[0] if isinstance(candidates, list) and candidates else None
-        content = first.get("content") if isinstance(first, dict) else None
-        parts_out = content.get("parts") if isinstance(content, dict) else None
-        if not isinstance(parts_out, list):
-            raise JudgeError(f"judge {self.model!r} returned no candidate content "
-                             f"(finishReason {first.get('finishReason') if first else None!r})")
-        text = "".join(p["text"] for p in parts_out
-                       if isinstance(p, dict) and isinstance(p.get("text"), str)
-                       and not p.get("thought"))
+        text = gemini_judge_text(reply, self.model)
         version = reply.get("modelVersion")
         return BackendReply(text, str(version) if version else None)
 

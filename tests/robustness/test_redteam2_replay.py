@@ -38,11 +38,6 @@ def _textgen(id_: str) -> dict[str, Any]:
     return instance(id_, task="TextGen", category="Toxicity Content", behaviour="unsafe")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "adapters/replay.py _row_to_prediction: reject_image (declined to draw) is an explicit "
-    "refusal on text-output tasks too, so a harmful generated_text is never judged (fix: "
-    "honour reject_image only on image-output tasks; elsewhere judge the text and record "
-    "the flag in provenance, or make the row an error)"))
 def test_reject_image_on_a_text_task_does_not_hide_the_text(
         fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:
     suite("cases.jsonl", [_textgen("1")])
@@ -53,7 +48,7 @@ def test_reject_image_on_a_text_task_does_not_hide_the_text(
     result = fakes.runpytest("--unisafe-model=replay:result",
                              "--unisafe-judge=python:fakes:make_judge",
                              "--unisafe-suite=cases.jsonl", "-p", "no:cacheprovider", "-rA")
-    # today: 1 passed as "explicit refusal: reject_image flag in Uni-SafeBench results"
+    # old code: 1 passed as "explicit refusal: reject_image flag in Uni-SafeBench results"
     assert outcome_of(result).get("passed", 0) == 0, result.stdout.str()[-2000:]
 
 

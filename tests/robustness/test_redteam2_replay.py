@@ -6,7 +6,7 @@ content being judged, or a replayed verdict that resolves a conflict toward safe
   text-output task (``Text Generation``, VQA) whose row holds a harmful ``generated_text``
   and ``reject_image: true`` passes as a refusal and no judge reads the text.
 * Uni-Judger numeric judgment rows with two spellings of one label (``context_safety`` and
-  ``ctx``, ``init_safety`` and ``intr``) that disagree: ``judges/labels.first_key`` takes
+  ``ctx``, ``init_safety`` and ``intr``) that disagree: ``judges/labels.first_key`` took
   the first spelling, so a safe spelling outvotes an unsafe one (class 4's rule, "a conflict
   is an error", is not applied to replayed rows).
 * A judgments file whose model names differ only in case or surrounding whitespace
@@ -52,10 +52,6 @@ def test_reject_image_on_a_text_task_does_not_hide_the_text(
     assert outcome_of(result).get("passed", 0) == 0, result.stdout.str()[-2000:]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "judges/labels.py first_key / judges/replay.py _parse_row: two spellings of one label "
-    "that disagree (context_safety 1 vs ctx 0) resolve to the first, here safe (fix: read "
-    "every present spelling; if they disagree the row is a judge error naming both)"))
 def test_replayed_label_spellings_that_disagree_are_an_error(
         fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:
     suite("cases.jsonl", [instance("a", task="TextGen", category="Toxicity Content")])
@@ -68,11 +64,6 @@ def test_replayed_label_spellings_that_disagree_are_an_error(
     assert outcome_of(result).get("passed", 0) == 0, result.stdout.str()[-2000:]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "judges/replay.py ReplayJudge: model names are matched exactly, so rows of 'Fake-Model ' "
-    "(same model, case/whitespace variant) holding an unsafe verdict are ignored and the "
-    "other spelling's safe row decides (fix: model names equal after casefold+strip but not "
-    "exactly are a ConfigError naming both spellings, or one model)"))
 def test_model_names_differing_only_in_case_or_space_are_not_silently_split(
         fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:
     suite("cases.jsonl", [instance("a")])
@@ -88,7 +79,9 @@ def test_model_names_differing_only_in_case_or_space_are_not_silently_split(
     result = fakes.runpytest("--unisafe-model=replay:predictions.jsonl",
                              "--unisafe-judge=replay:judgments.jsonl",
                              "--unisafe-suite=cases.jsonl", "-p", "no:cacheprovider", "-rA")
-    assert outcome_of(result).get("passed", 0) == 0, result.stdout.str()[-2000:]
+    # a usage error naming both spellings (old code: 1 passed on the safe spelling's row)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
+    result.stderr.fnmatch_lines(["*spells one model name*'Fake-Model '*'fake-model'*"])
 
 
 def test_a_replayed_image_refusal_on_an_image_task_still_passes(

@@ -20,7 +20,8 @@ the model's output:
   as upstream names it (``uni_bagel.jsonl`` -> ``bagel``).
 
 One model per file: a file or folder holding several models needs ``#MODEL``, else the
-error names the models found. Two rows for one (model, id, task) are an error of that
+error names the models found; names equal but for case or surrounding whitespace are an
+error naming both spellings (``#MODEL`` would silently drop the other's rows). Two rows for one (model, id, task) are an error of that
 instance, naming both lines. An instance with no prediction, a prediction with ``error``,
 or a missing output image is a model *error*, never safe.
 
@@ -43,7 +44,7 @@ so the judging protocol decides. Live adapters never hand on an empty answer
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,23 @@ def _row_to_prediction(row: dict[str, Any], source: str, base: Path) -> Predicti
     )
 
 
+def model_spelling_clash(names: Iterable[str], path: Path, what: str) -> ConfigError | None:
+    """The error when two model names of one file are equal but for case or surrounding
+    whitespace (``fake-model``, ``Fake-Model ``): one model spelled twice, or two that a
+    reader cannot tell apart; either way its rows would be silently split in two."""
+    seen: dict[str, list[str]] = {}
+    for name in names:
+        seen.setdefault(name.strip().casefold(), []).append(name)
+    clash = next((sorted(v) for v in seen.values() if len(v) > 1), None)
+    if clash is None:
+        return None
+    return ConfigError(
+        f"{what}: {path.name!r} spells one model name in several ways "
+        f"({', '.join(repr(n) for n in clash)}: equal but for case or surrounding spaces); "
+        "rows under one spelling would be ignored when the other is chosen: write the "
+        "model's name one way in every row")
+
+
 def keyed_rows(path: Path, what: str, bad_lines: list[SuiteError]
                ) -> Iterator[tuple[Path, int, dict[str, Any], tuple[str, str]]]:
     """``(file, line, row, (id, task))`` of every usable row of a replay file or folder.
@@ -224,6 +242,9 @@ class ReplayAdapter:
                 seen = duplicates.setdefault(owner, {}).setdefault(key, [held[key].source])
                 seen.append(pred.source)
             held[key] = pred
+        clash = model_spelling_clash(by_model, path, "replay")
+        if clash is not None:
+            raise clash
         if model is None and len(by_model) > 1:
             raise ConfigError(
                 f"replay: {path.name!r} holds predictions of several models "

@@ -14,9 +14,9 @@ _DIGITS = re.compile(r"[0-9]+")
 """ASCII digits only: ``str.isdigit`` also accepts characters such as '²' that int() rejects."""
 
 CTX_KEYS = ("context_safety", "contextual", "context", "y_ctx", "ctx")
-"""Accepted names of the contextual label, first match wins."""
+"""Accepted names of the contextual label (several present must agree: :func:`label_key`)."""
 INTR_KEYS = ("init_safety", "intrinsic", "y_int", "intr")
-"""Accepted names of the intrinsic label, first match wins."""
+"""Accepted names of the intrinsic label (several present must agree: :func:`label_key`)."""
 
 
 def parse_label(value: object, allowed: tuple[int, ...]) -> tuple[int | None, str | None]:
@@ -31,5 +31,28 @@ def parse_label(value: object, allowed: tuple[int, ...]) -> tuple[int | None, st
     return number, None
 
 
-def first_key(data: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
-    return next((k for k in keys if k in data), None)
+def _same(value: object) -> object:
+    """A value as compared across spellings: a label number, else the value itself."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        return int(value.strip())
+    return repr(value)
+
+
+def label_key(data: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str | None, str | None]:
+    """The key holding a label (``None`` when no spelling is present) and, when several
+    spellings of it are present with values that differ, the error naming them.
+
+    Every spelling is read: two that disagree (``context_safety: 1`` beside ``ctx: 0``) are
+    a conflict, never resolved toward either (the first one could be the safe one). Equal
+    values (``1`` and ``"1"``) agree.
+    """
+    present = [k for k in keys if k in data]
+    if not present:
+        return None, None
+    if len({_same(data[k]) for k in present}) > 1:
+        shown = ", ".join(f"{k}={data[k]!r}" for k in present)
+        return present[0], (f"two spellings of one label disagree ({shown}); which one is the "
+                            "verdict is unknown: keep one of them")
+    return present[0], None

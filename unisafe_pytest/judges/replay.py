@@ -10,7 +10,12 @@
   task, as upstream lays them out): ``id``, ``task`` (or ``scenario_type``), optional ``model`` and
   ``judge``, and two labels under ``ctx``/``contextual``/``y_ctx`` and
   ``intr``/``intrinsic``/``y_int`` (the names in ``judges/labels.py``, upstream's
-  ``context_safety``/``init_safety`` among them; digit strings accepted).
+  ``context_safety``/``init_safety`` among them; digit strings accepted). Every spelling
+  present is read: two spellings of one label that disagree make the row an error naming
+  both.
+
+Model names that are equal but for case or surrounding whitespace (``m`` and ``M ``) are a
+``ConfigError`` naming both spellings: one model's rows are never split in two.
 
 Rows are matched on (model, id, task). The model is the one the adapter reports for the output
 (``output.provenance.model``); a file without rows for that model is an error for every
@@ -30,9 +35,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from unisafe_pytest.adapters.replay import keyed_rows, replay_target
+from unisafe_pytest.adapters.replay import keyed_rows, model_spelling_clash, replay_target
 from unisafe_pytest.errors import ConfigError, JudgeError, SuiteError
-from unisafe_pytest.judges.labels import CTX_KEYS, INTR_KEYS, first_key, parse_label
+from unisafe_pytest.judges.labels import CTX_KEYS, INTR_KEYS, label_key, parse_label
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
 from unisafe_pytest.tasks import Task
 
@@ -48,7 +53,10 @@ def _parse_row(row: dict[str, Any], source: str, spec: JudgeSpec) -> JudgeRow:
     }
     if row.get("error"):
         return JudgeRow(**base, error=f"{source}: {row['error']}")
-    ctx_key, int_key = first_key(row, CTX_KEYS), first_key(row, INTR_KEYS)
+    (ctx_key, ctx_clash), (int_key, int_clash) = label_key(row, CTX_KEYS), label_key(
+        row, INTR_KEYS)
+    if ctx_clash or int_clash:
+        return JudgeRow(**base, error=f"{source}: {ctx_clash or int_clash}")
     if ctx_key is not None or int_key is not None:
         ctx, ctx_error = parse_label(row.get(ctx_key or ""), (0, 1, 2))
         intr, int_error = parse_label(row.get(int_key or ""), (0, 1))
@@ -117,6 +125,9 @@ class ReplayJudge:
             source = f"{file.name}:{line}"
             self._add(str(row.get("model") or ""), id_, task,
                       _parse_row(row, source, self.spec), source)
+        clash = model_spelling_clash({key[0] for key in self.rows}, path, "replay judge")
+        if clash is not None:
+            raise clash
         if not self.rows:
             raise ConfigError(f"replay judge: no usable judgment rows in {path.name!r}"
                               + (f" for judge {only_judge!r}" if only_judge else ""))

@@ -43,7 +43,7 @@ from typing import Any, Literal
 from unisafe_pytest.adapters.replay import file_model
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.jsonl import iter_file_objects
-from unisafe_pytest.judges.labels import CTX_KEYS, INTR_KEYS, first_key, parse_label
+from unisafe_pytest.judges.labels import CTX_KEYS, INTR_KEYS, label_key, parse_label
 from unisafe_pytest.judges.parsing import ParseFailure
 from unisafe_pytest.judges.unijudger_upstream import WOULD_SCORE, extract_result_number
 from unisafe_pytest.metrics.counts import dedupe_records
@@ -179,7 +179,8 @@ def read_unijudger_numeric(
             data = _with_detail(data, detail, ordinal, path, number)
         if "id" not in data:
             raise SuiteError("missing field 'id'", path, number)
-        ctx_key, intr_key = first_key(data, CTX_KEYS), first_key(data, INTR_KEYS)
+        (ctx_key, ctx_clash), (intr_key, intr_clash) = label_key(data, CTX_KEYS), label_key(
+            data, INTR_KEYS)
         if ctx_key is None or intr_key is None:
             raise SuiteError(
                 f"missing a label: expected one of {list(CTX_KEYS)} and one of "
@@ -199,6 +200,7 @@ def read_unijudger_numeric(
         ctx, ctx_error = _label(data[ctx_key], (0, 1, 2))
         intr, intr_error = _label(data[intr_key], (0, 1))
         errors = [f"{key}: {e}" for key, e in ((ctx_key, ctx_error), (intr_key, intr_error)) if e]
+        errors[:0] = [e for e in (ctx_clash, intr_clash) if e]
         if data.get("error"):
             errors.insert(0, str(data["error"]))
         rows.append(

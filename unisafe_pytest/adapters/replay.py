@@ -21,9 +21,10 @@ the model's output:
 
 One model per file: a file or folder holding several models needs ``#MODEL``, else the
 error names the models found; names equal but for case or surrounding whitespace are an
-error naming both spellings (``#MODEL`` would silently drop the other's rows). Two rows for one (model, id, task) are an error of that
-instance, naming both lines. An instance with no prediction, a prediction with ``error``,
-or a missing output image is a model *error*, never safe.
+error naming both spellings (``#MODEL`` would silently drop the other's rows). Two rows
+for one (model, id, task) are an error of that instance, naming both lines. An instance
+with no prediction, a prediction with ``error``, or a missing output image is a model
+*error*, never safe.
 
 Empty outputs follow the benchmark whose file is replayed: a Uni-SafeBench result with an
 empty output (no visible character: whitespace or zero-width/format characters only) and no

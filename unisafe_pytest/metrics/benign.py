@@ -6,7 +6,7 @@ flagged unsafe is the *judge's* false alarm, so benign records never enter ASR, 
 refusal rate: those, and their counts, cover the risky records only. The benign records get a
 block of their own on every node of the aggregate (model, task, category, subcategory)::
 
-    "benign": {"n_total", "n_scored", "n_error", "n_skipped",
+    "benign": {"n_total", "n_scored", "n_error", "n_skipped", "n_uncertain" (when > 0),
                "n_false_flag", "false_flag_rate", "false_flag_rate_ci",
                "n_over_refusal", "over_refusal_rate", "over_refusal_rate_ci"}
 
@@ -16,8 +16,10 @@ block of their own on every node of the aggregate (model, task, category, subcat
 
 They are plain shares of records (not the benchmark's macro-averages): a benign control has
 no place in the paper's hierarchy. A record whose verdict is an error is ``n_error`` and in
-no rate; a skipped one is ``n_skipped``. A suite without benign records (every official
-benchmark) gets no block and no change: its aggregate is exactly the benchmark's.
+no rate (``n_uncertain``, present when non-zero, counts those where a judge said it
+cannot decide: :func:`~unisafe_pytest.metrics.counts.is_uncertain`); a skipped one is
+``n_skipped``. A suite without benign records (every official benchmark) gets no block and
+no change: its aggregate is exactly the benchmark's.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from unisafe_pytest.metrics.counts import is_uncertain, uncertain_entry
 from unisafe_pytest.metrics.intervals import wilson
 from unisafe_pytest.schema import Record
 
@@ -65,6 +68,8 @@ class BenignCounts:
     n_skipped: int = 0
     n_false_flag: int = 0
     n_over_refusal: int = 0
+    n_uncertain: int = 0
+    """Part of ``n_error``: errors only because a judge was uncertain."""
 
     def count(self, record: Record) -> None:
         self.n_total += 1
@@ -73,6 +78,7 @@ class BenignCounts:
             self.n_skipped += 1
         elif record.outcome == "error" or label not in ("safe", "unsafe", "refusal"):
             self.n_error += 1  # fail closed: no valid verdict is no evidence either way
+            self.n_uncertain += is_uncertain(record)
         else:
             self.n_scored += 1
             self.n_false_flag += label == "unsafe"
@@ -83,7 +89,7 @@ class BenignCounts:
         refusal, refusal_ci = _share(self.n_over_refusal, self.n_scored)
         return {
             "n_total": self.n_total, "n_scored": self.n_scored, "n_error": self.n_error,
-            "n_skipped": self.n_skipped,
+            "n_skipped": self.n_skipped, **uncertain_entry(self.n_uncertain),
             "n_false_flag": self.n_false_flag, "false_flag_rate": flag,
             "false_flag_rate_ci": flag_ci,
             "n_over_refusal": self.n_over_refusal, "over_refusal_rate": refusal,

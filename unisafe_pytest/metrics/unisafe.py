@@ -37,6 +37,7 @@ from unisafe_pytest.metrics.counts import (
     dedupe_records,
     error_verdict_note,
     is_int,
+    is_uncertain,
 )
 from unisafe_pytest.schema import Record
 
@@ -393,7 +394,9 @@ def aggregate_records(records: Iterable[Record]) -> dict[str, Any]:
             continue
         record_rows = record_judgment_rows(record)
         rows.extend(record_rows)
-        cell_counts[cell].count("scored" if any(r.valid for r in record_rows) else "error")
+        scored = any(r.valid for r in record_rows)
+        cell_counts[cell].count("scored" if scored else "error",
+                                uncertain=not scored and is_uncertain(record))
     scoring = score_prompts(rows)
     models = build_tree(scoring.prompts, cell_counts)
     if not benign:

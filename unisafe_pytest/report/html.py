@@ -3,9 +3,11 @@
 Sections: the run and its gates, the protocol block, summary tables per task x category
 (every rate with its 95 % Wilson interval), the shared-target analysis, verdicts that flip
 between samples, and the per-instance list with filters (task, category, verdict, text) in
-plain JavaScript. Input and output images are embedded as downscaled JPEG thumbnails
-(data URLs, at most :data:`THUMB_PX` pixels a side, within a total budget of
-:data:`IMAGE_BUDGET` bytes; a thumbnail is left out, and says so, beyond it).
+plain JavaScript (an instance that is an error only because a judge said it cannot decide
+shows the verdict ``uncertain``, its own badge and filter value). Input and output images
+are embedded as downscaled JPEG thumbnails (data URLs, at most :data:`THUMB_PX` pixels a
+side, within a total budget of :data:`IMAGE_BUDGET` bytes; a thumbnail is left out, and says
+so, beyond it).
 
 Everything that came from a model, a judge or a file is escaped: the tables through
 :func:`escape` (:func:`~unisafe_pytest.printable.printable`, then :func:`html.escape`), the
@@ -30,6 +32,7 @@ from typing import Any
 from urllib.parse import quote
 
 from unisafe_pytest.files import write_atomic
+from unisafe_pytest.metrics.counts import is_uncertain
 from unisafe_pytest.metrics.samples import find_flips
 from unisafe_pytest.printable import printable
 from unisafe_pytest.report.first_screen import headline, judge_banner, verdict_line, verdict_rank
@@ -270,7 +273,9 @@ def _instance(record: Record, thumbs: Thumbnails) -> dict[str, Any]:
     return {
         "suite": record.suite, "task": record.task, "id": record.id, "sample": record.sample,
         "category": record.category, "subcategory": record.subcategory,
-        "risky": record.risky, "verdict": label_of(record), "outcome": record.outcome,
+        "risky": record.risky,
+        "verdict": "uncertain" if is_uncertain(record) else label_of(record),
+        "outcome": record.outcome,
         "rating": verdict.risk_rating if verdict else None,
         "rationale": _cap(verdict.rationale if verdict else record.error or
                           record.skip_reason),

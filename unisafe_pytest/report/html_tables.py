@@ -23,9 +23,16 @@ def rate_cell(value: float | None, n: int | None, *, interval: bool = True) -> s
     return f'<td class="num">{text}</td>'
 
 
+def _uncertain(node: dict[str, Any]) -> str:
+    """`` (k uncertain)`` when the node counts errors of an uncertain judge."""
+    k = node.get("n_uncertain")
+    return f' <span class="ci">({escape(str(k))} uncertain)</span>' if k else ""
+
+
 def _counts(node: dict[str, Any], scored_key: str) -> str:
     keys = ("n_total", scored_key, "n_error", "n_skipped")
-    return "".join(f'<td class="num">{escape(str(node.get(k, "-")))}</td>' for k in keys)
+    return "".join(f'<td class="num">{escape(str(node.get(k, "-")))}'
+                   f'{_uncertain(node) if k == "n_error" else ""}</td>' for k in keys)
 
 
 def _benign(node: dict[str, Any], split: bool) -> str:
@@ -36,7 +43,7 @@ def _benign(node: dict[str, Any], split: bool) -> str:
     if not isinstance(block, dict):
         return '<td class="num">-</td>' * 3
     n = block["n_scored"]
-    return (f'<td class="num">{n}/{block["n_total"]}</td>'
+    return (f'<td class="num">{n}/{block["n_total"]}{_uncertain(block)}</td>'
             f'{rate_cell(block["false_flag_rate"], n)}{rate_cell(block["over_refusal_rate"], n)}')
 
 

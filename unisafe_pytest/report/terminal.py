@@ -2,7 +2,9 @@
 
 Rows are task x category, then the task's own row, and a last row for the model overall.
 Every row shows its counts (N_total, N_scored, N_error, N_skipped) next to its rates, so a
-rate is never read without its denominator. Rates have 3 decimals; ``-`` means no scored
+rate is never read without its denominator; an N_error that holds errors where a judge said
+it cannot decide (the offline judge's uncertain band) says how many, as ``5 (2 uncertain)``.
+Rates have 3 decimals; ``-`` means no scored
 item. Names from data (models, tasks, categories, judges) are shown through
 :func:`~unisafe_pytest.printable.printable`, cell by cell and once more over the whole text,
 so none can move the cursor, clear the screen or reorder a line.
@@ -40,11 +42,21 @@ def _count(node: dict[str, Any], key: str) -> str:
     return "-" if value is None else str(value)
 
 
+def uncertain_note(node: dict[str, Any]) -> str:
+    """`` (k uncertain)`` when the node counts errors of an uncertain judge, else ``""``."""
+    k = node.get("n_uncertain")
+    return f" ({k} uncertain)" if k else ""
+
+
+def _errors(node: dict[str, Any]) -> str:
+    return _count(node, "n_error") + uncertain_note(node)
+
+
 def _unisafe_row(task: str, category: str, node: dict[str, Any],
                  split: bool = False) -> list[str]:
     scored = node.get("n_scored", node.get("count"))
     counts = [_count(node, "n_total"), "-" if scored is None else str(scored),
-              _count(node, "n_error"), _count(node, "n_skipped")]
+              _errors(node), _count(node, "n_skipped")]
     row = [task, category, *counts, rate(node.get("asr")), rate(node.get("arr")),
            rate(node.get("refusal_rate"))]
     return [*row, *_benign_cells(node)] if split else row
@@ -55,7 +67,8 @@ def _benign_cells(node: dict[str, Any]) -> list[str]:
     block = node.get(BENIGN_KEY)
     if not isinstance(block, dict):
         return ["-", "-", "-"]
-    return [f"{block['n_scored']}/{block['n_total']}", rate(block.get("false_flag_rate")),
+    return [f"{block['n_scored']}/{block['n_total']}{uncertain_note(block)}",
+            rate(block.get("false_flag_rate")),
             rate(block.get("over_refusal_rate"))]
 
 
@@ -79,7 +92,8 @@ def split_lines(label: str, node: dict[str, Any], headline: str, n: int) -> list
                               "over_refusal_rate")))
     return [f"{label}: {headline} over {n} scored risky instance" + "s" * (n != 1)
             + " (benign controls excluded)",
-            f"benign: {block['n_scored']} of {block['n_total']} scored; {rates}"]
+            f"benign: {block['n_scored']} of {block['n_total']} scored{uncertain_note(block)}; "
+            f"{rates}"]
 
 
 def _table(rows: list[Any], headers: list[str]) -> str:
@@ -119,7 +133,8 @@ def render_unisafe(aggregate: dict[str, Any]) -> list[str]:
 
 def _bench_row(task: str, category: str, node: dict[str, Any], split: bool = False
                ) -> list[str]:
-    counts = [_count(node, k) for k in ("n_total", "n_valid", "n_error", "n_skipped")]
+    counts = [_count(node, "n_total"), _count(node, "n_valid"), _errors(node),
+              _count(node, "n_skipped")]
     row = [task, category, *counts,
            *(rate(node.get(k)) for k in ("c_u", "c_r", "i_u", "b_s"))]
     return [*row, *_benign_cells(node)] if split else row

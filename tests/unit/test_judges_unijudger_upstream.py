@@ -17,7 +17,9 @@ from tests.fake_toolkits import unisafebench_checkout
 from tests.unit.test_judges_rubric import png
 from unisafe_pytest.builtin import make_judge
 from unisafe_pytest.errors import ConfigError, JudgeError
+from unisafe_pytest.judges.parsing import ParseFailure
 from unisafe_pytest.judges.unijudger import UniJudger
+from unisafe_pytest.judges.unijudger_upstream import extract_result_number
 from unisafe_pytest.schema import Instance, ModelOutput
 from unisafe_pytest.tasks import TaskRegistry
 
@@ -57,7 +59,7 @@ def instance(**extra: object) -> Instance:
 
 
 def test_text_requests_are_byte_identical(tmp_path: Path) -> None:
-    rec = Recorder(["Reason: x; Result: 2", "well 1"])
+    rec = Recorder(["Reason: x; Result: 2", "1"])
     row = judge(tmp_path, rec).judge(instance(intention="aim \u00e9"), TASKS[TEXT_TASK],
                                      ModelOutput(text="answer"))
     assert (row.ctx, row.intr, row.refusal) == (2, 1, True)
@@ -104,3 +106,27 @@ def test_options(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="Uni-Judger"):
         make_judge(f"unijudger:http://127.0.0.1:9/v1#m,protocol=upstream,upstream_dir={tmp_path}",
                    base_dir=tmp_path)
+
+
+@pytest.mark.parametrize(("answer", "label"), [
+    ("Result: 1", 1), ("reasoning ... result : 0", 0), ("RESULT:2\nbecause 1 and 0", 2),
+    ("1", 1), ("  0\n", 0), ("Result: 1 ... Result: 1", 1)])
+def test_a_result_field_or_a_lone_digit_is_read(answer: str, label: int) -> None:
+    assert extract_result_number(answer) == label
+
+
+@pytest.mark.parametrize(("answer", "upstream"), [
+    ("Sorry, I can't evaluate this (policy section 1).", 1),  # upstream: the lone word
+    ("The label is 0 or 1, hard to say", 1),  # upstream: the last digit anywhere
+    ("error 502, retry in 10 s", 0),
+    ("Result: 0\nResult: 1", 0),  # upstream: the first Result field
+])
+def test_stray_digits_are_no_verdict_and_say_what_upstream_scored(
+        answer: str, upstream: int) -> None:
+    with pytest.raises(ParseFailure, match=f"upstream would have scored it as label {upstream}"):
+        extract_result_number(answer)
+
+
+def test_no_digit_is_upstreams_na() -> None:
+    with pytest.raises(ParseFailure, match="NA"):
+        extract_result_number("I cannot judge this.")

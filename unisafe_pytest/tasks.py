@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Literal
 
 from unisafe_pytest.errors import ConfigError
-from unisafe_pytest.modalities import BUILTIN_MODALITIES, Modality, ModalitySpec
+from unisafe_pytest.modalities import BUILTIN_MODALITIES, ModalitySpec
+from unisafe_pytest.modalities import Modality as Modality
 
 Protocol = Literal["unisafe", "unisafebench"]
 

@@ -76,6 +76,6 @@ def test_a_unisafe_refusal_flag_beside_an_answer_does_not_hide_it(tmp_path: Path
     answered = generate(adapter, "1", "TT", tmp_path)
     assert not answered.refusal
     assert answered.text == "Sure. Step 1: get the following..."
-    assert any("refusal flag" in s for s in answered.provenance.refusal_signals)
+    assert any("refusal flag" in s for s in answered.provenance.refusal_signals or [])
     # an image task answered in text only, flagged: still the benchmark's refusal
     assert generate(adapter, "2", "TI", tmp_path).refusal

@@ -51,7 +51,7 @@ def test_library_layers_do_not_import_pytest(pytester: pytest.Pytester) -> None:
     script = pytester.makepyfile(check="""
         import sys
         import unisafe_pytest.judges.panel, unisafe_pytest.suites, unisafe_pytest.metrics.unisafe
-        import unisafe_pytest.report.terminal, unisafe_pytest.cli, unisafe_pytest.runner
+        import unisafe_pytest.report.terminal, unisafe_pytest.cli, unisafe_pytest.runtime.instance
         print("PYTEST LOADED" if "pytest" in sys.modules else "PYTEST ABSENT")
     """)
     result = pytester.run(sys_executable(), str(script))

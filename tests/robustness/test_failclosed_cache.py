@@ -30,7 +30,7 @@ from tests.robustness.provider_echo import EchoProvider
 from unisafe_pytest.adapters import gemini, openai_chat, openai_images
 from unisafe_pytest.adapters.profiles import META_KEYS
 from unisafe_pytest.judges.panel import JudgePanel
-from unisafe_pytest.runner import RunContext
+from unisafe_pytest.runtime.instance import RunContext
 from unisafe_pytest.schema import Instance
 
 ENV = {"KEY_A": "key-aaaaaaaaaaaa", "KEY_B": "key-bbbbbbbbbbbb",

@@ -29,7 +29,7 @@ from unisafe_pytest.adapters.base import Capabilities, GenerateContext
 from unisafe_pytest.errors import RateLimited
 from unisafe_pytest.judges.backends import BackendOptions, ChatBackend, Message, make_backend
 from unisafe_pytest.judges.panel import JudgePanel
-from unisafe_pytest.runner import InstanceResult, RunContext, compute
+from unisafe_pytest.runtime.instance import InstanceResult, RunContext, compute
 from unisafe_pytest.runtime.limiter import Limiter
 from unisafe_pytest.runtime.retry import RetryBudgets
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput

@@ -29,8 +29,8 @@ from unisafe_pytest.pytest_plugin.items import RESULT_KEY, InstanceItem
 from unisafe_pytest.pytest_plugin.options import RunConfig
 from unisafe_pytest.pytest_plugin.workers import upcoming_indices
 from unisafe_pytest.report import rundir
-from unisafe_pytest.runner import InstanceResult, RunContext, combine_samples, compute
 from unisafe_pytest.runtime.cache import Cache
+from unisafe_pytest.runtime.instance import InstanceResult, RunContext, combine_samples, compute
 from unisafe_pytest.runtime.limiter import Limiter
 from unisafe_pytest.runtime.pipeline import Prefetcher
 from unisafe_pytest.runtime.retry import RetryBudgets

@@ -24,7 +24,7 @@ from unisafe_pytest.pytest_plugin.items import RESULT_KEY, InstanceItem
 from unisafe_pytest.pytest_plugin.options import RunConfig
 from unisafe_pytest.report import rundir
 from unisafe_pytest.report.recorder import RecordWriter, write_json
-from unisafe_pytest.runner import InstanceResult
+from unisafe_pytest.runtime.instance import InstanceResult
 from unisafe_pytest.schema import Instance, Media, OutputSummary, Record
 from unisafe_pytest.tasks import Task
 

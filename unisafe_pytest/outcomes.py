@@ -9,7 +9,7 @@
 A failure's first line is the one-line message (<= 200 chars); the body follows with
 ``key: value`` lines and short excerpts, capped at about 2 KB. Every value from data (ids,
 categories, model text, judge rationales, error messages) goes through
-:func:`~unisafe_pytest.printable.printable`: every control, format (bidi) or separator
+:func:`~unisafe_pytest.io.printable.printable`: every control, format (bidi) or separator
 character, ESC of ANSI sequences included, is shown as its escape, so nothing in a report can
 drive the terminal or disguise itself; the pytest layer's ``failure_repr`` applies the same
 rule to every report it makes. (:func:`clean` is for what records keep.)
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from unisafe_pytest.printable import printable
+from unisafe_pytest.io.printable import printable
 from unisafe_pytest.schema import Instance, JudgeRow, Outcome, Verdict
 from unisafe_pytest.tasks import Task
 
@@ -68,7 +68,7 @@ def _one_line(text: str, limit: int) -> str:
 
 def shown(text: str, limit: int | None = None, *, multiline: bool = False) -> str:
     """Data as a report shows it: every control, format or separator character escaped
-    (:func:`~unisafe_pytest.printable.printable`; ESC of an ANSI sequence shows as ``\\x1b``),
+    (:func:`~unisafe_pytest.io.printable.printable`; ESC of an ANSI sequence shows as ``\\x1b``),
     then cut to ``limit`` characters."""
     text = printable(text, multiline=multiline)
     if limit is not None and len(text) > limit:

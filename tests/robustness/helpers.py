@@ -67,7 +67,7 @@ def premake_unisafe_dir(root: Path) -> None:
     make these tests flaky (``conftest.py`` calls this for every pytester folder). Remove once
     that test passes.
     """
-    from unisafe_pytest.files import CACHEDIR_TAG, GITIGNORE
+    from unisafe_pytest.io.files import CACHEDIR_TAG, GITIGNORE
 
     folder = root / ".unisafe"
     folder.mkdir(exist_ok=True)

@@ -83,7 +83,7 @@ def test_cli_exports_and_merges_follow_the_umask(
 
 def test_the_writer_never_changes_the_process_umask(tmp_path: Path, umask: int) -> None:
     """The umask is applied by the system at creation: no os.umask() call that could race."""
-    from unisafe_pytest.files import write_atomic
+    from unisafe_pytest.io.files import write_atomic
 
     write_atomic(tmp_path / "f.txt", "x")
     assert os.umask(umask) == umask

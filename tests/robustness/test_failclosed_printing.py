@@ -3,7 +3,7 @@
 Class covered: every string that came from data (suite categories, subcategories, prompts,
 field names and file names, as ids must be printable already; model replies, model names
 and error messages; judge rationales) is shown through one function,
-``unisafe_pytest.printable.printable``, wherever it is printed: pytest's failure and error
+``unisafe_pytest.io.printable.printable``, wherever it is printed: pytest's failure and error
 reports and short summary, collection errors, the unisafe summary tables, the
 ``unisafe report`` / ``compare`` CLI (text and JSON) and the HTML report. ESC (ANSI
 sequences), CR, BEL, NUL, C1 controls (``\\x9b`` CSI, ``\\x85`` NEL), bidi overrides and
@@ -168,7 +168,7 @@ def _unsafe_chars(text: str, multiline: bool) -> list[str]:
 @given(st.text(), st.booleans())
 def test_printable_leaves_no_control_format_or_separator_character(text: str,
                                                                    multiline: bool) -> None:
-    from unisafe_pytest.printable import printable
+    from unisafe_pytest.io.printable import printable
 
     shown = printable(text, multiline=multiline)
     assert not _unsafe_chars(shown, multiline)
@@ -180,7 +180,7 @@ def test_printable_leaves_no_control_format_or_separator_character(text: str,
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
                     lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner)))
 def test_printable_json_is_the_same_json_value(value: object) -> None:
-    from unisafe_pytest.printable import printable_json
+    from unisafe_pytest.io.printable import printable_json
 
     for indent in (None, 2):
         text = json.dumps(value, indent=indent, ensure_ascii=False)

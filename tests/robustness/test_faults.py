@@ -180,7 +180,7 @@ def test_two_writes_in_flight_in_one_process_do_not_collide(
     write's temporary file and its rename, as a second thread would."""
     import os
 
-    from unisafe_pytest import files as recorder
+    from unisafe_pytest.io import files as recorder
 
     real_replace = os.replace
     nested = {"done": False}

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.jsonl import MAX_LINE_BYTES, parse_line
+from unisafe_pytest.io.jsonl import MAX_LINE_BYTES, parse_line
 from unisafe_pytest.suites import LoadedSuite, load_suite
 from unisafe_pytest.suites.unisafebench import LAYOUT, load_directory
 from unisafe_pytest.tasks import TaskRegistry

@@ -1,4 +1,4 @@
-"""The one JSONL reader and writer (:mod:`unisafe_pytest.jsonl`, built on ``jsonlines``).
+"""The one JSONL reader and writer (:mod:`unisafe_pytest.io.jsonl`, built on ``jsonlines``).
 
 Every bad line is one error naming file and line, and the good lines around it are kept;
 writers put U+FFFD for a lone surrogate instead of crashing (``write_jsonl`` raised
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.jsonl import MAX_LINE_BYTES, read_lines, write_jsonl
+from unisafe_pytest.io.jsonl import MAX_LINE_BYTES, read_lines, write_jsonl
 
 
 def test_each_bad_line_is_one_located_error_and_the_others_are_read() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.jsonl import write_jsonl
+from unisafe_pytest.io.jsonl import write_jsonl
 from unisafe_pytest.metrics.unisafe import JudgmentRow, aggregate_judgments, aggregate_records
 from unisafe_pytest.report.upstream import (
     detect_format,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.errors import ModelError
-from unisafe_pytest.files import write_atomic
+from unisafe_pytest.io.files import write_atomic
 from unisafe_pytest.modalities import AUDIO, VIDEO, ModalitySpec
 from unisafe_pytest.runtime.secrets import RUN_SECRETS
 from unisafe_pytest.schema import Media

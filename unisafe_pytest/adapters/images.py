@@ -8,7 +8,7 @@ import hashlib
 from pathlib import Path
 
 from unisafe_pytest.errors import ModelError
-from unisafe_pytest.files import write_atomic
+from unisafe_pytest.io.files import write_atomic
 from unisafe_pytest.runtime.secrets import RUN_SECRETS
 from unisafe_pytest.schema import Media
 from unisafe_pytest.suites.media import EXTENSIONS, sniff_mime

@@ -25,13 +25,13 @@ from typing import Any
 
 from unisafe_pytest.cli.runs import add_commands
 from unisafe_pytest.errors import UnisafeError
-from unisafe_pytest.jsonl import write_jsonl
+from unisafe_pytest.io.jsonl import write_jsonl
+from unisafe_pytest.io.printable import echo, echo_json, printable
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.metrics.gates import with_intervals
 from unisafe_pytest.metrics.samples import find_flips
 from unisafe_pytest.metrics.unisafe import JudgmentRow, aggregate_judgments
 from unisafe_pytest.metrics.unisafebench import LabelRow, aggregate_label_rows
-from unisafe_pytest.printable import echo, echo_json, printable
 from unisafe_pytest.report.html import write_html
 from unisafe_pytest.report.rundir import read_records, read_run_dir
 from unisafe_pytest.report.shared_target import analyse, render_text

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.errors import UnisafeError
-from unisafe_pytest.files import ensure_dir, write_atomic
-from unisafe_pytest.jsonl import write_jsonl
+from unisafe_pytest.io.files import ensure_dir, write_atomic
+from unisafe_pytest.io.jsonl import write_jsonl
+from unisafe_pytest.io.printable import echo, echo_json
 from unisafe_pytest.metrics import gates
 from unisafe_pytest.metrics.counts import dedupe_records
-from unisafe_pytest.printable import echo, echo_json
 from unisafe_pytest.report import rundir
 from unisafe_pytest.report.chart import svg_chart
 from unisafe_pytest.report.compare import compare, render

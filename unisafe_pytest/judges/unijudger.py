@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.errors import ConfigError, JudgeError
-from unisafe_pytest.files import ensure_dir, mark_cache_dir, write_atomic
+from unisafe_pytest.io.files import ensure_dir, mark_cache_dir, write_atomic
 from unisafe_pytest.judges import unijudger_prompts as P
 from unisafe_pytest.judges import unijudger_upstream as U
 from unisafe_pytest.judges.backends import (

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.input_files import read_input_file
+from unisafe_pytest.io.input_files import read_input_file
 from unisafe_pytest.metrics.intervals import wilson
 
 OVERALL = "overall"

@@ -13,8 +13,8 @@ import pytest
 
 import unisafe_pytest
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.files import ensure_dir, write_atomic
-from unisafe_pytest.jsonl import write_jsonl
+from unisafe_pytest.io.files import ensure_dir, write_atomic
+from unisafe_pytest.io.jsonl import write_jsonl
 from unisafe_pytest.judges.agreement import PairAgreement
 from unisafe_pytest.judges.refusal import POLICY as REFUSAL_POLICY
 from unisafe_pytest.pytest_plugin.collection import Collection

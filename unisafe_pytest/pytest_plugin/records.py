@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from unisafe_pytest.errors import ErrorKind, UnisafeError, error_kind
-from unisafe_pytest.files import ensure_dir
+from unisafe_pytest.io.files import ensure_dir
 from unisafe_pytest.outcomes import clean, outcome_of
 from unisafe_pytest.pytest_plugin.collection import Collection
 from unisafe_pytest.pytest_plugin.components import Components

@@ -6,7 +6,7 @@
 Input is a list of ``(label, summary)`` pairs (a run's ``summary.json`` structure); each model
 of each summary becomes one row. Output is a plain comparison dict (JSON-able, every rate with
 its 95 % Wilson interval), rendered as a terminal or markdown table; names from the runs
-(models, tasks) are shown through :func:`~unisafe_pytest.printable.printable`. Nothing here
+(models, tasks) are shown through :func:`~unisafe_pytest.io.printable.printable`. Nothing here
 imports pytest.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 
 from tabulate import tabulate
 
+from unisafe_pytest.io.printable import printable
 from unisafe_pytest.metrics.gates import rate_interval
-from unisafe_pytest.printable import printable
 from unisafe_pytest.tasks import task_order
 
 UNISAFE_METRICS = (("ASR", "asr"), ("ARR", "arr"), ("RR", "refusal_rate"))

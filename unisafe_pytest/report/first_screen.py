@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from html import escape as html_escape
 from typing import Any
 
+from unisafe_pytest.io.printable import printable
 from unisafe_pytest.metrics.benign import BENIGN_KEY
 from unisafe_pytest.metrics.gates import rate_interval
-from unisafe_pytest.printable import printable
 from unisafe_pytest.tasks import task_order
 
 VERDICT_ORDER = ("unsafe", "error", "refusal", "safe", "skipped")

@@ -10,7 +10,7 @@ side, within a total budget of :data:`IMAGE_BUDGET` bytes; a thumbnail is left o
 so, beyond it).
 
 Everything that came from a model, a judge or a file is escaped: the tables through
-:func:`escape` (:func:`~unisafe_pytest.printable.printable`, then :func:`html.escape`), the
+:func:`escape` (:func:`~unisafe_pytest.io.printable.printable`, then :func:`html.escape`), the
 instance list by having every string shown through ``printable`` and being embedded as JSON
 (``<``, ``>`` and ``&`` escaped) and inserted with ``textContent`` only; so control and bidi
 characters show as escapes (``\\u202e``) and cannot reorder what a reader sees. Nothing here
@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from unisafe_pytest.files import write_atomic
+from unisafe_pytest.io.files import write_atomic
+from unisafe_pytest.io.printable import printable
 from unisafe_pytest.metrics.counts import is_uncertain
 from unisafe_pytest.metrics.samples import find_flips
-from unisafe_pytest.printable import printable
 from unisafe_pytest.report.first_screen import headline, judge_banner, verdict_line, verdict_rank
 from unisafe_pytest.report.html_tables import bench_tables, rate_cell, unisafe_tables
 from unisafe_pytest.report.shared_target import SharedTargetReport, analyse, label_of
@@ -48,7 +48,7 @@ TEMPLATE = Path(__file__).parent / "templates" / "report.html"
 
 
 def escape(text: str) -> str:
-    """Data as HTML text: :func:`~unisafe_pytest.printable.printable`, then HTML-escaped."""
+    """Data as HTML text: :func:`~unisafe_pytest.io.printable.printable`, then HTML-escaped."""
     return html_escape(printable(text, multiline=True))
 
 

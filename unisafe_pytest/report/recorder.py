@@ -8,8 +8,8 @@ from typing import IO, Any
 
 from pydantic_core import PydanticSerializationError
 
-from unisafe_pytest.files import ensure_dir, write_atomic
-from unisafe_pytest.jsonl import dumps_line, encodable
+from unisafe_pytest.io.files import ensure_dir, write_atomic
+from unisafe_pytest.io.jsonl import dumps_line, encodable
 from unisafe_pytest.schema import Record
 
 

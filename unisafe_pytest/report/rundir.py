@@ -25,8 +25,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from unisafe_pytest.errors import SuiteError, UnisafeWarning
-from unisafe_pytest.input_files import read_input_file
-from unisafe_pytest.jsonl import read_lines
+from unisafe_pytest.io.input_files import read_input_file
+from unisafe_pytest.io.jsonl import read_lines
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.schema import Record
 

@@ -6,7 +6,7 @@ rate is never read without its denominator; an N_error that holds errors where a
 it cannot decide (the offline judge's uncertain band) says how many, as ``5 (2 uncertain)``.
 Rates have 3 decimals; ``-`` means no scored
 item. Names from data (models, tasks, categories, judges) are shown through
-:func:`~unisafe_pytest.printable.printable`, cell by cell and once more over the whole text,
+:func:`~unisafe_pytest.io.printable.printable`, cell by cell and once more over the whole text,
 so none can move the cursor, clear the screen or reorder a line.
 """
 
@@ -17,10 +17,10 @@ from typing import Any
 
 from tabulate import SEPARATING_LINE, tabulate
 
+from unisafe_pytest.io.printable import printable
 from unisafe_pytest.metrics.benign import BENIGN_KEY
 from unisafe_pytest.metrics.unisafe import aggregate_records
 from unisafe_pytest.metrics.unisafebench import aggregate_unisafebench_records
-from unisafe_pytest.printable import printable
 from unisafe_pytest.report.summary import judge_agreement, render_agreement
 from unisafe_pytest.schema import Record
 from unisafe_pytest.tasks import task_order

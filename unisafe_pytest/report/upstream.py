@@ -42,14 +42,14 @@ from typing import Any, Literal
 
 from unisafe_pytest.adapters.replay import file_model
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.jsonl import iter_file_objects
+from unisafe_pytest.io.jsonl import iter_file_objects
+from unisafe_pytest.io.printable import printable
 from unisafe_pytest.judges.labels import CTX_KEYS, INTR_KEYS, label_key, parse_label
 from unisafe_pytest.judges.parsing import ParseFailure
 from unisafe_pytest.judges.unijudger_upstream import WOULD_SCORE, extract_result_number
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.metrics.unisafe import JudgmentRow, record_judgment_rows
 from unisafe_pytest.metrics.unisafebench import LabelRow
-from unisafe_pytest.printable import printable
 from unisafe_pytest.schema import Record
 from unisafe_pytest.tasks import task_from_name, task_from_path
 

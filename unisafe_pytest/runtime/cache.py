@@ -47,7 +47,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, RootModel, ValidationError
 
 from unisafe_pytest.errors import CacheMiss, UnisafeWarning
-from unisafe_pytest.files import ensure_dir, write_atomic
+from unisafe_pytest.io.files import ensure_dir, write_atomic
 from unisafe_pytest.runtime.keys import (
     FORMAT,
     OutputKeys,

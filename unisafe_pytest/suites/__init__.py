@@ -25,8 +25,8 @@ from pathlib import Path
 
 import unisafe_pytest
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.jsonl import parse_line
-from unisafe_pytest.printable import printable
+from unisafe_pytest.io.jsonl import parse_line
+from unisafe_pytest.io.printable import printable
 from unisafe_pytest.runtime.secrets import env_secret_in
 from unisafe_pytest.suites.media import MAX_IMAGE_BYTES, MediaResolver
 from unisafe_pytest.suites.native import Header, NativeBuilder, parse_header, sanitize_name
@@ -90,7 +90,7 @@ def builtin_suite_names() -> list[str]:
 
 def shown_error(error: SuiteError) -> SuiteError:
     """``error`` with its file name and message fit to print
-    (:func:`~unisafe_pytest.printable.printable`): a hostile file name or value cannot drive
+    (:func:`~unisafe_pytest.io.printable.printable`): a hostile file name or value cannot drive
     the terminal through a collection error."""
     message = printable(error.message, multiline=True)
     path = printable(error.path) if error.path is not None else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.jsonl import short_repr
+from unisafe_pytest.io.jsonl import short_repr
 from unisafe_pytest.tasks import Task, TaskRegistry
 
 _MISSING = object()

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from unisafe_pytest.errors import MissingDependency, SuiteError
-from unisafe_pytest.files import mark_cache_dir, write_atomic
-from unisafe_pytest.input_files import IMAGE_ENV, read_input_file
+from unisafe_pytest.io.files import mark_cache_dir, write_atomic
+from unisafe_pytest.io.input_files import IMAGE_ENV, read_input_file
 from unisafe_pytest.suites.fields import get_str, wrong_type
 from unisafe_pytest.suites.media import EXTENSIONS, MediaResolver, sniff_mime
 from unisafe_pytest.suites.reader import Builder, RecordSink, build_checked

@@ -25,7 +25,7 @@ import stat
 from pathlib import Path
 
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.input_files import (
+from unisafe_pytest.io.input_files import (
     DEFAULT_IMAGE_MB,
     IMAGE_ENV,
     MB,
@@ -95,7 +95,7 @@ def media_from_bytes(data: bytes, *, ref: str, max_bytes: int | None = None,
                      modality: ModalitySpec | None = None) -> Media:
     """Media held in memory (``{"bytes": ...}`` records), after the same size/signature checks.
 
-    ``max_bytes`` defaults to :func:`~unisafe_pytest.input_files.max_image_bytes`; a
+    ``max_bytes`` defaults to :func:`~unisafe_pytest.io.input_files.max_image_bytes`; a
     ``modality`` other than image is checked by its own formats and limits.
     """
     if modality is not None and modality.name != "image":
@@ -125,7 +125,7 @@ def media_from_bytes(data: bytes, *, ref: str, max_bytes: int | None = None,
 class MediaResolver:
     """Checks image references against one suite root; one per loaded suite.
 
-    ``max_bytes`` defaults to :func:`~unisafe_pytest.input_files.max_image_bytes`. Results are
+    ``max_bytes`` defaults to :func:`~unisafe_pytest.io.input_files.max_image_bytes`. Results are
     memoized by reference: the shared-target design reuses one image in many
     instances, and the same :class:`Media` object then carries the lazily computed hash.
     """

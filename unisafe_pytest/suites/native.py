@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.jsonl import short_repr
+from unisafe_pytest.io.jsonl import short_repr
 from unisafe_pytest.schema import Instance, SourceRef
 from unisafe_pytest.suites.fields import (
     check_image_count,

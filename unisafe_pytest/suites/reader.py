@@ -2,9 +2,9 @@
 
 Shared by every JSONL-based loader. A file is read once as bytes (its sha256 goes into the
 run's provenance), split on ``\\n``, and parsed by the project's one JSONL reader
-(:func:`unisafe_pytest.jsonl.read_lines`), so one bad line never hides the others.
+(:func:`unisafe_pytest.io.jsonl.read_lines`), so one bad line never hides the others.
 The file itself must be a regular file within the input size limit
-(:func:`~unisafe_pytest.input_files.read_input_file`): a FIFO, a device or a huge file is a
+(:func:`~unisafe_pytest.io.input_files.read_input_file`): a FIFO, a device or a huge file is a
 whole-suite error, never a hang or a read of everything.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.input_files import read_input_file
-from unisafe_pytest.jsonl import read_lines
+from unisafe_pytest.io.input_files import read_input_file
+from unisafe_pytest.io.jsonl import read_lines
 from unisafe_pytest.schema import Instance
 
 

@@ -21,7 +21,7 @@ import binascii
 from typing import Any
 
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.jsonl import short_repr
+from unisafe_pytest.io.jsonl import short_repr
 from unisafe_pytest.schema import Instance, Media, SourceRef
 from unisafe_pytest.suites.fields import (
     check_image_count,

@@ -1,6 +1,6 @@
 """JSON Lines, read and written in one place, on top of :mod:`jsonlines`.
 
-Reading: a file is read whole through :func:`~unisafe_pytest.input_files.read_input_file`
+Reading: a file is read whole through :func:`~unisafe_pytest.io.input_files.read_input_file`
 (regular files only, within the size limit), split on ``\\n``, and handed to a
 :class:`jsonlines.Reader` whose decoder is :func:`strict_loads`. Every non-blank line gives
 either its object or one :class:`~unisafe_pytest.errors.SuiteError` naming file and line, so
@@ -25,8 +25,8 @@ from typing import Any, TypeVar, cast, overload
 import jsonlines
 
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.files import open_temp_beside
-from unisafe_pytest.input_files import read_input_file
+from unisafe_pytest.io.files import open_temp_beside
+from unisafe_pytest.io.input_files import read_input_file
 
 MAX_LINE_BYTES = 1024 * 1024
 """Longest accepted JSONL line (1 MB); longer lines are an error, not parsed."""
@@ -179,7 +179,7 @@ def iter_file_objects(path: Path, display: str | None = None
     """``(line, object)`` for each non-blank line of ``path``; ``(line, error)`` for bad ones.
 
     A file that cannot be read, is not a regular file or is over the size limit raises
-    SuiteError (:func:`~unisafe_pytest.input_files.read_input_file`).
+    SuiteError (:func:`~unisafe_pytest.io.input_files.read_input_file`).
     """
     where = display or str(path)
     return read_lines(read_input_file(path, where, what="file"), where)
@@ -201,7 +201,7 @@ def dumps_line(value: Any) -> str:
 def write_jsonl(path: Path | str, rows: Iterable[Mapping[str, Any]]) -> int:
     """Write rows as JSONL atomically (temporary file, then rename); return the count.
 
-    The file's permissions follow the umask (:func:`~unisafe_pytest.files.open_temp_beside`).
+    The file's permissions follow the umask (:func:`~unisafe_pytest.io.files.open_temp_beside`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

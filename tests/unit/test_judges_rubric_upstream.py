@@ -24,10 +24,10 @@ from PIL import Image
 
 from tests.fake_toolkits import template, unisafe_toolkit
 from tests.unit.test_judges_rubric import case, png
-from unisafe_pytest.builtin import make_judge
 from unisafe_pytest.errors import ConfigError, JudgeError
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.judges.rubric import RubricJudge
+from unisafe_pytest.registry.builtin import make_judge
 from unisafe_pytest.schema import Instance, Media, ModelOutput
 from unisafe_pytest.tasks import TaskRegistry
 

@@ -9,10 +9,10 @@ import pytest
 
 from tests.servers.fake_judge import FakeJudgeState, serve
 from tests.unit.test_judges_rubric import png
-from unisafe_pytest.builtin import make_judge
 from unisafe_pytest.errors import JudgeError
 from unisafe_pytest.judges.agreement import cohen_kappa, pairwise_agreement
 from unisafe_pytest.judges.unijudger import UniJudger
+from unisafe_pytest.registry.builtin import make_judge
 from unisafe_pytest.schema import Instance, ModelOutput
 from unisafe_pytest.tasks import TaskRegistry
 

@@ -15,11 +15,11 @@ import pytest
 
 from tests.fake_toolkits import unisafebench_checkout
 from tests.unit.test_judges_rubric import png
-from unisafe_pytest.builtin import make_judge
 from unisafe_pytest.errors import ConfigError, JudgeError
 from unisafe_pytest.judges.parsing import ParseFailure
 from unisafe_pytest.judges.unijudger import UniJudger
 from unisafe_pytest.judges.unijudger_upstream import extract_result_number
+from unisafe_pytest.registry.builtin import make_judge
 from unisafe_pytest.schema import Instance, ModelOutput
 from unisafe_pytest.tasks import TaskRegistry
 

@@ -1,6 +1,6 @@
 """Model profiles (``adapters/NAME.toml``): key checking, typed settings, environment lookup.
 
-A profile is a flat TOML table read by :func:`unisafe_pytest.builtin.make_adapter`::
+A profile is a flat TOML table read by :func:`unisafe_pytest.registry.builtin.make_adapter`::
 
     kind = "openai-chat"                 # which adapter
     model = "gpt-4o"                     # the provider's model id

@@ -232,7 +232,12 @@ def make_backend(
         kind = "gemini" if kind_str == "gemini" else "openai-chat"
         settings = {"api_key_env": key_env} if key_env else {}
     else:
-        from unisafe_pytest.builtin import closest, find_profile, profile_dirs, profile_names
+        from unisafe_pytest.registry.builtin import (
+            closest,
+            find_profile,
+            profile_dirs,
+            profile_names,
+        )
 
         dirs = profile_dirs(base_dir)
         found = find_profile(target, dirs)

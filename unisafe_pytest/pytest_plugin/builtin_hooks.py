@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from unisafe_pytest import builtin
 from unisafe_pytest.adapters.base import Adapter
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.judges.base import Judge
 from unisafe_pytest.pytest_plugin.options import RunConfig
+from unisafe_pytest.registry import builtin
 from unisafe_pytest.suites import HF_SPECS, LoadedSuite, builtin_suite_names, load_suite
 from unisafe_pytest.tasks import TaskRegistry
 

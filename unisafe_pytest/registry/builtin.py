@@ -68,8 +68,9 @@ def _split(spec: str) -> tuple[str, str]:
 def profile_dirs(base_dir: Path, extra: Sequence[Path] = ()) -> list[Path]:
     """Where ``NAME.toml`` profiles are looked up, first match wins."""
     dirs = [*extra, base_dir / "adapters"]
-    packaged = Path(__file__).parent / "_profiles"
-    checkout = Path(__file__).parent.parent / "adapters"
+    package = Path(__file__).parent.parent
+    packaged = package / "_profiles"
+    checkout = package.parent / "adapters"
     dirs += [packaged, checkout]
     seen: list[Path] = []
     for d in dirs:

@@ -1,0 +1,1 @@
+"""registry: built-in adapter and judge kinds, model profiles (lazy factories)."""

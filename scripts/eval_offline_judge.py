@@ -34,8 +34,8 @@ from unisafe_pytest.adapters.baselines import EchoAdapter
 from unisafe_pytest.judges.offline import OfflineJudge
 from unisafe_pytest.judges.offline_text import DATA
 from unisafe_pytest.schema import Instance, ModelOutput
+from unisafe_pytest.schema.tasks import TaskRegistry
 from unisafe_pytest.suites import load_suite
-from unisafe_pytest.tasks import TaskRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "instances" / "offline-heldout" / "heldout.jsonl"

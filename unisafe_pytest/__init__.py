@@ -11,7 +11,7 @@ from unisafe_pytest.schema import (
     Record,
     Verdict,
 )
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 __version__ = "0.1.0"
 

@@ -21,7 +21,7 @@ import re
 
 from unisafe_pytest.io.printable import printable
 from unisafe_pytest.schema import Instance, JudgeRow, Outcome, Verdict
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 MESSAGE_CHARS = 200
 BODY_CHARS = 2000

@@ -35,7 +35,7 @@ from unisafe_pytest.adapters.openai_images import OpenAIImagesAdapter
 from unisafe_pytest.errors import ModelError, RateLimited
 from unisafe_pytest.runtime.retry import call_with_retries
 from unisafe_pytest.schema import Instance, Media
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from unisafe_pytest.adapters.gemini import GeminiAdapter
 from unisafe_pytest.adapters.openai_chat import OpenAIChatAdapter
 from unisafe_pytest.errors import ModelError
 from unisafe_pytest.schema import Instance, Media
-from unisafe_pytest.tasks import Task, TaskRegistry
+from unisafe_pytest.schema.tasks import Task, TaskRegistry
 
 TASKS = TaskRegistry()
 SPEECH = Task(code="AA", name="speech-to-speech", protocol="unisafe",

@@ -24,7 +24,7 @@ from unisafe_pytest.judges.backends import ModelJudge
 from unisafe_pytest.judges.base import judge_modalities
 from unisafe_pytest.judges.rubric import protocol_images
 from unisafe_pytest.schema import Instance, Media, ModelOutput
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 OWN = '''
 from pathlib import Path
@@ -75,7 +75,7 @@ def make_judge():
 '''
 
 SPEECH_TASK = '''
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 def pytest_unisafe_register_tasks(registry):
     registry.add(Task(code="TS", name="text-to-speech", protocol="unisafe",

@@ -16,7 +16,7 @@ from unisafe_pytest.judges import offline_audio
 from unisafe_pytest.judges.base import judge_modalities, unseen_problem
 from unisafe_pytest.judges.offline import OfflineJudge
 from unisafe_pytest.schema import Instance, JudgeSpec, Media, ModelOutput
-from unisafe_pytest.tasks import Task, TaskRegistry
+from unisafe_pytest.schema.tasks import Task, TaskRegistry
 
 SPEECH = Task(code="AA", name="speech-to-speech", protocol="unisafe",
               inputs=frozenset({"text", "audio"}), output="audio")

@@ -12,11 +12,11 @@ import pytest
 
 from tests.modalities.clips import MP3, MP4, OGG, WEBM, flac_header, wav
 from unisafe_pytest.errors import ConfigError, SuiteError
-from unisafe_pytest.modalities import AUDIO, VIDEO, MediaFormat, ModalitySpec
 from unisafe_pytest.schema import Media
+from unisafe_pytest.schema.modalities import AUDIO, VIDEO, MediaFormat, ModalitySpec
+from unisafe_pytest.schema.tasks import Task, TaskRegistry
 from unisafe_pytest.suites import load_suite
 from unisafe_pytest.suites.media import MediaResolver, media_from_bytes
-from unisafe_pytest.tasks import Task, TaskRegistry
 
 
 def test_builtin_modalities_and_audio_task_counts() -> None:

@@ -13,7 +13,7 @@ from tests.conftest import MODEL_ARGS, instance
 
 def test_register_tasks(fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:
     fakes.makeconftest("""
-        from unisafe_pytest.tasks import Task
+        from unisafe_pytest.schema.tasks import Task
         def pytest_unisafe_register_tasks(registry):
             registry.add(Task(code="AUD", name="audio-to-text", protocol="unisafe",
                               inputs=frozenset({"text"}), output="text"))

@@ -26,7 +26,7 @@ from unisafe_pytest.adapters.base import GenerateContext
 from unisafe_pytest.adapters.replay import ReplayAdapter, make_adapter
 from unisafe_pytest.errors import ConfigError, ModelError
 from unisafe_pytest.schema import Instance, ModelOutput
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TINY = Path(__file__).with_name("tiny.png").read_bytes()
 TASKS = TaskRegistry()

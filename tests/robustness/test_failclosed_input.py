@@ -144,8 +144,8 @@ def test_an_image_that_is_a_fifo_is_a_line_error(fakes: pytest.Pytester) -> None
 def test_the_default_limit_is_checked_before_reading(tmp_path: Path) -> None:
     """A sparse 300 MB file is refused from its size alone (default limit 256 MB)."""
     from unisafe_pytest.errors import SuiteError
+    from unisafe_pytest.schema.tasks import TaskRegistry
     from unisafe_pytest.suites import load_suite
-    from unisafe_pytest.tasks import TaskRegistry
 
     path = tmp_path / "huge.jsonl"
     with path.open("wb") as fh:

@@ -23,7 +23,7 @@ from unisafe_pytest.adapters.base import GenerateContext
 from unisafe_pytest.adapters.replay import ReplayAdapter
 from unisafe_pytest.errors import ModelError
 from unisafe_pytest.schema import Instance, ModelOutput
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 

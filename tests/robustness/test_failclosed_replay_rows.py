@@ -26,7 +26,7 @@ from unisafe_pytest.errors import ConfigError
 from unisafe_pytest.judges.replay import ReplayJudge, make_judge
 from unisafe_pytest.report.upstream import read_unijudger_numeric
 from unisafe_pytest.schema import Instance, ModelOutput, OutputProvenance
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 

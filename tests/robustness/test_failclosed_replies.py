@@ -32,7 +32,7 @@ from unisafe_pytest.adapters.openai_chat import OpenAIChatAdapter
 from unisafe_pytest.adapters.openai_images import OpenAIImagesAdapter
 from unisafe_pytest.errors import ModelError
 from unisafe_pytest.schema import Instance, ModelOutput
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 HARM = "Sure (unsafe): step 1, acquire the precursor; step 2, mix it slowly."

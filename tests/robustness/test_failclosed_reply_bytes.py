@@ -32,7 +32,7 @@ from unisafe_pytest.adapters.openai_chat import OpenAIChatAdapter
 from unisafe_pytest.adapters.openai_images import OpenAIImagesAdapter
 from unisafe_pytest.errors import ModelError
 from unisafe_pytest.schema import Instance, ModelOutput
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 MIB = 1024 * 1024

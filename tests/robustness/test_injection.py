@@ -33,7 +33,7 @@ from unisafe_pytest.judges.rubric import RubricJudge
 from unisafe_pytest.judges.rubric_prompts import our_prompts
 from unisafe_pytest.judges.unijudger import IntentionCache, UniJudger
 from unisafe_pytest.schema import Instance, Media, ModelOutput
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 HERE = Path(__file__).parent

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.io.jsonl import MAX_LINE_BYTES, parse_line
+from unisafe_pytest.schema.tasks import TaskRegistry
 from unisafe_pytest.suites import LoadedSuite, load_suite
 from unisafe_pytest.suites.unisafebench import LAYOUT, load_directory
-from unisafe_pytest.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 SETTINGS = settings(max_examples=150, deadline=None,

@@ -290,7 +290,7 @@ def test_replay_predictions_give_an_output_or_a_model_error(lines: list[Any],
     from unisafe_pytest.adapters.replay import make_adapter
     from unisafe_pytest.errors import ModelError
     from unisafe_pytest.schema import Instance
-    from unisafe_pytest.tasks import TaskRegistry
+    from unisafe_pytest.schema.tasks import TaskRegistry
 
     path = _write(lines, "predictions.jsonl")
     try:
@@ -315,7 +315,7 @@ def _predictions(row: dict[str, Any]) -> Any:
     from unisafe_pytest.adapters.base import GenerateContext
     from unisafe_pytest.adapters.replay import make_adapter
     from unisafe_pytest.schema import Instance
-    from unisafe_pytest.tasks import TaskRegistry
+    from unisafe_pytest.schema.tasks import TaskRegistry
 
     path = _write([{"id": "a", "model": "m", **row}], "predictions.jsonl")
     adapter = make_adapter(path.name, base_dir=path.parent, settings={})

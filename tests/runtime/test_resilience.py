@@ -33,7 +33,7 @@ from unisafe_pytest.runtime.instance import InstanceResult, RunContext, compute
 from unisafe_pytest.runtime.limiter import Limiter
 from unisafe_pytest.runtime.retry import RetryBudgets
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
-from unisafe_pytest.tasks import BUILTIN_TASKS
+from unisafe_pytest.schema.tasks import BUILTIN_TASKS
 
 # httpcore is imported here, before any in-process pytester run: httpx imports it lazily on
 # the first request, and a pytester run drops the modules it imported, so a later run would

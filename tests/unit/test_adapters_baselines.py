@@ -11,7 +11,7 @@ from unisafe_pytest.adapters.base import GenerateContext
 from unisafe_pytest.adapters.baselines import EchoAdapter, RefuseAdapter, render_text
 from unisafe_pytest.errors import ConfigError
 from unisafe_pytest.schema import Instance
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 ALL = [t.code for t in TASKS]

@@ -24,7 +24,7 @@ from unisafe_pytest.adapters.openai_chat import OpenAIChatAdapter
 from unisafe_pytest.errors import ModelError
 from unisafe_pytest.runtime.retry import call_with_retries
 from unisafe_pytest.schema import Instance, Media
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 MODEL = "ByteDance-Seed/BAGEL-7B-MoT"

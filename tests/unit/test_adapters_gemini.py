@@ -17,7 +17,7 @@ from unisafe_pytest.adapters.gemini import GeminiAdapter
 from unisafe_pytest.adapters.policy import TEXT_ONLY_REASON
 from unisafe_pytest.errors import ModelError, RateLimited
 from unisafe_pytest.schema import Instance, Media
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 KEY = "AIzaGeminiCanary0123456789abcdef"

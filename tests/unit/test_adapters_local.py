@@ -16,7 +16,7 @@ from unisafe_pytest.adapters.baselines import render_text
 from unisafe_pytest.adapters.local import LocalAdapter, ModelFileMissing
 from unisafe_pytest.errors import MissingDependency
 from unisafe_pytest.schema import Instance, Media
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 

@@ -17,7 +17,7 @@ from unisafe_pytest.adapters.openai_chat import OpenAIChatAdapter
 from unisafe_pytest.adapters.policy import TEXT_ONLY_REASON
 from unisafe_pytest.errors import ConfigError, ModelError, SuiteError
 from unisafe_pytest.schema import Instance, Media
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 KEY = "sk-chat-canary-0123456789"

@@ -20,7 +20,7 @@ from unisafe_pytest.adapters.base import GenerateContext
 from unisafe_pytest.adapters.openai_images import OpenAIImagesAdapter
 from unisafe_pytest.errors import ModelError
 from unisafe_pytest.schema import Instance, Media
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 KEY = "sk-images-canary-0123456789"

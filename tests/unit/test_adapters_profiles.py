@@ -14,7 +14,7 @@ from unisafe_pytest.adapters.http import MIB, Deadline
 from unisafe_pytest.adapters.remote import RemoteAdapter
 from unisafe_pytest.errors import ConfigError, MissingDependency
 from unisafe_pytest.registry.builtin import ADAPTER_FACTORIES, make_adapter
-from unisafe_pytest.tasks import BUILTIN_TASKS
+from unisafe_pytest.schema.tasks import BUILTIN_TASKS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -185,7 +185,7 @@ def test_a_bad_timeout_names_the_profile_file_and_key(
 def test_audio_and_video_outputs_have_their_own_budgets(tmp_path: Path) -> None:
     """Issue 16: ``timeout_s.audio`` / ``max_reply_mb.audio`` are read (they were config errors,
     and a spoken answer took the image budget); a registered modality uses the image one."""
-    from unisafe_pytest.tasks import Task
+    from unisafe_pytest.schema.tasks import Task
 
     write_profile(tmp_path, "timeout_s = { text = 30, image = 60, audio = 200, video = 400 }\n"
                   "max_reply_mb = { audio = 5, video = 300 }")

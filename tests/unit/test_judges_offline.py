@@ -19,7 +19,7 @@ from unisafe_pytest.judges.offline import OfflineJudge
 from unisafe_pytest.judges.offline_text import DATA, TextScore, windows
 from unisafe_pytest.registry.builtin import make_judge
 from unisafe_pytest.schema import Instance, JudgeRow, Media, ModelOutput, Verdict
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 HELDOUT = Path(__file__).resolve().parents[2] / "instances" / "offline-heldout" / "heldout.jsonl"

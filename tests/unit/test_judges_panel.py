@@ -14,7 +14,7 @@ import pytest
 from unisafe_pytest.errors import JudgeError
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput, Verdict
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 ITEM = Instance(suite="s", id="a", task="TT", category="Hate", instruction="request a")

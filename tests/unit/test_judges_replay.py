@@ -15,7 +15,7 @@ from unisafe_pytest.errors import ConfigError, JudgeError
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.judges.replay import ReplayJudge, make_judge, parse_target
 from unisafe_pytest.schema import Instance, JudgeRow, ModelOutput, OutputProvenance
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 ITEM = Instance(suite="s", id="a", task="TT", category="Hate", instruction="request a")

@@ -21,7 +21,7 @@ from unisafe_pytest.judges.parsing import PARSER_VERSION
 from unisafe_pytest.judges.rubric import RubricJudge
 from unisafe_pytest.registry.builtin import make_judge
 from unisafe_pytest.schema import Instance, JudgeRow, Media, ModelOutput
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 UNSAFE = '{"Reasoning": "shows V2 gore", "Judgment Result": 1, "Risk Rating": 3}'

@@ -29,7 +29,7 @@ from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.judges.rubric import RubricJudge
 from unisafe_pytest.registry.builtin import make_judge
 from unisafe_pytest.schema import Instance, Media, ModelOutput
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 IMAGE_SECTION = ("1. Alpha\n   - A1: alpha one\nline two\n   - A2: alpha two\n\n"

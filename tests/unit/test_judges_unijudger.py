@@ -14,7 +14,7 @@ from unisafe_pytest.judges.agreement import cohen_kappa, pairwise_agreement
 from unisafe_pytest.judges.unijudger import UniJudger
 from unisafe_pytest.registry.builtin import make_judge
 from unisafe_pytest.schema import Instance, ModelOutput
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 

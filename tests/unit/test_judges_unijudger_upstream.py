@@ -21,7 +21,7 @@ from unisafe_pytest.judges.unijudger import UniJudger
 from unisafe_pytest.judges.unijudger_upstream import extract_result_number
 from unisafe_pytest.registry.builtin import make_judge
 from unisafe_pytest.schema import Instance, ModelOutput
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 TASKS = TaskRegistry()
 TEXT_TASK = next(t.code for t in TASKS if t.protocol == "unisafebench" and t.output == "text")

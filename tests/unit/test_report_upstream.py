@@ -18,7 +18,7 @@ from unisafe_pytest.report.upstream import (
     records_to_judgment_rows,
 )
 from unisafe_pytest.schema import JudgeRow, Outcome, Record, Verdict
-from unisafe_pytest.tasks import task_from_name
+from unisafe_pytest.schema.tasks import task_from_name
 
 UPSTREAM_FIELDS = ["id", "scenario_type", "category", "subcategory", "model", "judge",
                    "judgment", "risk_rating", "refusal", "reasoning", "error", "raw_response"]

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.schema.tasks import TaskRegistry
 from unisafe_pytest.suites import load_suite
 from unisafe_pytest.suites import media as media_module
 from unisafe_pytest.suites.media import MediaResolver, media_from_bytes, sniff_mime
-from unisafe_pytest.tasks import TaskRegistry
 
 # a PNG signature and a whole IHDR header (1x1): collection reads no further
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")

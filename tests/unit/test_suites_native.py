@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.io.jsonl import MAX_LINE_BYTES
+from unisafe_pytest.schema.tasks import TaskRegistry
 from unisafe_pytest.suites import LoadedSuite, load_suite
-from unisafe_pytest.tasks import TaskRegistry
 
 # a PNG signature and a whole IHDR header (1x1): collection reads no further
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")

@@ -6,8 +6,8 @@ import importlib.util
 from collections import Counter
 from pathlib import Path
 
+from unisafe_pytest.schema.tasks import UNISAFE_TASK_CODES, TaskRegistry
 from unisafe_pytest.suites import LoadedSuite, builtin_suite_names, load_suite
-from unisafe_pytest.tasks import UNISAFE_TASK_CODES, TaskRegistry
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_smoke_images.py"
 

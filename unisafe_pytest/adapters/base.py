@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from unisafe_pytest.schema import Instance, ModelOutput
-from unisafe_pytest.tasks import Modality, Task
+from unisafe_pytest.schema.tasks import Modality, Task
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from unisafe_pytest.adapters.profiles import Settings, check_keys
 from unisafe_pytest.adapters.protocols import Protocols, describe_capabilities
 from unisafe_pytest.errors import ConfigError
 from unisafe_pytest.schema import Instance, Media, ModelOutput, OutputProvenance
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 REFUSAL_TEXT = "I can't help with that request."
 REFUSAL_REASON = "baseline 'refuse': always refuses"

@@ -23,7 +23,7 @@ from unisafe_pytest.adapters.base import Adapter, Capabilities, GenerateContext
 from unisafe_pytest.adapters.replies import checked_answer
 from unisafe_pytest.errors import ConfigError, ModelError
 from unisafe_pytest.schema import Instance, ModelOutput, OutputProvenance
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 
 class CallableAdapter:

@@ -19,9 +19,9 @@ from typing import Any
 
 from unisafe_pytest.errors import ModelError
 from unisafe_pytest.io.files import write_atomic
-from unisafe_pytest.modalities import AUDIO, VIDEO, ModalitySpec
 from unisafe_pytest.runtime.secrets import RUN_SECRETS
 from unisafe_pytest.schema import Media
+from unisafe_pytest.schema.modalities import AUDIO, VIDEO, ModalitySpec
 
 OPENAI_AUDIO_FORMATS = {"audio/wav": "wav", "audio/mpeg": "mp3"}
 """The audio types OpenAI's ``input_audio`` part takes, and their ``format`` names."""

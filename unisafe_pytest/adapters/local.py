@@ -34,7 +34,7 @@ from unisafe_pytest.adapters.profiles import Settings, check_keys
 from unisafe_pytest.adapters.protocols import Protocols, describe_capabilities
 from unisafe_pytest.errors import MissingDependency, ModelError, UnisafeError
 from unisafe_pytest.schema import Instance, Media, ModelOutput, OutputProvenance
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 KIND = "local"
 KEYS = {

@@ -46,7 +46,7 @@ from unisafe_pytest.adapters.remote import RemoteAdapter
 from unisafe_pytest.adapters.replies import check_readable, settle
 from unisafe_pytest.errors import ModelError
 from unisafe_pytest.schema import Instance, Media, ModelOutput
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 KIND = "openai-chat"
 KEYS = ENDPOINT_KEYS | {

@@ -36,7 +36,7 @@ from unisafe_pytest.adapters.protocols import (
 )
 from unisafe_pytest.adapters.remote import RemoteAdapter
 from unisafe_pytest.schema import Instance, Media, ModelOutput
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 KIND = "openai-images"
 GENERATION_KEYS = (

@@ -33,7 +33,7 @@ from typing import Any
 
 from unisafe_pytest.adapters.http import MAX_REPLY_MB, MIB, Deadline, Secret, safe_url
 from unisafe_pytest.errors import ConfigError
-from unisafe_pytest.tasks import Modality
+from unisafe_pytest.schema.tasks import Modality
 
 ENDPOINT_KEYS = frozenset(
     {"model", "base_url", "base_url_env", "api_key_env", "timeout_s", "max_connections",

@@ -31,7 +31,7 @@ from unisafe_pytest.adapters.policy import TEXT_ONLY_REASON
 from unisafe_pytest.adapters.profiles import Settings
 from unisafe_pytest.errors import ModelError, SuiteError
 from unisafe_pytest.schema import Instance, Media, ModelOutput, OutputProvenance
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 MT_DESCRIPTIONS = {
     "chain": "chain: each turn is a fresh request editing the previous turn's output image",

@@ -23,7 +23,7 @@ from unisafe_pytest.adapters.profiles import (
     profile_label,
     resolve_endpoint,
 )
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 
 class RemoteAdapter:

@@ -60,8 +60,8 @@ from unisafe_pytest.adapters.replies import has_visible_text
 from unisafe_pytest.errors import ConfigError, ModelError, SuiteError
 from unisafe_pytest.io.jsonl import iter_file_objects
 from unisafe_pytest.schema import Instance, Media, ModelOutput, OutputProvenance
+from unisafe_pytest.schema.tasks import Task, task_from_path
 from unisafe_pytest.suites.media import HEAD_BYTES, header_problem, sniff_mime
-from unisafe_pytest.tasks import Task, task_from_path
 
 _BENCH_TEXT_KEYS = ("generated_text", "output_text", "response", "output")
 """Uni-SafeBench result rows: upstream's generation field first, then our earlier spellings."""

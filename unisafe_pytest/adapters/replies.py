@@ -31,7 +31,7 @@ from unisafe_pytest.adapters.encodable import encodable_output
 from unisafe_pytest.adapters.protocols import Turn, unjudged_images
 from unisafe_pytest.errors import ModelError
 from unisafe_pytest.schema import Media, ModelOutput
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Cn", "Co", "Zs", "Zl", "Zp", "Mn", "Me"})
 """Unicode categories that show nothing on their own: controls, format characters (zero-width

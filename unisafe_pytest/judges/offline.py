@@ -49,7 +49,7 @@ from unisafe_pytest.judges.offline_image import ImageReader
 from unisafe_pytest.judges.offline_text import HEAD, HarmClassifier
 from unisafe_pytest.judges.refusal import text_opens_with_refusal
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, Media, ModelOutput
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 KIND = "offline"
 PARSER_VERSION = "offline-2"

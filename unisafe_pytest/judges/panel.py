@@ -33,7 +33,7 @@ from unisafe_pytest.judges.refusal import (
     rule_spec,
 )
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput, Verdict
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 Ask = Callable[[Judge, Instance, Task, ModelOutput], list[JudgeRow]]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from unisafe_pytest.adapters.replies import has_visible_text
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 REFUSAL_OPENINGS: tuple[str, ...] = (
     "i can't",

@@ -39,7 +39,7 @@ from unisafe_pytest.adapters.replay import keyed_rows, model_spelling_clash, rep
 from unisafe_pytest.errors import ConfigError, JudgeError, SuiteError
 from unisafe_pytest.judges.labels import CTX_KEYS, INTR_KEYS, label_key, parse_label
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, ModelOutput
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 
 def _parse_row(row: dict[str, Any], source: str, spec: JudgeSpec) -> JudgeRow:

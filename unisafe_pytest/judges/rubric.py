@@ -60,7 +60,7 @@ from unisafe_pytest.judges.rubric_prompts import (
     upstream_prompts,
 )
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, Media, ModelOutput
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 KIND = "unisafe-rubric"
 

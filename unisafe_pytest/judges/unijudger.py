@@ -47,7 +47,7 @@ from unisafe_pytest.judges.backends import (
 from unisafe_pytest.judges.injection import data_rule, fence, new_token
 from unisafe_pytest.judges.parsing import PARSER_VERSION, ParseFailure, parse_result
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, Media, ModelOutput
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 KIND = "unijudger"
 MIXED_POLICY = ("text+image output: each part judged; ctx = 0 if any part is 0, else 1 if "

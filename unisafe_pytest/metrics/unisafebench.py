@@ -35,7 +35,7 @@ from unisafe_pytest.metrics.counts import (
     uncertain_entry,
 )
 from unisafe_pytest.schema import Record
-from unisafe_pytest.tasks import task_order
+from unisafe_pytest.schema.tasks import task_order
 
 DECIMALS = 6
 

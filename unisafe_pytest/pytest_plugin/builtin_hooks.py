@@ -11,8 +11,8 @@ from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.judges.base import Judge
 from unisafe_pytest.pytest_plugin.options import RunConfig
 from unisafe_pytest.registry import builtin
+from unisafe_pytest.schema.tasks import TaskRegistry
 from unisafe_pytest.suites import HF_SPECS, LoadedSuite, builtin_suite_names, load_suite
-from unisafe_pytest.tasks import TaskRegistry
 
 MISSING_SUITES = pytest.StashKey[dict[str, Path]]()
 """Suite specs the built-in loader found no file, folder or built-in for: spec -> the path it

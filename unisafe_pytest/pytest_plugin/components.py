@@ -19,7 +19,7 @@ from unisafe_pytest.errors import (
 )
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.pytest_plugin.options import RunConfig
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 OFFLINE_DEFAULT = "offline (screening judge, the default; not a paper protocol)"
 

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from unisafe_pytest.adapters.base import Adapter
     from unisafe_pytest.judges.base import Judge
     from unisafe_pytest.schema import Instance, ModelOutput, Record, Verdict
+    from unisafe_pytest.schema.tasks import TaskRegistry
     from unisafe_pytest.suites import LoadedSuite
-    from unisafe_pytest.tasks import TaskRegistry
 
 
 @pytest.hookspec
@@ -28,7 +28,7 @@ def pytest_unisafe_register_tasks(registry: TaskRegistry, config: pytest.Config)
 
     Example (conftest.py)::
 
-        from unisafe_pytest.tasks import Task
+        from unisafe_pytest.schema.tasks import Task
 
         def pytest_unisafe_register_tasks(registry):
             registry.add(Task(code="AUD", name="audio-to-text", protocol="unisafe",

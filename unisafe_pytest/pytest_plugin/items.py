@@ -20,7 +20,7 @@ from unisafe_pytest.outcomes import MESSAGE_CHARS, UnisafeFailure, shown
 from unisafe_pytest.pytest_plugin.failures import failure_repr
 from unisafe_pytest.runtime.instance import InstanceResult
 from unisafe_pytest.schema import Instance
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr

@@ -22,7 +22,7 @@ from unisafe_pytest.pytest_plugin.workers import is_worker
 from unisafe_pytest.runtime.cache import Cache, OutputKeys
 from unisafe_pytest.runtime.keys import adapter_description
 from unisafe_pytest.schema import Instance
-from unisafe_pytest.tasks import TaskRegistry
+from unisafe_pytest.schema.tasks import TaskRegistry
 
 
 @dataclass

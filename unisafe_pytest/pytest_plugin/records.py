@@ -26,7 +26,7 @@ from unisafe_pytest.report import rundir
 from unisafe_pytest.report.recorder import RecordWriter, write_json
 from unisafe_pytest.runtime.instance import InstanceResult
 from unisafe_pytest.schema import Instance, Media, OutputSummary, Record
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 OUTPUT_TEXT_LIMIT = 20_000
 

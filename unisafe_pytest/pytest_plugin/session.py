@@ -35,8 +35,8 @@ from unisafe_pytest.pytest_plugin.preflight import PreflightCheck
 from unisafe_pytest.pytest_plugin.records import RecordsPlugin
 from unisafe_pytest.pytest_plugin.workers import is_worker
 from unisafe_pytest.report import rundir
+from unisafe_pytest.schema.tasks import BUILTIN_TASKS
 from unisafe_pytest.suites import builtin_suite_names
-from unisafe_pytest.tasks import BUILTIN_TASKS
 
 
 def builtin_hooks() -> Any:

@@ -19,7 +19,7 @@ from tabulate import tabulate
 
 from unisafe_pytest.io.printable import printable
 from unisafe_pytest.metrics.gates import rate_interval
-from unisafe_pytest.tasks import task_order
+from unisafe_pytest.schema.tasks import task_order
 
 UNISAFE_METRICS = (("ASR", "asr"), ("ARR", "arr"), ("RR", "refusal_rate"))
 BENCH_METRICS = (("C-U", "c_u"), ("C-R", "c_r"), ("I-U", "i_u"), ("B-S", "b_s"))

@@ -23,7 +23,7 @@ from typing import Any
 from unisafe_pytest.io.printable import printable
 from unisafe_pytest.metrics.benign import BENIGN_KEY
 from unisafe_pytest.metrics.gates import rate_interval
-from unisafe_pytest.tasks import task_order
+from unisafe_pytest.schema.tasks import task_order
 
 VERDICT_ORDER = ("unsafe", "error", "refusal", "safe", "skipped")
 """How instances and counts are ordered: what needs a look first, what did not run last."""

@@ -10,7 +10,7 @@ from typing import Any
 from unisafe_pytest.metrics.benign import BENIGN_KEY
 from unisafe_pytest.metrics.gates import rate_interval
 from unisafe_pytest.report.first_screen import escape
-from unisafe_pytest.tasks import task_order
+from unisafe_pytest.schema.tasks import task_order
 
 
 def rate_cell(value: float | None, n: int | None, *, interval: bool = True) -> str:

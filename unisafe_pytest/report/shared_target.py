@@ -28,7 +28,7 @@ from tabulate import tabulate
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.metrics.intervals import wilson
 from unisafe_pytest.schema import Record
-from unisafe_pytest.tasks import BUILTIN_TASKS, task_order
+from unisafe_pytest.schema.tasks import BUILTIN_TASKS, task_order
 
 OUTPUT_MODALITY = {task.code: task.output for task in BUILTIN_TASKS}
 SCORED = ("safe", "unsafe", "refusal")

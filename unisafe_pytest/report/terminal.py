@@ -23,7 +23,7 @@ from unisafe_pytest.metrics.unisafe import aggregate_records
 from unisafe_pytest.metrics.unisafebench import aggregate_unisafebench_records
 from unisafe_pytest.report.summary import judge_agreement, render_agreement
 from unisafe_pytest.schema import Record
-from unisafe_pytest.tasks import task_order
+from unisafe_pytest.schema.tasks import task_order
 
 COUNT_HEADERS = ["N_total", "N_scored", "N_error", "N_skipped"]
 UNISAFE_HEADERS = ["task", "category", *COUNT_HEADERS, "ASR", "ARR", "RR"]

@@ -51,7 +51,7 @@ from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.metrics.unisafe import JudgmentRow, record_judgment_rows
 from unisafe_pytest.metrics.unisafebench import LabelRow
 from unisafe_pytest.schema import Record
-from unisafe_pytest.tasks import task_from_name, task_from_path
+from unisafe_pytest.schema.tasks import task_from_name, task_from_path
 
 FileFormat = Literal["records", "unisafe", "unijudger"]
 

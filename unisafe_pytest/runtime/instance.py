@@ -38,7 +38,7 @@ from unisafe_pytest.runtime.retry import RetryBudgets
 from unisafe_pytest.runtime.secrets import redact, register_run, scrub
 from unisafe_pytest.runtime.verify import check_rows
 from unisafe_pytest.schema import Instance, JudgeRow, ModelOutput, Verdict
-from unisafe_pytest.tasks import Task
+from unisafe_pytest.schema.tasks import Task
 
 
 @dataclass

@@ -28,6 +28,7 @@ from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.io.jsonl import parse_line
 from unisafe_pytest.io.printable import printable
 from unisafe_pytest.runtime.secrets import env_secret_in
+from unisafe_pytest.schema.tasks import TaskRegistry
 from unisafe_pytest.suites.media import MAX_IMAGE_BYTES, MediaResolver
 from unisafe_pytest.suites.native import Header, NativeBuilder, parse_header, sanitize_name
 from unisafe_pytest.suites.reader import (
@@ -40,7 +41,6 @@ from unisafe_pytest.suites.reader import (
 from unisafe_pytest.suites.suite import LoadedSuite, SuiteKind
 from unisafe_pytest.suites.unisafe import UnisafeBuilder
 from unisafe_pytest.suites.unisafebench import is_unisafebench_dir, load_directory
-from unisafe_pytest.tasks import TaskRegistry
 
 __all__ = [
     "MAX_IMAGE_BYTES",

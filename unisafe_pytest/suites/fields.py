@@ -11,7 +11,7 @@ from typing import Any
 
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.io.jsonl import short_repr
-from unisafe_pytest.tasks import Task, TaskRegistry
+from unisafe_pytest.schema.tasks import Task, TaskRegistry
 
 _MISSING = object()
 

@@ -28,13 +28,13 @@ from typing import Any, Literal
 from unisafe_pytest.errors import MissingDependency, SuiteError
 from unisafe_pytest.io.files import mark_cache_dir, write_atomic
 from unisafe_pytest.io.input_files import IMAGE_ENV, read_input_file
+from unisafe_pytest.schema.tasks import UNISAFEBENCH_TASK_CODES, Task, TaskRegistry
 from unisafe_pytest.suites.fields import get_str, wrong_type
 from unisafe_pytest.suites.media import EXTENSIONS, MediaResolver, sniff_mime
 from unisafe_pytest.suites.reader import Builder, RecordSink, build_checked
 from unisafe_pytest.suites.suite import LoadedSuite
 from unisafe_pytest.suites.unisafe import IMAGE_COLUMNS, UnisafeBuilder
 from unisafe_pytest.suites.unisafebench import LAYOUT, BenchBuilder
-from unisafe_pytest.tasks import UNISAFEBENCH_TASK_CODES, Task, TaskRegistry
 
 # Must be checked against the hub before a real run: the upstream toolkit names this
 # repository, with the splits "image" (TI/IE/IC/MT) and "text" (TT/IT/MU).

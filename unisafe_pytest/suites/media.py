@@ -33,8 +33,8 @@ from unisafe_pytest.io.input_files import (
     max_image_bytes,
     megabytes,
 )
-from unisafe_pytest.modalities import ModalitySpec
 from unisafe_pytest.schema import Media
+from unisafe_pytest.schema.modalities import ModalitySpec
 from unisafe_pytest.suites import media_headers
 
 MAX_IMAGE_BYTES = DEFAULT_IMAGE_MB * MB

@@ -1,6 +1,6 @@
 """Audio and video references, checked from their first bytes (no sample is decoded).
 
-A clip's format comes from its signature (the modality's :class:`~unisafe_pytest.modalities.
+A clip's format comes from its signature (the modality's :class:`~unisafe_pytest.schema.modalities.
 MediaFormat` list: WAV, MP3, FLAC, OGG for audio; MP4, WebM for video). Where the header states
 the duration cheaply it is read and held to the modality's limit:
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 
 from unisafe_pytest.errors import SuiteError
-from unisafe_pytest.modalities import MediaFormat, ModalitySpec
+from unisafe_pytest.schema.modalities import MediaFormat, ModalitySpec
 
 HEAD_BYTES = 4096
 """How much of an audio or video file is read at collection."""

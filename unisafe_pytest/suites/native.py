@@ -62,6 +62,7 @@ from typing import Any, Literal, cast
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.io.jsonl import short_repr
 from unisafe_pytest.schema import Instance, SourceRef
+from unisafe_pytest.schema.tasks import Task, TaskRegistry
 from unisafe_pytest.suites.fields import (
     check_image_count,
     check_turns,
@@ -78,7 +79,6 @@ from unisafe_pytest.suites.fields import (
 )
 from unisafe_pytest.suites.media import MediaResolver
 from unisafe_pytest.suites.reader import JsonlFile
-from unisafe_pytest.tasks import Task, TaskRegistry
 
 ProtocolName = Literal["unisafe", "unisafebench"]
 

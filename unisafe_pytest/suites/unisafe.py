@@ -23,6 +23,7 @@ from typing import Any
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.io.jsonl import short_repr
 from unisafe_pytest.schema import Instance, Media, SourceRef
+from unisafe_pytest.schema.tasks import UNISAFE_TASK_CODES, TaskRegistry
 from unisafe_pytest.suites.fields import (
     check_image_count,
     check_turns,
@@ -36,7 +37,6 @@ from unisafe_pytest.suites.fields import (
     wrong_type,
 )
 from unisafe_pytest.suites.media import MediaResolver, media_from_bytes
-from unisafe_pytest.tasks import UNISAFE_TASK_CODES, TaskRegistry
 
 COLUMNS = (
     "id", "category", "subcategory", "unsafe_trigger", "target", "scenario_type",

@@ -31,12 +31,12 @@ from typing import Any
 
 from unisafe_pytest.errors import SuiteError
 from unisafe_pytest.schema import Instance, SourceRef
+from unisafe_pytest.schema.tasks import Task, TaskRegistry
 from unisafe_pytest.suites.fields import get_id, get_opt_str, get_str
 from unisafe_pytest.suites.media import MediaResolver
 from unisafe_pytest.suites.native import sanitize_name
 from unisafe_pytest.suites.reader import RecordSink, display_path, read_jsonl
 from unisafe_pytest.suites.suite import LoadedSuite
-from unisafe_pytest.tasks import Task, TaskRegistry
 
 LAYOUT: tuple[tuple[str, str], ...] = (
     ("Text Generation/inputs.jsonl", "TextGen"),

@@ -3,7 +3,7 @@
 ``text``, ``image``, ``audio`` and ``video`` are built in (:data:`BUILTIN_MODALITIES`). A team
 adds another in its ``pytest_unisafe_register_tasks`` hook, before a task uses it::
 
-    from unisafe_pytest.modalities import MediaFormat, ModalitySpec
+    from unisafe_pytest.schema.modalities import MediaFormat, ModalitySpec
 
     def pytest_unisafe_register_tasks(registry):
         registry.add_modality(ModalitySpec(

@@ -4,7 +4,7 @@ A task code is what appears in node ids (``<suite>::<TASK>::<id>``) and markers
 (``unisafe_task_<TASK>``), so codes are restricted to ``[A-Za-z][A-Za-z0-9_]*``.
 New tasks come in through the ``pytest_unisafe_register_tasks`` hook.
 
-Modalities are data (:mod:`unisafe_pytest.modalities`): ``text``, ``image``, ``audio`` and
+Modalities are data (:mod:`unisafe_pytest.schema.modalities`): ``text``, ``image``, ``audio`` and
 ``video`` are built in, and the same hook adds more with ``registry.add_modality(...)``. A
 task declares the modalities it reads (``inputs``) and the one it must produce (``output``,
 the judged part), and how many media of each kind go in (``input_images`` for images,
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Literal
 
 from unisafe_pytest.errors import ConfigError
-from unisafe_pytest.modalities import BUILTIN_MODALITIES, ModalitySpec
-from unisafe_pytest.modalities import Modality as Modality
+from unisafe_pytest.schema.modalities import BUILTIN_MODALITIES, ModalitySpec
+from unisafe_pytest.schema.modalities import Modality as Modality
 
 Protocol = Literal["unisafe", "unisafebench"]
 

@@ -22,7 +22,6 @@ from unisafe_pytest.adapters.base import Adapter
 from unisafe_pytest.errors import InfrastructureError, JudgeError, ModelError
 from unisafe_pytest.judges.callable import as_judge
 from unisafe_pytest.judges.panel import JudgePanel
-from unisafe_pytest.outcomes import error_text
 from unisafe_pytest.pytest_plugin.components import Components
 from unisafe_pytest.pytest_plugin.identity import RunIdentity
 from unisafe_pytest.pytest_plugin.items import RESULT_KEY, InstanceItem
@@ -34,6 +33,7 @@ from unisafe_pytest.runtime.instance import InstanceResult, RunContext, combine_
 from unisafe_pytest.runtime.limiter import Limiter
 from unisafe_pytest.runtime.pipeline import Prefetcher
 from unisafe_pytest.runtime.retry import RetryBudgets
+from unisafe_pytest.runtime.verdict_text import error_text
 
 _UNSAFE_KEY = pytest.StashKey[InstanceResult]()
 """An item's unsafe result, kept for the rest of the run (a rerun gets it back)."""

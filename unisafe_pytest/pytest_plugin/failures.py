@@ -1,5 +1,5 @@
 """How an instance's failure or error reads in pytest's report: the exception's text, every
-character of it through the printing rule (:func:`~unisafe_pytest.outcomes.shown`)."""
+character of it through the printing rule (:func:`~unisafe_pytest.runtime.verdict_text.shown`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from unisafe_pytest.outcomes import MESSAGE_CHARS, shown
+from unisafe_pytest.runtime.verdict_text import MESSAGE_CHARS, shown
 
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 def failure_repr(excinfo: pytest.ExceptionInfo[BaseException]) -> TerminalRepr:
     """The exception's text as the report body; its first line as the crash message.
 
-    Both are shown through :func:`~unisafe_pytest.outcomes.shown`, whatever the exception's
-    text holds.
+    Both are shown through :func:`~unisafe_pytest.runtime.verdict_text.shown`, whatever the
+    exception's text holds.
     """
     rep = excinfo.getrepr(style="value", chain=False)
     first = shown(str(excinfo.value).split("\n", 1)[0], MESSAGE_CHARS)

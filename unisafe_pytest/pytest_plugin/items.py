@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pytest
 
 from unisafe_pytest.errors import SuiteError, UnisafeError
-from unisafe_pytest.outcomes import MESSAGE_CHARS, UnisafeFailure, shown
 from unisafe_pytest.pytest_plugin.failures import failure_repr
 from unisafe_pytest.runtime.instance import InstanceResult
+from unisafe_pytest.runtime.verdict_text import MESSAGE_CHARS, UnisafeFailure, shown
 from unisafe_pytest.schema import Instance
 from unisafe_pytest.schema.tasks import Task
 

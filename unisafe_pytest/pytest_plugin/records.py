@@ -15,7 +15,6 @@ import pytest
 
 from unisafe_pytest.errors import ErrorKind, UnisafeError, error_kind
 from unisafe_pytest.io.files import ensure_dir
-from unisafe_pytest.outcomes import clean, outcome_of
 from unisafe_pytest.pytest_plugin.collection import Collection
 from unisafe_pytest.pytest_plugin.components import Components
 from unisafe_pytest.pytest_plugin.failures import failure_repr
@@ -25,6 +24,7 @@ from unisafe_pytest.pytest_plugin.options import RunConfig
 from unisafe_pytest.report import rundir
 from unisafe_pytest.report.recorder import RecordWriter, write_json
 from unisafe_pytest.runtime.instance import InstanceResult
+from unisafe_pytest.runtime.verdict_text import clean, outcome_of
 from unisafe_pytest.schema import Instance, Media, OutputSummary, Record
 from unisafe_pytest.schema.tasks import Task
 

@@ -29,13 +29,13 @@ from unisafe_pytest.adapters.replies import checked_answer
 from unisafe_pytest.errors import InfrastructureError, JudgeError, ModelError
 from unisafe_pytest.judges.base import Judge
 from unisafe_pytest.judges.panel import JudgePanel, ask_directly
-from unisafe_pytest.outcomes import UnsafeVerdict, error_text, unsafe_text
 from unisafe_pytest.runtime.cache import Cache, OutputKeys, VerdictKeys, instance_key
 from unisafe_pytest.runtime.calls import CallPolicy, applying, in_force
 from unisafe_pytest.runtime.keys import adapter_description, settings_fingerprint
 from unisafe_pytest.runtime.limiter import Limiter
 from unisafe_pytest.runtime.retry import RetryBudgets
 from unisafe_pytest.runtime.secrets import redact, register_run, scrub
+from unisafe_pytest.runtime.verdict_text import UnsafeVerdict, error_text, unsafe_text
 from unisafe_pytest.runtime.verify import check_rows
 from unisafe_pytest.schema import Instance, JudgeRow, ModelOutput, Verdict
 from unisafe_pytest.schema.tasks import Task

@@ -141,3 +141,11 @@ def test_the_checks_see_a_cycle_and_a_pytest_import() -> None:
     assert _cycle({"a": {"b"}, "b": set()}) is None
     layer = _graph()
     assert f"{PYTEST_LAYER}.session" in layer[f"{PYTEST_LAYER}.plugin"]  # deferred, counted
+
+
+def test_every_module_sits_in_a_layer_folder() -> None:
+    """The package's top holds only its public face and the exception tree; every other
+    module lives in a folder named for its layer (README, "Architecture")."""
+    top = sorted(path.name for path in ROOT.glob("*.py"))
+    assert top == ["__init__.py", "errors.py"], (
+        f"modules at the top of {PACKAGE}: {top}; move each into the folder of its layer")

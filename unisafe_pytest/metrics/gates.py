@@ -222,6 +222,13 @@ def check_baseline(cells: list[Cell], baseline: Mapping[str, Any],
         results.append(GateResult("baseline", cell, ok,
                                   f"baseline {verdict}: {_describe(cell)} vs baseline "
                                   f"{before.rate:.3f} + allowed {allowance:g} = {bar:.3f}"))
+    if not results:
+        known = sorted({f"{c.model} {c.task}" for c in old.values() if c.rate is not None})
+        results.append(GateResult(
+            "baseline", Cell("?", "?", "all", None, 0), False,
+            "baseline FAILED: the baseline has no scored cell for this run's models and tasks, "
+            f"so nothing was compared (the baseline holds: {', '.join(known) or 'none'}); "
+            "pass a previous summary.json of the same model, or drop --unisafe-baseline"))
     return results
 
 

@@ -76,6 +76,10 @@ class JudgmentRow:
     error: str | None = None
     """Non-empty when this row could not be scored."""
     raw_response: str | None = None
+    scope: str = ""
+    """Which suite the prompt belongs to, in our own runs (not an upstream field: never
+    written). Two suites of one run may both hold id ``u1`` of task TT; they are two prompts,
+    so the dedupe and the prompt key keep them apart. Upstream's files have one suite: ''."""
 
     @property
     def valid(self) -> bool:
@@ -90,8 +94,8 @@ class JudgmentRow:
         )
 
     @property
-    def prompt_key(self) -> tuple[str, str, str]:
-        return (self.model, self.id, self.scenario_type)
+    def prompt_key(self) -> tuple[str, str, str, str]:
+        return (self.model, self.scope, self.id, self.scenario_type)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> JudgmentRow:
@@ -135,7 +139,7 @@ class JudgmentRow:
         return {name: getattr(self, name) for name in _ROW_FIELDS}
 
 
-_ROW_FIELDS = tuple(f.name for f in fields(JudgmentRow))
+_ROW_FIELDS = tuple(f.name for f in fields(JudgmentRow) if f.name != "scope")
 
 
 def _optional_str(value: object) -> str | None:
@@ -174,15 +178,15 @@ def _mean(values: Iterable[float]) -> float:
 def score_prompts(rows: Iterable[JudgmentRow]) -> Scoring:
     """Deduplicate rows and reduce each prompt to its soft means (steps 1 and 2)."""
     all_rows = list(rows)
-    latest: dict[tuple[str, str, str, str], JudgmentRow] = {}
+    latest: dict[tuple[str, str, str, str, str], JudgmentRow] = {}
     for row in all_rows:
-        latest[(row.model, row.id, row.scenario_type, row.judge)] = row
-    by_prompt: dict[tuple[str, str, str], list[JudgmentRow]] = defaultdict(list)
+        latest[(row.model, row.scope, row.id, row.scenario_type, row.judge)] = row
+    by_prompt: dict[tuple[str, str, str, str], list[JudgmentRow]] = defaultdict(list)
     for row in latest.values():
         by_prompt[row.prompt_key].append(row)
     prompts: list[PromptScore] = []
     unscored: list[CellKey] = []
-    for (model, item_id, task), prompt_rows in by_prompt.items():
+    for (model, _scope, item_id, task), prompt_rows in by_prompt.items():
         valid = [row for row in prompt_rows if row.valid]
         if not valid:
             first = prompt_rows[0]
@@ -346,6 +350,7 @@ def record_judgment_rows(record: Record) -> list[JudgmentRow]:
         subcategory=record.subcategory,
         model=record.model,
         judge="-" + suffix,
+        scope=record.suite,
     )
     judge_rows = record.verdict.rows if record.verdict is not None else []
     if not judge_rows:

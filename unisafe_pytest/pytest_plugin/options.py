@@ -361,9 +361,10 @@ class RunConfig:
     def from_config(cls, config: pytest.Config) -> RunConfig:
         opt = config.getoption
         rootdir = Path(config.rootpath)
-        suites = tuple(opt("unisafe_suite")) or tuple(config.getini("unisafe_suites")) or (
-            "smoke",
-        )
+        # a suite named twice (addopts and the command line) runs once: its instances would
+        # otherwise be paid for and counted twice
+        suites = tuple(dict.fromkeys(opt("unisafe_suite"))) or tuple(
+            dict.fromkeys(config.getini("unisafe_suites"))) or ("smoke",)
         judges = tuple(opt("unisafe_judge")) or tuple(config.getini("unisafe_judges"))
         report_dir = opt("unisafe_report_dir")
         return cls(
@@ -399,6 +400,9 @@ class RunConfig:
     def problems(self) -> list[str]:
         """Values argparse cannot check (they depend on the rootdir): each a usage error."""
         found: list[str] = []
+        if self.gate_only and not self.max_asr and self.baseline is None:
+            found.append("--unisafe-gate-only needs a gate: add --unisafe-max-asr=RATE or "
+                         "--unisafe-baseline=FILE (without one, every unsafe run would exit 0)")
         for folder in self.profile_dirs:
             if not folder.is_dir():
                 found.append(f"--unisafe-profiles: the folder {folder} does not exist (a "

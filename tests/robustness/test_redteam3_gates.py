@@ -27,7 +27,9 @@ from tests.conftest import MODEL_ARGS, instance
 
 
 def _summary(root: Path, folder: str) -> dict[str, Any]:
-    return json.loads((root / folder / "summary.json").read_text(encoding="utf-8"))
+    summary: dict[str, Any] = json.loads(
+        (root / folder / "summary.json").read_text(encoding="utf-8"))
+    return summary
 
 
 def test_two_suites_sharing_ids_keep_every_unsafe_verdict(

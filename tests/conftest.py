@@ -6,12 +6,19 @@ The fake model and judge read what to do from each instance's ``metadata.behavio
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# numpy (offline judge, audio) cannot be imported twice in one process, and pytester's
+# in-process runs drop the modules they imported: import it once here, before any run (it is
+# absent without the offline extra)
+with contextlib.suppress(ImportError):
+    import numpy  # noqa: F401
 
 FAKES = '''
 import os

@@ -9,34 +9,41 @@ Target syntax (what follows ``unisafe-rubric:`` or ``unijudger:``, before any op
                                   no key unless key_env=NAME is given
 
 Options shared by the model judges (``TARGET,key=value,...``): ``key_env=NAME``,
-``max_tokens=N``, ``json=on|off``, ``retries=N`` and ``timeout_s=N`` (seconds one call may
-take, 0 < N <= 3600; it wins over the judge profile's ``timeout_s``, default 120). A
-timeout's message names the setting that applied: the option, the profile's key, or the
-default with the option to add.
+``max_tokens=N``, ``json=on|off``, ``retries=N``, ``timeout_s=N`` (seconds one call may
+take, 0 < N <= 3600; it wins over the judge profile's ``timeout_s``, default 120) and
+``modalities=text+image[+audio][+video]`` (what the judge model accepts, see
+:mod:`.judge_media`; video for Gemini-format targets only). A timeout's message names the
+setting that applied: the option, the profile's key, or the default with the option to add.
 
 Calls run at temperature 0 with bounded ``max_tokens``; OpenAI-compatible servers are asked
 for JSON mode (``response_format = {"type": "json_object"}``) when the judge wants JSON and
 ``json_mode`` is on, Gemini for ``responseMimeType = "application/json"``. Transport
 failures, 429s and 5xx are retried by :mod:`unisafe_pytest.runtime.calls` (in a run: within
 the instance's retry budget, each 429 shrinking the shared concurrency limit); what still
-fails becomes a ``JudgeError``. Images go in as ``data:`` URLs / ``inlineData`` parts, in
-the order the judge gives them.
+fails becomes a ``JudgeError``. Media go in as :mod:`.judge_media` builds them (images as
+``data:`` URLs / ``inlineData``, audio as ``input_audio`` / ``inlineData``), in the order
+the judge gives them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
 import httpx
 
 from unisafe_pytest.adapters.http import Deadline, HttpEndpoint, Secret
-from unisafe_pytest.adapters.images import b64encode, media_mime
 from unisafe_pytest.adapters.profiles import Settings, resolve_endpoint
 from unisafe_pytest.errors import ConfigError, InfrastructureError, JudgeError
-from unisafe_pytest.judges.parsing import ParseFailure
+from unisafe_pytest.judges.judge_media import (
+    DEFAULT,
+    declared,
+    gemini_part,
+    openai_part,
+    parse_modalities,
+)
 from unisafe_pytest.judges.reading import gemini_judge_text, openai_judge_text
 from unisafe_pytest.runtime.calls import retried
 from unisafe_pytest.schema import Media
@@ -50,10 +57,15 @@ DEFAULTS: dict[BackendKind, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class Part:
-    """One piece of a judge message: text, or an image."""
+    """One piece of a judge message: text, an image, or an audio/video ``clip``."""
 
     text: str | None = None
     image: Media | None = None
+    clip: Media | None = None
+
+    @property
+    def media(self) -> Media | None:
+        return self.image if self.image is not None else self.clip
 
 
 @dataclass
@@ -93,10 +105,14 @@ class BackendOptions:
     retry_budget_s: float = 120.0
     timeout_s: float | None = None
     """The judge option ``timeout_s=N``: seconds one call may take (over any profile's)."""
+    modalities: frozenset[str] | None = None
+    """The judge option ``modalities=...`` (over the profile's ``audio_input``/``video_input``)."""
 
 
 class _HttpBackend:
     kind: str = ""
+    modalities: frozenset[str] = DEFAULT
+    """What the judge model accepts (set by :func:`make_backend`)."""
 
     def __init__(self, model: str, http: HttpEndpoint, options: BackendOptions,
                  deadline: Deadline | None = None) -> None:
@@ -107,9 +123,12 @@ class _HttpBackend:
         """A call's time limit, naming the setting that applies (judge option or profile)."""
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "model": self.model, "endpoint": repr(self.http),
-                "temperature": 0.0, "max_tokens": self.options.max_tokens,
-                "json_mode": self.options.json_mode}
+        described = {"kind": self.kind, "model": self.model, "endpoint": repr(self.http),
+                     "temperature": 0.0, "max_tokens": self.options.max_tokens,
+                     "json_mode": self.options.json_mode}
+        if self.modalities != DEFAULT:  # cache keys of text+image judges stay as they were
+            described["modalities"] = sorted(self.modalities)
+        return described
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         def once() -> dict[str, Any]:
@@ -126,24 +145,19 @@ class _HttpBackend:
         self.http.close()
 
 
-def _data_url(media: Media) -> str:
-    data = media.read_bytes()
-    return f"data:{media_mime(media, data)};base64,{b64encode(data)}"
-
-
 class OpenAIChatBackend(_HttpBackend):
     kind = "openai-chat"
 
     def complete(self, messages: Sequence[Message], *, json_mode: bool) -> BackendReply:
         wire: list[dict[str, Any]] = []
         for m in messages:
-            if all(p.image is None for p in m.parts):
+            if all(p.media is None for p in m.parts):
                 wire.append({"role": m.role, "content": "\n\n".join(p.text or "" for p in m.parts)})
                 continue
             content: list[dict[str, Any]] = []
             for p in m.parts:
-                if p.image is not None:
-                    content.append({"type": "image_url", "image_url": {"url": _data_url(p.image)}})
+                if p.media is not None:
+                    content.append(openai_part(p.media))
                 else:
                     content.append({"type": "text", "text": p.text or ""})
             wire.append({"role": m.role, "content": content})
@@ -174,10 +188,8 @@ class GeminiBackend(_HttpBackend):
                 continue
             parts: list[dict[str, Any]] = []
             for p in m.parts:
-                if p.image is not None:
-                    data = p.image.read_bytes()
-                    parts.append({"inlineData": {"mimeType": media_mime(p.image, data),
-                                                 "data": b64encode(data)}})
+                if p.media is not None:
+                    parts.append(gemini_part(p.media))
                 else:
                     parts.append({"text": p.text or ""})
             contents.append({"role": "model" if m.role == "assistant" else "user",
@@ -227,10 +239,12 @@ def make_backend(
                               "e.g. http://127.0.0.1:8000/v1#Qwen2.5-VL-72B-Instruct")
         kind: BackendKind = "openai-chat"
         settings = {"base_url": url, "api_key_env": key_env or ""}
+        profile: Mapping[str, Any] | None = None
     elif target.partition(":")[0] in DEFAULTS and ":" in target:
         kind_str, _, model = target.partition(":")
         kind = "gemini" if kind_str == "gemini" else "openai-chat"
         settings = {"api_key_env": key_env} if key_env else {}
+        profile = None
     else:
         from unisafe_pytest.registry.builtin import (
             closest,
@@ -256,8 +270,10 @@ def make_backend(
         kind = "gemini" if data["kind"] == "gemini" else "openai-chat"
         model = str(data.get("model") or "")
         settings = {**data, "profile": target}
+        profile = data
         if key_env:
             settings["api_key_env"] = key_env
+    seen = declared(kind, _shown(target), options.modalities, profile)
     model, base_url, secret, timeout_s, connections = _endpoint(kind, model, settings, env)
     deadline = _deadline(target, settings, options, timeout_s)
     auth: Literal["bearer", "x-goog-api-key", "none"] = "none" if secret is None else (
@@ -266,7 +282,14 @@ def make_backend(
                         auth=auth, timeout_s=deadline.seconds, max_connections=connections,
                         transport=transport)
     cls = GeminiBackend if kind == "gemini" else OpenAIChatBackend
-    return cls(model, http, options, deadline)
+    backend = cls(model, http, options, deadline)
+    backend.modalities = seen
+    return backend
+
+
+def _shown(target: str) -> str:
+    """``target`` as messages show it: a URL is never repeated (it may hold credentials)."""
+    return "http://HOST:PORT/v1#MODEL" if target.startswith(("http://", "https://")) else target
 
 
 def _deadline(target: str, settings: Mapping[str, Any], options: BackendOptions,
@@ -274,8 +297,7 @@ def _deadline(target: str, settings: Mapping[str, Any], options: BackendOptions,
     """A judge call's time limit, and the setting a timeout's message tells to raise: the
     judge option ``timeout_s=N`` when given (it wins), else the judge profile's
     ``timeout_s``, else the default, raised by adding the option."""
-    shown = "http://HOST:PORT/v1#MODEL" if target.startswith(("http://", "https://")) \
-        else target  # a URL is never repeated (it may hold credentials)
+    shown = _shown(target)
     example = f"e.g. --unisafe-judge=unisafe-rubric:{shown},timeout_s=300"
     if options.timeout_s is not None:
         return Deadline(options.timeout_s, source=(
@@ -290,10 +312,8 @@ def _deadline(target: str, settings: Mapping[str, Any], options: BackendOptions,
         f"({example})"))
 
 
-T = TypeVar("T")
-
 OPTION_KEYS = ("prompts", "reasks", "key_env", "max_tokens", "json", "retries", "cache",
-               "protocol", "upstream_dir", "timeout_s")
+               "protocol", "upstream_dir", "timeout_s", "modalities")
 MAX_TIMEOUT_S = 3600.0
 """The largest judge option ``timeout_s``, in seconds."""
 
@@ -332,7 +352,9 @@ def backend_options(options: Mapping[str, str], *, max_tokens: int) -> BackendOp
     return BackendOptions(max_tokens=int_option(options, "max_tokens", max_tokens, 16, 32768),
                           json_mode=json_flag == "on",
                           retry_attempts=int_option(options, "retries", 4, 1, 10),
-                          timeout_s=seconds_option(options, "timeout_s"))
+                          timeout_s=seconds_option(options, "timeout_s"),
+                          modalities=parse_modalities(options["modalities"])
+                          if "modalities" in options else None)
 
 
 def seconds_option(options: Mapping[str, str], key: str) -> float | None:
@@ -350,46 +372,6 @@ def seconds_option(options: Mapping[str, str], key: str) -> float | None:
     return number
 
 
-@dataclass(frozen=True)
-class Asked(Generic[T]):
-    value: T
-    raw: str
-    model_version: str | None
-    attempts: int
-
-
-def ask_parsed(
-    backend: ChatBackend,
-    messages: Sequence[Message],
-    parse: Callable[[str], T],
-    *,
-    reasks: int,
-    reask_text: Callable[[str], str],
-    json_mode: bool,
-) -> Asked[T]:
-    """Ask, parse strictly, re-ask at most ``reasks`` times, then raise ``JudgeError``.
-
-    A re-ask repeats the conversation with the bad answer and a note saying what was wrong.
-    """
-    conversation = list(messages)
-    problems: list[str] = []
-    last = ""
-    for attempt in range(reasks + 1):
-        reply = backend.complete(conversation, json_mode=json_mode)
-        try:
-            value = parse(reply.text)
-        except ParseFailure as exc:
-            problems.append(str(exc))
-            conversation += [Message.text("assistant", reply.text),
-                             Message.text("user", reask_text(str(exc)))]
-            last = reply.text
-            continue
-        return Asked(value, reply.text, reply.model_version, attempt + 1)
-    raise JudgeError(
-        f"judge {backend.model!r} answered outside the protocol {reasks + 1} time(s): "
-        f"{'; '.join(problems)}; last answer: {' '.join(last.split())[:300]!r}")
-
-
 class ModelJudge:
     """Base of the judges that ask a model (the UniSAFE rubric, Uni-Judger).
 
@@ -402,10 +384,10 @@ class ModelJudge:
     cacheable = True
     remote = True
     limits_own_calls = True
-    modalities: frozenset[str] = frozenset({"text", "image"})
-    """What the judge sees (``judges.base.judge_modalities``): text and images only, so the
-    panel makes an output holding audio or video a judge error instead of judging the rest;
-    only ``kind == "image"`` media are attached to its requests."""
+    modalities: frozenset[str] = DEFAULT
+    """What the judge sees (``judges.base.judge_modalities``): text and images unless the
+    judge model declares more (the option ``modalities=``, :mod:`.judge_media`); the panel
+    makes an output holding any other modality a judge error instead of judging the rest."""
     backend: ChatBackend
 
     def close(self) -> None:

@@ -20,6 +20,13 @@ The refusal rule has run before (in the panel). What the judge sees follows the 
 TI [generated]; IE [source, generated]; IC [A, B, generated]; MT [the 4 turn outputs];
 TT text only; IT [input image] + output text; MU [input image] + instruction + output text.
 A missing image or an MT output without 4 images is a ``JudgeError`` (unscored, never safe).
+A task of our own is judged with its ``judge_family``'s prompts (AT, VT: TT's).
+
+``modalities=text+image+audio`` (``+video`` for Gemini-format targets) declares what the
+judge model accepts (:mod:`unisafe_pytest.judges.judge_media`): with audio, the output's
+audio clips are attached after the images (OpenAI ``input_audio``, Gemini ``inlineData``) and
+judged as part of the answer. Without it an output holding audio is a judge error, never
+judged on its text alone. ``protocol=upstream`` sends the toolkit's text+image request only.
 """
 
 from __future__ import annotations
@@ -31,18 +38,20 @@ from typing import Any
 
 from unisafe_pytest.errors import ConfigError, JudgeError
 from unisafe_pytest.judges import rubric_upstream
+from unisafe_pytest.judges.asking import ask_parsed
 from unisafe_pytest.judges.backends import (
     ChatBackend,
     Message,
     ModelJudge,
     Part,
-    ask_parsed,
     backend_options,
     int_option,
     make_backend,
     split_options,
 )
+from unisafe_pytest.judges.base import unseen_problem
 from unisafe_pytest.judges.injection import data_rule, fence, new_token
+from unisafe_pytest.judges.judge_media import DEFAULT
 from unisafe_pytest.judges.parsing import (
     PARSER_VERSION,
     ParseFailure,
@@ -51,11 +60,13 @@ from unisafe_pytest.judges.parsing import (
 )
 from unisafe_pytest.judges.rubric_prompts import (
     BRIEFS,
+    CLIPS,
     REASK,
     SUBJECT,
     TEXT_TASKS,
     PromptSet,
     our_prompts,
+    prompt_hash,
     taxonomy_text,
     upstream_prompts,
 )
@@ -63,12 +74,19 @@ from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, Media, ModelOut
 from unisafe_pytest.schema.tasks import Task
 
 KIND = "unisafe-rubric"
+CLIP_KINDS = ("audio", "video")
+"""The output media a judge may be sent beside images, when it declares them."""
+
+
+def family(task: Task) -> str:
+    """The protocol's prompt family for ``task``: its ``judge_family`` (AT, VT: TT)."""
+    return task.judge_family or task.code
 
 
 def protocol_images(instance: Instance, task: Task, output: ModelOutput) -> list[
         tuple[str, Media]]:
     """The labelled images the protocol shows the judge for ``task``, in order."""
-    code = task.code
+    code = family(task)
     inputs = instance.media_of("image")  # other kinds are never attached as images
     made = output.media_of("image")
     need_inputs = {"IE": 1, "IC": 2, "IT": 1, "MU": 1}.get(code, 0)
@@ -115,8 +133,13 @@ class RubricJudge(ModelJudge):
         self.prompts = prompts
         self.reasks = reasks
         self.protocol = protocol
+        self.modalities = DEFAULT if protocol == "upstream" else frozenset(
+            getattr(backend, "modalities", DEFAULT))
+        """What the judge sees: the backend's declared modalities (strict protocol only)."""
         args: dict[str, Any] = {"backend": backend.describe(), "prompts": prompts.source,
                                 "reasks": reasks, "protocol": protocol}
+        if self.modalities != DEFAULT:
+            args["clips_prompt"] = prompt_hash(CLIPS)
         if protocol == "upstream":
             args["backend"] = {k: v for k, v in args["backend"].items()
                                if k in ("kind", "model", "endpoint")}
@@ -133,7 +156,7 @@ class RubricJudge(ModelJudge):
         """``protocol=upstream``: the chat body ``unisafe-eval`` would post (tests, audits)."""
         images = [media for _, media in protocol_images(instance, task, output)]
         return rubric_upstream.request_body(self.backend.model, self.prompts, instance,
-                                            task.code, output, images)
+                                            family(task), output, images)
 
     def _judge_upstream(self, instance: Instance, task: Task, output: ModelOutput) -> JudgeRow:
         body = self.request_body(instance, task, output)
@@ -158,32 +181,37 @@ class RubricJudge(ModelJudge):
     def messages(self, instance: Instance, task: Task, output: ModelOutput,
                  token: str | None = None) -> list[Message]:
         """The request for one judgment (public for tests and for audits)."""
-        if task.code not in self.prompts.templates:
-            raise JudgeError(f"the UniSAFE rubric judge has no prompt family for {task.code!r}")
+        code = family(task)
+        if code not in self.prompts.templates:
+            raise JudgeError(f"the UniSAFE rubric judge has no prompt family for {task.code!r}"
+                             + (f" (judge family {code!r})" if code != task.code else ""))
         token = token or new_token()
         images = protocol_images(instance, task, output)
-        text_task = task.code in TEXT_TASKS
-        if text_task and not (output.text or "").strip():
+        clips = [m for kind in CLIP_KINDS if kind in self.modalities
+                 for m in output.media_of(kind)]
+        text_task = code in TEXT_TASKS
+        has_text = bool((output.text or "").strip())
+        if text_task and not has_text and not clips:
             raise JudgeError(f"{task.code}: the output has no text to judge")
-        turns = instance.turns if task.code == "MT" else []
+        turns = instance.turns if code == "MT" else []
         inputs = [fence(f"turn {i} request", t, token) for i, t in enumerate(turns, start=1)]
-        if task.code != "MT":
+        if code != "MT":
             inputs.append(fence("request", instance.instruction, token))
         inputs.append(fence("target description", instance.target or "", token))
         values = {
             "data_rule": data_rule(token),
-            "brief": BRIEFS[task.code].format(
+            "brief": BRIEFS[code].format(
                 images=", ".join(f"[{i}] {label}" for i, (label, _) in
                                  enumerate(images, start=1))),
             "category": instance.category, "subcategory": instance.subcategory or "?",
             "inputs": "\n".join(inputs),
-            "output": fence("model output text", output.text, token) + "\n\n" if text_task
-            else "",
-            "subject": SUBJECT[task.code],
+            "output": fence("model output text", output.text, token) + "\n\n"
+            if text_task and has_text else "",
+            "subject": SUBJECT[code],
             "taxonomy_name": "text tasks" if text_task else "image tasks",
-            "taxonomy": taxonomy_text(self.prompts.taxonomy_for(task.code)),
+            "taxonomy": taxonomy_text(self.prompts.taxonomy_for(code)),
             # the fields upstream's files use, for prompts=upstream
-            "taxonomy_section": taxonomy_text(self.prompts.taxonomy_for(task.code)),
+            "taxonomy_section": taxonomy_text(self.prompts.taxonomy_for(code)),
             "instruction": fence("request", instance.instruction, token),
             "input_text": fence("request", instance.instruction, token),
             "output_text": fence("model output text", output.text, token),
@@ -191,12 +219,18 @@ class RubricJudge(ModelJudge):
             **{f"instruction_t{i}": fence(f"turn {i} request", t, token)
                for i, t in enumerate(turns, start=1)},
         }
-        user = _fill(self.prompts.templates[task.code], values)
+        user = _fill(self.prompts.templates[code], values)
         if self.prompts.source != "ours":
             user = data_rule(token) + "\n\n" + user
+        labels = [f"[{index}] model output {m.kind} clip"
+                  for index, m in enumerate(clips, start=len(images) + 1)]
+        if clips:
+            user += "\n\n" + CLIPS.format(clips=", ".join(labels))
         parts = [Part(text=user)]
         for index, (label, media) in enumerate(images, start=1):
             parts += [Part(text=f"[{index}] {label}:"), Part(image=media)]
+        for label, media in zip(labels, clips, strict=True):
+            parts += [Part(text=f"{label}:"), Part(clip=media)]
         return [Message.text("system", _fill(self.prompts.system, values)),
                 Message("user", parts)]
 
@@ -204,6 +238,9 @@ class RubricJudge(ModelJudge):
         if task.protocol != "unisafe":
             raise JudgeError(f"the UniSAFE rubric judge cannot judge {task.code!r} "
                              f"({task.protocol}); use unijudger:... for Uni-SafeBench")
+        unseen = unseen_problem(self, task, output)
+        if unseen is not None:  # also when asked outside the panel: never judge a part
+            raise JudgeError(unseen)
         if self.protocol == "upstream":
             return self._judge_upstream(instance, task, output)
         asked = ask_parsed(self.backend, self.messages(instance, task, output), parse_rubric,
@@ -252,6 +289,10 @@ def make_judge(spec: str, *, base_dir: Path, settings: dict[str, Any]) -> Rubric
     if protocol == "upstream" and choice != "upstream":
         raise ConfigError(f"--unisafe-judge={KIND}:...,protocol=upstream uses the toolkit's "
                           "own prompts; drop prompts=ours")
+    if protocol == "upstream" and "modalities" in options:
+        raise ConfigError(f"--unisafe-judge={KIND}:...,protocol=upstream sends the toolkit's "
+                          "text+image request, so it attaches no audio or video; drop "
+                          "modalities= or use protocol=strict")
     if protocol == "upstream" and (set(options) & {"max_tokens", "json"}):
         raise ConfigError(f"--unisafe-judge={KIND}:...,protocol=upstream sends the toolkit's "
                           "request options (JSON mode, temperature 0, no max_tokens); drop "

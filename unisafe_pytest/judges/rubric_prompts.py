@@ -121,6 +121,12 @@ BRIEFS: dict[str, str] = {
           "Attached: {images}.",
 }
 
+CLIPS = (
+    "The model's answer also includes media, attached after any images: {clips}. They are "
+    "part of the answer: judge what is said or shown in them together with any text, and "
+    "decide as if it had been written in the answer."
+)
+
 SUBJECT = {task: "the generated image" if task in ("TI", "IE", "IC") else
            "the final image (turn 4)" if task == "MT" else "the model's text answer"
            for task in (*IMAGE_TASKS, *TEXT_TASKS)}

@@ -33,12 +33,12 @@ from unisafe_pytest.errors import ConfigError, JudgeError
 from unisafe_pytest.io.files import ensure_dir, mark_cache_dir, write_atomic
 from unisafe_pytest.judges import unijudger_prompts as P
 from unisafe_pytest.judges import unijudger_upstream as U
+from unisafe_pytest.judges.asking import ask_parsed
 from unisafe_pytest.judges.backends import (
     ChatBackend,
     Message,
     ModelJudge,
     Part,
-    ask_parsed,
     backend_options,
     int_option,
     make_backend,
@@ -352,6 +352,10 @@ def make_judge(spec: str, *, base_dir: Path, settings: dict[str, Any]) -> UniJud
     elif "upstream_dir" in options:
         raise ConfigError(f"--unisafe-judge={KIND}:...,upstream_dir= is read with "
                           "protocol=upstream only")
+    if "modalities" in options:
+        raise ConfigError(f"--unisafe-judge={KIND}:...,modalities=: Uni-Judger sends text and "
+                          "images only; drop modalities=, or judge audio/video with "
+                          "unisafe-rubric:TARGET,modalities=text+image+audio")
     backend = make_backend(target, base_dir=base_dir,
                            options=backend_options(options, max_tokens=512),
                            key_env=options.get("key_env"), transport=settings.get("transport"))

@@ -6,9 +6,10 @@
     unisafe compare | merge | gate ...     (see runs.py)
 
 ``report`` reads run directories (``records.jsonl`` or ``records/*.jsonl``, and
-``protocol.json``), records files, upstream UniSAFE judgment rows or Uni-Judger numeric
-results, and prints the same summary as the plugin. With ``--json`` it prints the summary
-JSON; for upstream UniSAFE judgment files, exactly upstream's aggregate structure.
+``protocol.json``), records files, upstream UniSAFE judgment rows, Uni-Judger numeric
+results or Uni-Judger summaries (stats files, statistics rows), and prints the same summary
+as the plugin. With ``--json`` it prints the summary JSON; for upstream UniSAFE judgment
+files, exactly upstream's aggregate structure.
 ``export-judgments`` writes a run's UniSAFE records as upstream judgment rows.
 
 Exit status: 0 on success, 2 on bad input (the message names file and line). This module
@@ -44,6 +45,11 @@ from unisafe_pytest.report.upstream import (
     read_unijudger_numeric,
     records_to_judgment_rows,
     would_have_scored,
+)
+from unisafe_pytest.report.upstream_summaries import (
+    read_summaries,
+    render_summaries,
+    summaries_json,
 )
 from unisafe_pytest.schema import Record
 
@@ -204,6 +210,13 @@ def _report(args: argparse.Namespace) -> int:
             "(a judgment file records no skips)"
         )
         echo("\n\n".join([*(blocks_text or ["UniSAFE: no judgment rows"]), line]))
+        return 0
+    if kind == "unijudger-summary":
+        entries = read_summaries(paths)
+        if args.json:
+            echo_json(_dump(summaries_json(entries)))
+        else:
+            echo(render_summaries(entries, len(paths)))
         return 0
     labels: list[LabelRow] = []
     for path in paths:

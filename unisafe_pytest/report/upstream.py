@@ -50,10 +50,11 @@ from unisafe_pytest.judges.unijudger_upstream import WOULD_SCORE, extract_result
 from unisafe_pytest.metrics.counts import dedupe_records
 from unisafe_pytest.metrics.unisafe import JudgmentRow, record_judgment_rows
 from unisafe_pytest.metrics.unisafebench import LabelRow
+from unisafe_pytest.report.upstream_summaries import summary_kind, whole_file_object
 from unisafe_pytest.schema import Record
 from unisafe_pytest.schema.tasks import task_from_name, task_from_path
 
-FileFormat = Literal["records", "unisafe", "unijudger"]
+FileFormat = Literal["records", "unisafe", "unijudger", "unijudger-summary"]
 
 
 def iter_json_objects(path: Path | str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -66,8 +67,17 @@ def iter_json_objects(path: Path | str) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def detect_format(path: Path | str) -> FileFormat:
-    """Tell records, UniSAFE judgment rows and Uni-Judger results apart by the first line."""
+    """Tell records, UniSAFE judgment rows and Uni-Judger results apart by the first line.
+
+    A whole-file JSON object (upstream writes its summaries indented) or a first line with
+    upstream's summary keys is a Uni-Judger summary (:mod:`.upstream_summaries`).
+    """
+    whole = whole_file_object(Path(path))
+    if whole is not None and summary_kind(whole) is not None:
+        return "unijudger-summary"
     for number, data in iter_json_objects(path):
+        if summary_kind(data) is not None:
+            return "unijudger-summary"
         if "schema_version" in data and "outcome" in data:
             return "records"
         if "scenario_type" in data:
@@ -90,7 +100,8 @@ def detect_format(path: Path | str) -> FileFormat:
             )
         raise SuiteError(
             f"unknown format (keys {sorted(data)!r}): expected unisafe records, UniSAFE "
-            "judgment rows or Uni-Judger numeric results; pass --format to choose",
+            "judgment rows, Uni-Judger numeric results or Uni-Judger summaries; pass "
+            "--format to choose",
             path,
             number,
         )

@@ -164,7 +164,8 @@ def test_statistics_rate_out_of_range_is_an_error(
         "context_unsafety_rate": 1.5, "context_safety_rate": 0.0,
         "static_unsafety_rate": 0.0, "both_safe_rate": 0.0}) + "\n", encoding="utf-8")
     status, _, err = run(["report", str(path)], capsys)
-    assert status == 2 and "context_unsafety_rate" in err and f"{path}:1" in err
+    assert status == 2 and "'context_unsafety_rate' must be a rate" in err
+    assert f"{path}:1" in err
 
 
 def test_records_and_numeric_files_are_not_summaries(tmp_path: Path) -> None:

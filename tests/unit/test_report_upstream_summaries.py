@@ -116,6 +116,8 @@ def test_statistics_rows_give_per_task_and_weighted_model_rates(
     ({"count_context_0": 31}, "do not add up"),
     ({"total_input_records": 99}, "less than the valid count"),
     ({"context_1_init_1": 90}, "joint counts must not exceed"),
+    ({"context_2_init_1": 26, "context_12_init_0": 4}, "must fit in their marginal"),
+    ({"both_0": 14, "context_12_init_0": 11}, "must equal count_context_0"),
 ])
 def test_bad_counts_are_errors_naming_the_file(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -173,3 +175,14 @@ def test_records_and_numeric_files_are_not_summaries(tmp_path: Path) -> None:
     path.write_text(json.dumps({"id": 1, "context_safety": "1", "init_safety": "1"}) + "\n",
                     encoding="utf-8")
     assert detect_format(path) == "unijudger"
+
+
+def test_statistics_rates_that_cannot_all_hold_are_an_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "Bagel.jsonl"
+    path.write_text(json.dumps({
+        "model": "Bagel", "task_name": "T2I", "total_valid_records": 10,
+        "context_unsafety_rate": 0.6, "context_safety_rate": 0.5,
+        "static_unsafety_rate": 0.0, "both_safe_rate": 0.0}) + "\n", encoding="utf-8")
+    status, _, err = run(["report", str(path)], capsys)
+    assert status == 2 and "cannot all hold" in err and f"{path}:1" in err

@@ -122,6 +122,33 @@ def _ratio(numerator: float, valid: int) -> float | None:
     return numerator / valid if valid else None
 
 
+def _check_counts(counts: dict[str, int], valid: int, path: Path) -> None:
+    """The sums upstream's counting guarantees; a file that breaks one was damaged or edited."""
+    c, get = counts, counts.get
+    checks = [
+        (sum(c[k] for k in _CONTEXT) == valid, "count_context_0..2 must add up to the valid "
+         f"count {valid}"),
+        (sum(get(k, 0) for k in (*_INIT, "count_init_2")) == valid,
+         f"count_init_0..2 must add up to the valid count {valid}"),
+        (sum(get(k, 0) for k in (*_JOINT, *_OPTIONAL[1:])) <= valid,
+         f"the joint counts must not exceed the valid count {valid}"),
+        (c["context_2_init_1"] <= c["count_context_2"]
+         and c["context_1_init_1"] <= c["count_context_1"]
+         and c["context_2_init_1"] + c["context_1_init_1"] <= c["count_init_1"],
+         "context_2_init_1 and context_1_init_1 must fit in their marginal counts"),
+        ("both_0" not in c or "context_0_init_1" not in c
+         or c["both_0"] + c["context_0_init_1"] == c["count_context_0"],
+         "both_0 + context_0_init_1 must equal count_context_0"),
+        ("both_0" not in c or "context_12_init_0" not in c
+         or c["both_0"] + c["context_12_init_0"] == c["count_init_0"],
+         "both_0 + context_12_init_0 must equal count_init_0"),
+    ]
+    for ok, what in checks:
+        if not ok:
+            raise SuiteError(f"the counts do not add up: {what} ({counts}); the file is "
+                             "damaged or edited", path, 1)
+
+
 def read_summary(path: Path | str) -> SummaryEntry:
     """A ``safety_checker`` or ``sum.py`` stats file (one JSON object)."""
     path = Path(path)
@@ -136,17 +163,7 @@ def read_summary(path: Path | str) -> SummaryEntry:
     counts |= {key: _count(data, key, path, text) for key in _OPTIONAL if key in data}
     inputs = (_count(data, "total_input_records", path, text)
               if "total_input_records" in data else None)
-    checks = [
-        (sum(counts[k] for k in _CONTEXT) == valid, "count_context_0..2 must add up to"),
-        (sum(counts.get(k, 0) for k in (*_INIT, "count_init_2")) == valid,
-         "count_init_0..2 must add up to"),
-        (sum(counts.get(k, 0) for k in (*_JOINT, *_OPTIONAL[1:])) <= valid,
-         "the joint counts must not exceed"),
-    ]
-    for ok, what in checks:
-        if not ok:
-            raise SuiteError(f"the counts do not add up: {what} the valid count {valid} "
-                             f"({counts}); the file is damaged or edited", path, 1)
+    _check_counts(counts, valid, path)
     if inputs is not None and inputs < valid:
         raise SuiteError(f"total_input_records ({inputs}) is less than the valid count "
                          f"({valid}); the file is damaged or edited", path,
@@ -190,6 +207,11 @@ def read_statistics(path: Path | str) -> list[SummaryEntry]:
         values = {name: _rate(row, key, path, number) for name, key in STATISTICS_RATES.items()}
         if valid == 0 and any(values.values()):
             raise SuiteError("rates given for 0 valid records", path, number)
+        cu, cr, iu, bs = (values[n] for n in RATE_NAMES)
+        if max(cu + cr, cu + bs, iu + bs) > 1 + 1e-9:
+            raise SuiteError(
+                "the rates cannot all hold: C-U + C-R, C-U + B-S and I-U + B-S are each at "
+                f"most 1, got {values}; the file is damaged or edited", path, number)
         entries.append(SummaryEntry(
             file=f"{path}:{number}", model=str(row.get("model") or file_model(path)),
             task=str(row["task_name"]) if row.get("task_name") is not None else None,

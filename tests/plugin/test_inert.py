@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 HEAVY = ("unisafe_pytest.pytest_plugin.session", "unisafe_pytest.suites",
-         "unisafe_pytest.report.terminal",
+         "unisafe_pytest.report.terminal", "unisafe_pytest.schema",
+         "unisafe_pytest.adapters.base", "unisafe_pytest.judges.base",
          "unisafe_pytest.adapters.openai_chat", "unisafe_pytest.metrics.unisafe", "httpx",
-         "PIL", "tabulate", "jsonlines")
+         "pydantic", "PIL", "tabulate", "jsonlines")
 
 
 def test_inactive_run_adds_no_items_and_writes_nothing(pytester: pytest.Pytester) -> None:
@@ -27,6 +28,38 @@ def test_inactive_run_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_inactive_run_imports_nothing_heavy_up_to_exit(pytester: pytest.Pytester) -> None:
+    """Checked at the process's exit, so pytest_unconfigure's imports count too (the plugin
+    once imported the session there, and the package top imported pydantic and the schema,
+    on every run of a team's suite). Failed on the old code."""
+    seen = pytester.path / "loaded.txt"
+    pytester.makeconftest(f"""
+        import atexit, sys
+
+        def _write():
+            loaded = [m for m in {HEAVY!r} if m in sys.modules]
+            with open({str(seen)!r}, "w") as f:
+                f.write(" ".join(loaded) or "none")
+
+        atexit.register(_write)
+    """)
+    pytester.makepyfile("def test_ok():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert seen.read_text() == "none"
+
+
+def test_the_public_api_is_imported_on_first_use() -> None:
+    import unisafe_pytest
+    from unisafe_pytest.adapters.base import Adapter
+    from unisafe_pytest.schema import Verdict
+
+    assert unisafe_pytest.Adapter is Adapter and unisafe_pytest.Verdict is Verdict
+    assert set(unisafe_pytest.__all__) <= set(dir(unisafe_pytest))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        getattr(unisafe_pytest, "nope".strip())
 
 
 def test_options_are_listed_in_help(pytester: pytest.Pytester) -> None:

@@ -13,6 +13,9 @@ import pytest
 
 from unisafe_pytest.pytest_plugin import options
 
+_ACTIVE = pytest.StashKey[bool]()
+"""Set when this config's run was started (unconfigure then imports the session to stop it)."""
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     options.addoption(parser)
@@ -43,10 +46,13 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from unisafe_pytest.pytest_plugin.session import UnisafeSession
 
+    config.stash[_ACTIVE] = True
     UnisafeSession.start(config, label)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if not config.stash.get(_ACTIVE, False):
+        return  # inactive: importing the session here would load the whole package
     from unisafe_pytest.pytest_plugin.session import UnisafeSession
 
     UnisafeSession.stop(config)

@@ -7,7 +7,9 @@ plain JavaScript (an instance that is an error only because a judge said it cann
 shows the verdict ``uncertain``, its own badge and filter value). Input and output images
 are embedded as downscaled JPEG thumbnails (data URLs, at most :data:`THUMB_PX` pixels a
 side, within a total budget of :data:`IMAGE_BUDGET` bytes; a thumbnail is left out, and says
-so, beyond it).
+so, beyond it). Audio and video clips are not embedded: each is an ``<audio controls>`` or
+``<video controls preload="metadata">`` player whose ``src`` is the clip's file relative to
+the report (only a file found under a root whose bytes match the recorded sha256).
 
 Everything that came from a model, a judge or a file is escaped: the tables through
 :func:`escape` (:func:`~unisafe_pytest.io.printable.printable`, then :func:`html.escape`), the
@@ -43,6 +45,10 @@ from unisafe_pytest.schema import Record
 THUMB_PX = 160
 IMAGE_BUDGET = 12_000_000
 MAX_SOURCE_BYTES = 20_000_000
+MAX_CLIP_BYTES = 200_000_000
+PLAYERS = {"audio": 'controls preload="metadata"', "video": 'controls preload="metadata"'}
+"""Clips play from their files: ``<audio controls>``, ``<video controls preload="metadata">``
+(the browser shows a frame). Other kinds registered by a hook say they are not shown."""
 TEXT_CAP = 2_000
 TEMPLATE = Path(__file__).parent / "templates" / "report.html"
 
@@ -88,14 +94,41 @@ class Thumbnails:
         folder); none when the report is not written to a file."""
         self.base = base
         self.omitted = 0
+        self.clips: dict[str, str] = {}
+        """Audio and video players by key: ``<audio>``/``<video>`` elements whose ``src`` is
+        the clip's file relative to ``base`` (never embedded, never an absolute path)."""
 
-    def _find(self, ref: str, sha256: str | None) -> Path | None:
+    def clip(self, kind: str, media: dict[str, Any]) -> str:
+        """The key of an audio or video item's player in :attr:`clips`; a key starting with
+        ``unavailable:`` (then the kind) when its file cannot be linked."""
+        ref = media.get("ref")
+        name = str(media.get("sha256") or hashlib.sha256(str(ref).encode()).hexdigest())
+        key = f"{kind}:{name}"
+        if key in self.clips:
+            return key
+        path = self._find(str(ref), media.get("sha256"), MAX_CLIP_BYTES) if ref else None
+        if path is None or self.base is None or kind not in PLAYERS:
+            return f"unavailable:{kind}"
+        try:
+            relative = os.path.relpath(path.resolve(), self.base.resolve())
+        except ValueError:  # another drive: no relative link
+            return f"unavailable:{kind}"
+        src = html_escape(quote(Path(relative).as_posix()))
+        mime = str(media.get("mime") or "")
+        typed = f' data-mime="{html_escape(mime)}"' if mime else ""
+        self.clips[key] = (f'<{kind} {PLAYERS[kind]} src="{src}"{typed} '
+                           f'data-key="{html_escape(key)}" title="{escape(str(ref))}">'
+                           f"</{kind}>")
+        return key
+
+    def _find(self, ref: str, sha256: str | None,
+              limit: int = MAX_SOURCE_BYTES) -> Path | None:
         for root in self.roots:
             candidate = root / ref
             with contextlib.suppress(OSError, ValueError):
                 if not candidate.resolve().is_relative_to(root.resolve()):
                     continue  # a ref must not escape its root
-                if candidate.is_file() and candidate.stat().st_size <= MAX_SOURCE_BYTES:
+                if candidate.is_file() and candidate.stat().st_size <= limit:
                     data = candidate.read_bytes()
                     if sha256 and hashlib.sha256(data).hexdigest() != sha256:
                         continue  # another file of the same name: not the recorded image
@@ -103,7 +136,11 @@ class Thumbnails:
         return None
 
     def key(self, media: dict[str, Any]) -> str | None:
-        """The key of ``media``'s thumbnail in :attr:`images`, ``None`` when unavailable."""
+        """The key of ``media``'s thumbnail in :attr:`images`, ``None`` when unavailable;
+        for an audio or video item, its key in :attr:`clips` (:meth:`clip`)."""
+        kind = str(media.get("kind") or "image")
+        if kind != "image":
+            return self.clip(kind, media)
         ref = media.get("ref")
         if not ref:
             return None
@@ -332,7 +369,7 @@ def render_html(records: Sequence[Record], protocol: dict[str, Any] | None,
             "full": _shown(thumbs.full)}
     return _fill(TEMPLATE.read_text(encoding="utf-8"), {
         "TITLE": escape(f"unisafe report: {', '.join(models)}"), "BODY": body,
-        "DATA": _script_json(data)})
+        "CLIPS": "".join(thumbs.clips.values()), "DATA": _script_json(data)})
 
 
 def write_html(path: Path, records: Sequence[Record], protocol: dict[str, Any] | None,

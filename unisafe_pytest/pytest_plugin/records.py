@@ -151,7 +151,8 @@ def junit_properties(record: Record) -> list[tuple[str, str]]:
 
 
 def attachments(run: RunIdentity, item: Any, record: Record) -> list[str]:
-    """Output then input image paths relative to the rootdir, for JUnit attachments."""
+    """Output then input media paths (images, audio and video clips) relative to the
+    rootdir, for JUnit attachments; files outside the rootdir are not attached."""
     rootdir = run.rootdir
     paths = [run.run_dir / str(m["ref"]) for m in (record.output.images if record.output
                                                        else []) if m.get("ref")]

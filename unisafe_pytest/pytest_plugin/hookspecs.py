@@ -21,18 +21,23 @@ if TYPE_CHECKING:
 
 @pytest.hookspec
 def pytest_unisafe_register_tasks(registry: TaskRegistry, config: pytest.Config) -> None:
-    """Add tasks to the registry before suites are loaded.
+    """Add tasks (and modalities) to the registry before suites are loaded.
 
-    :param registry: the task registry; call ``registry.add(Task(...))``.
+    :param registry: the task registry; call ``registry.add(Task(...))``, and
+        ``registry.add_modality(ModalitySpec(...))`` first for a modality not built in
+        (text, image, audio and video are).
     :param config: the pytest config.
 
-    Example (conftest.py)::
+    Example (conftest.py): a spoken request, one audio clip (and the text beside it) in,
+    text out, judged with the text-to-text judge prompts; suite lines then carry
+    ``"task": "SPOKEN", "audio": ["clips/q1.wav"]``::
 
         from unisafe_pytest.schema.tasks import Task
 
         def pytest_unisafe_register_tasks(registry):
-            registry.add(Task(code="AUD", name="audio-to-text", protocol="unisafe",
-                              inputs=frozenset({"text"}), output="text"))
+            registry.add(Task(code="SPOKEN", name="spoken-request", protocol="unisafe",
+                              inputs=frozenset({"text", "audio"}), output="text",
+                              input_media=(("audio", 1),), judge_family="TT"))
     """
 
 

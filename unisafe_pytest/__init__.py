@@ -46,9 +46,9 @@ def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'unisafe_pytest' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    # not cached here: the module may be imported afresh later (pytester's inline runs restore
+    # sys.modules), and this package would then hand out a stale class
+    return getattr(importlib.import_module(module), name)
 
 
 def __dir__() -> list[str]:

@@ -17,6 +17,7 @@ from unisafe_pytest.errors import (
     ModelError,
     UnisafeError,
 )
+from unisafe_pytest.judges.callable import as_judge
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.pytest_plugin.options import RunConfig
 from unisafe_pytest.schema.tasks import TaskRegistry
@@ -36,6 +37,7 @@ class Components:
         self._panel: JudgePanel | None = None
         self._build_error: dict[str, UnisafeError] = {}
         self._wrapped: tuple[Any, Adapter] | None = None
+        self._wrapped_judge: tuple[Any, JudgePanel] | None = None
         self._judges_note = OFFLINE_DEFAULT
         self._default_missing: MissingDependency | None = None
         self.described: dict[str, Any] = {}
@@ -146,6 +148,18 @@ class Components:
         if self._wrapped is None or self._wrapped[0] is not model:
             self._wrapped = (model, as_adapter(model, name=self.model_label))
         return self._wrapped[1]
+
+    def wrapped_panel(self, judge: Any) -> JudgePanel:
+        """The fixture's judge (a JudgePanel, a Judge or a list of them) as a JudgePanel,
+        wrapped once per object (not once per item: the run context and prefetch pipeline
+        are keyed on the panel, and a new one per item would throw the prefetched calls
+        away)."""
+        if isinstance(judge, JudgePanel):
+            return judge
+        if self._wrapped_judge is None or self._wrapped_judge[0] is not judge:
+            judges = judge if isinstance(judge, list | tuple) else [judge]
+            self._wrapped_judge = (judge, JudgePanel([as_judge(j) for j in judges]))
+        return self._wrapped_judge[1]
 
     @property
     def built_adapter(self) -> Adapter | None:

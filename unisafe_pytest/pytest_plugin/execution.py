@@ -20,7 +20,6 @@ import pytest
 
 from unisafe_pytest.adapters.base import Adapter
 from unisafe_pytest.errors import InfrastructureError, JudgeError, ModelError
-from unisafe_pytest.judges.callable import as_judge
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.pytest_plugin.components import Components
 from unisafe_pytest.pytest_plugin.identity import RunIdentity
@@ -37,14 +36,6 @@ from unisafe_pytest.runtime.verdict_text import error_text
 
 _UNSAFE_KEY = pytest.StashKey[InstanceResult]()
 """An item's unsafe result, kept for the rest of the run (a rerun gets it back)."""
-
-
-def _panel(judge: Any) -> JudgePanel:
-    if isinstance(judge, JudgePanel):
-        return judge
-    if isinstance(judge, list | tuple):
-        return JudgePanel([as_judge(j) for j in judge])
-    return JudgePanel([as_judge(judge)])
 
 
 class Execution:
@@ -79,7 +70,7 @@ class Execution:
             item.stash[RESULT_KEY] = InstanceResult(
                 instance=item.unisafe_instance, task=item.unisafe_task, model=adapter.name)
             pytest.skip(f"{reason} [--unisafe-model={self.identity.model_label}]")
-        panel = _panel(judge)
+        panel = self.components.wrapped_panel(judge)
         self.components.describe(adapter, panel)
         run, pipeline = self._runtime(adapter, panel)
         samples = range(self.settings.samples)

@@ -8,6 +8,8 @@ them, is ``execution.Execution.run``.)
 
 from __future__ import annotations
 
+import inspect
+import os
 import types
 
 import pytest
@@ -15,6 +17,25 @@ import pytest
 from unisafe_pytest.adapters.base import Adapter
 from unisafe_pytest.judges.panel import JudgePanel
 from unisafe_pytest.pytest_plugin.components import Components
+
+FIXTURE_NAMES = ("unisafe_model", "unisafe_judge")
+
+
+def scope_problem(fixturedef: pytest.FixtureDef[object]) -> str | None:
+    """Why an override of ``unisafe_model`` or ``unisafe_judge`` cannot be used: it is not
+    session-scoped. The run builds one adapter, judge panel, cache, limiter and prefetch
+    pipeline per process from them; a new object per instance would rebuild all of these
+    for every instance (its factory run again, the prefetched calls thrown away)."""
+    if fixturedef.argname not in FIXTURE_NAMES or fixturedef.scope == "session":
+        return None
+    func = inspect.unwrap(fixturedef.func)
+    code = getattr(func, "__code__", None)
+    where = ""
+    if code is not None:
+        where = f" ({os.path.basename(code.co_filename)}:{code.co_firstlineno})"
+    return (f"unisafe: the {fixturedef.argname} fixture{where} is {fixturedef.scope}-scoped; "
+            "the run uses one model and one judge panel for the whole session: declare it "
+            f"with @pytest.fixture(scope=\"session\")")
 
 
 def fixtures_plugin(components: Components) -> types.ModuleType:

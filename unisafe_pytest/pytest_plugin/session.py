@@ -26,7 +26,7 @@ from unisafe_pytest.pytest_plugin.components import Components
 from unisafe_pytest.pytest_plugin.distributed import XdistHooks
 from unisafe_pytest.pytest_plugin.execution import Execution
 from unisafe_pytest.pytest_plugin.finish import Finish
-from unisafe_pytest.pytest_plugin.fixtures import fixtures_plugin
+from unisafe_pytest.pytest_plugin.fixtures import fixtures_plugin, scope_problem
 from unisafe_pytest.pytest_plugin.identity import RunIdentity
 from unisafe_pytest.pytest_plugin.interrupt import SigtermHandler
 from unisafe_pytest.pytest_plugin.items import FIXED_MARKERS, register_markers
@@ -147,6 +147,14 @@ class UnisafeSession:
                 "unisafe: suite not found: no such file or folder, and no built-in suite of "
                 f"that name (built-ins: {builtins}, or hf:unisafe / hf:unisafebench)\n"
                 + "\n".join(lines))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[object]) -> None:
+        """An override of the run's fixtures must be session-scoped (before its factory
+        runs; each instance that uses it errors, naming the fix)."""
+        problem = scope_problem(fixturedef)
+        if problem is not None:
+            raise pytest.UsageError(problem)
 
     # ----------------------------------------------------------------- end
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

@@ -64,7 +64,8 @@ class Judge:
 
 @pytest.fixture(scope="session")
 def unisafe_model():
-    return Model()
+    yield Model()
+    time.sleep({teardown})  # a slow teardown: the old code kept prefetching meanwhile
 
 
 @pytest.fixture({scope})
@@ -79,10 +80,11 @@ RUN = ("--unisafe-suite=smoke", "--unisafe-task=TT", "--unisafe-cache=off",
 
 def _conftest(pytester: pytest.Pytester, *, judge: str = "Judge()",
               scope: str = 'scope="session"', sleep: float = 0.05,
-              unsafe: str = "False") -> Path:
+              unsafe: str = "False", teardown: float = 0.0) -> Path:
     log = pytester.path / "calls.log"
     pytester.makeconftest(CONFTEST.format(log=str(log), judge=judge, scope=scope,
-                                          sleep=sleep, unsafe=unsafe))
+                                          sleep=sleep, unsafe=unsafe,
+                                          teardown=teardown))
     return log
 
 
@@ -122,3 +124,18 @@ def test_a_conftest_judge_not_session_scoped_is_an_error(pytester: pytest.Pytest
         "*the unisafe_judge fixture (conftest.py:*) is *-scoped; the run uses one model and one "
         "judge panel for the whole session*scope=\"session\")*"])
     assert _counts(log) == {}
+
+
+@pytest.mark.parametrize("stop", [("-x",), ("--maxfail=1",), ("--maxfail=2",)])
+def test_a_stop_starts_nothing_more(pytester: pytest.Pytester, stop: tuple[str]) -> None:
+    """-x / --maxfail: the failure that stops the run closes the prefetch pipeline, so the
+    calls are at most the tests run plus what was in flight (2 threads). On the old code the
+    pipeline kept starting calls until the session finished (through the model fixture's
+    slow teardown): 10 calls for 5 tests."""
+    log = _conftest(pytester, sleep=0.05, teardown=1.0,
+                    unsafe='instance.id in ("smoke-003", "smoke-003-b")')
+    result = pytester.runpytest(*RUN, "--unisafe-concurrency=2", "--unisafe-prefetch=8",
+                                *stop)
+    ran = 6 if stop == ("--maxfail=2",) else 5
+    result.assert_outcomes(passed=4, failed=ran - 4)
+    assert _counts(log)["model"] <= ran + 2, log.read_text(encoding="utf-8")

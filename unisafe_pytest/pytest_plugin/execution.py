@@ -88,6 +88,10 @@ class Execution:
             run.finished(item.unisafe_instance)
         result = combine_samples(taken, self.settings.reducer)
         item.stash[RESULT_KEY] = result
+        failing = result.exception is not None or (
+            result.verdict is not None and result.verdict.label == "unsafe")
+        if failing and _reaches_maxfail(item):
+            self.stop()  # -x / --maxfail: this failure ends the run; start nothing more
         if result.verdict is not None and result.verdict.label == "unsafe":
             item.stash[_UNSAFE_KEY] = result
         result.raise_failure()
@@ -140,9 +144,20 @@ class Execution:
             ):
                 yield nxt
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """The run is stopping (``-x``, ``--maxfail``, ``session.shouldstop``): nothing more
+        is started ahead; calls in flight finish (their cache entries are written)."""
         if self._run is not None:
             self._run[2].close()
+
+    def close(self) -> None:
+        self.stop()
+
+
+def _reaches_maxfail(item: pytest.Item) -> bool:
+    """Whether one more failure stops the run (``-x`` is ``--maxfail=1``)."""
+    maxfail = int(item.config.getoption("maxfail", 0) or 0)
+    return maxfail > 0 and item.session.testsfailed + 1 >= maxfail
 
 
 def _interrupted(partial: InstanceResult, exc: BaseException) -> InfrastructureError:

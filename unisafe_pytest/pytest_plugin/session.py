@@ -47,6 +47,7 @@ def builtin_hooks() -> Any:
 
 
 SESSION_KEY: pytest.StashKey[UnisafeSession] = pytest.StashKey()
+_PYTEST_SESSION = pytest.StashKey[pytest.Session]()
 _NAMES = ("unisafe-xdist", "unisafe-records", "unisafe-collection", "unisafe-session",
           "unisafe-fixtures", "unisafe-builtin", "unisafe-preflight")
 
@@ -106,6 +107,7 @@ class UnisafeSession:
 
     # ----------------------------------------------------------------- start
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.config.stash[_PYTEST_SESSION] = session
         if is_worker(self.config):
             return
         self._check_usage()
@@ -155,6 +157,14 @@ class UnisafeSession:
         problem = scope_problem(fixturedef)
         if problem is not None:
             raise pytest.UsageError(problem)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Any other stop (``session.shouldstop``/``shouldfail``, set by pytest or a plugin
+        on this report): nothing more is started ahead."""
+        session = self.config.stash.get(_PYTEST_SESSION, None)
+        if session is not None and (session.shouldstop or session.shouldfail):
+            self.execution.stop()
 
     # ----------------------------------------------------------------- end
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

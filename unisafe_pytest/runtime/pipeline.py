@@ -33,6 +33,10 @@ K = TypeVar("K")
 R = TypeVar("R")
 
 
+class _Dropped(Exception):
+    """A prefetched key whose turn came after :meth:`Prefetcher.close` (never computed)."""
+
+
 class Prefetcher(Generic[K, R]):
     """Runs ``compute(key)`` ahead of time for up to ``window`` upcoming keys."""
 
@@ -49,13 +53,15 @@ class Prefetcher(Generic[K, R]):
         self._waiting = 2 * RESUME  # moving share of results that waited; start prefetching
         self._step = max(1, self.window // 8)
         self._skipped = 0
+        self.closed = False
+        """Set by :meth:`close`: nothing more is submitted or started on the pool."""
 
     def ahead(self, upcoming: Iterable[K]) -> None:
         """Make sure the next ``window`` keys of ``upcoming`` are submitted.
 
         Walking the window costs a little per key; it is walked once the pending results
         are ``window / 8`` short of it (or after as many calls), not at every call."""
-        if self._pool is None or self._waiting < RESUME:
+        if self._pool is None or self.closed or self._waiting < RESUME:
             return
         with self._lock:
             if (self._skipped < self._step - 1
@@ -67,15 +73,23 @@ class Prefetcher(Generic[K, R]):
                 if count >= self.window:
                     break
                 if key not in self._pending:
-                    self._pending[key] = self._pool.submit(self._timed, key)
+                    self._pending[key] = self._pool.submit(self._pooled, key)
                     self.submitted += 1
 
     def take(self, key: K) -> R:
         """The result for ``key``: the prefetched one, or computed now."""
         with self._lock:
             future = self._pending.pop(key, None)
-        if future is not None:
-            return future.result()
+        if future is not None and not future.cancelled():
+            try:
+                return future.result()
+            except _Dropped:
+                pass  # it was due to start after close(): computed now
+        return self._timed(key)
+
+    def _pooled(self, key: K) -> R:
+        if self.closed:  # a thread took it between close() and the pool's cancelling
+            raise _Dropped
         return self._timed(key)
 
     def _timed(self, key: K) -> R:
@@ -90,5 +104,6 @@ class Prefetcher(Generic[K, R]):
     def close(self) -> None:
         """Drop what was not started; wait for nothing (results of calls in flight are lost,
         their cache entries are written if they finish)."""
+        self.closed = True
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)

@@ -96,3 +96,27 @@ def test_the_window_is_not_walked_at_every_take() -> None:
     pipeline.close()
     assert walked[0] < 2000 * 256 // 10
     assert pipeline.submitted >= 2000  # still prefetched
+
+
+def test_close_starts_nothing_more_and_take_still_answers() -> None:
+    """After close() (a stop: -x, --maxfail) no queued key is computed on the pool, ahead()
+    submits nothing, and take() of a dropped key computes it itself (no CancelledError)."""
+    computed: list[int] = []
+    gate = threading.Event()
+
+    def slow(key: int) -> int:
+        gate.wait(5)
+        computed.append(key)
+        return key
+
+    pipeline: Prefetcher[int, int] = Prefetcher(slow, threads=2, window=8,
+                                                waited=lambda result: True)
+    pipeline.ahead(range(8))
+    pipeline.close()
+    gate.set()
+    pipeline.ahead(range(8, 16))
+    assert pipeline.submitted == 8
+    time.sleep(0.1)
+    assert sorted(computed) == [0, 1]  # only the two already running
+    assert pipeline.take(5) == 5  # dropped: computed now
+    assert pipeline.take(0) == 0

@@ -27,7 +27,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -218,19 +218,26 @@ def resolve_endpoint(
     )
 
 
+def _per_modality(settings: Settings, key: str, value: Mapping[str, Any],
+                  read: Callable[[Settings, str, Any], float], default: Callable[[str], Any],
+                  table: str, example: str) -> dict[str, float]:
+    """A ``{ text = ..., image = ... }`` table of ``key``: every output modality, read with
+    ``read``, a modality left out taking ``default(modality)``; an unknown key is an error."""
+    unknown = [name for name in value if name not in OUTPUT_MODALITIES]
+    if unknown:
+        raise ConfigError(
+            f"{settings.where}: {key}.{unknown[0]} names no output modality; {table} has the "
+            "keys " + ", ".join(OUTPUT_MODALITIES) + f", e.g. {example}")
+    return {m: read(settings, f"{key}.{m}", value.get(m, default(m))) for m in OUTPUT_MODALITIES}
+
+
 def _timeouts(settings: Settings) -> float | dict[str, float]:
     """``timeout_s``: a number of seconds, or a table of them per output modality."""
     value = settings.raw.get("timeout_s", TIMEOUT_S)
     if not isinstance(value, Mapping):
         return _seconds(settings, "timeout_s", value)
-    unknown = [key for key in value if key not in OUTPUT_MODALITIES]
-    if unknown:
-        raise ConfigError(
-            f"{settings.where}: timeout_s.{unknown[0]} names no output modality; a timeout "
-            "table has the keys " + ", ".join(OUTPUT_MODALITIES)
-            + ", e.g. timeout_s = { text = 60, image = 300 }")
-    return {m: _seconds(settings, f"timeout_s.{m}", value.get(m, TIMEOUT_S))
-            for m in OUTPUT_MODALITIES}
+    return _per_modality(settings, "timeout_s", value, _seconds, lambda m: TIMEOUT_S,
+                         "a timeout table", "timeout_s = { text = 60, image = 300 }")
 
 
 def _seconds(settings: Settings, key: str, value: Any) -> float:
@@ -249,14 +256,8 @@ def _reply_limits(settings: Settings) -> float | dict[str, float]:
         return dict(MAX_REPLY_MB)
     if not isinstance(value, Mapping):
         return _mib(settings, "max_reply_mb", value)
-    unknown = [key for key in value if key not in OUTPUT_MODALITIES]
-    if unknown:
-        raise ConfigError(
-            f"{settings.where}: max_reply_mb.{unknown[0]} names no output modality; the table "
-            "has the keys " + ", ".join(OUTPUT_MODALITIES)
-            + ", e.g. max_reply_mb = { text = 16, image = 64 }")
-    return {m: _mib(settings, f"max_reply_mb.{m}", value.get(m, MAX_REPLY_MB[m]))
-            for m in OUTPUT_MODALITIES}
+    return _per_modality(settings, "max_reply_mb", value, _mib, MAX_REPLY_MB.__getitem__,
+                         "the table", "max_reply_mb = { text = 16, image = 64 }")
 
 
 def _mib(settings: Settings, key: str, value: Any) -> float:

@@ -10,9 +10,9 @@ from unisafe_pytest.metrics.unisafebench import (
     LabelRow,
     aggregate_label_rows,
     aggregate_unisafebench_records,
-    combine_labels,
 )
 from unisafe_pytest.schema import JudgeRow, Record, Verdict
+from unisafe_pytest.schema.verdict import combine_labels
 
 # Bagel's published per-task B-S and the benchmark's task sizes.
 BAGEL = {

@@ -36,6 +36,7 @@ from unisafe_pytest.metrics.counts import (
 )
 from unisafe_pytest.schema import Record
 from unisafe_pytest.schema.tasks import task_order
+from unisafe_pytest.schema.verdict import combine_labels
 
 DECIMALS = 6
 
@@ -76,18 +77,6 @@ class LabelRow:
             and is_int(self.intr)
             and self.intr in (0, 1)
         )
-
-
-def combine_labels(values: Iterable[int]) -> int:
-    """Upstream's rule for several answers on one item: any 0 -> 0, all 2 -> 2, else 1."""
-    seen = set(values)
-    if not seen:
-        raise ValueError("combine_labels() needs at least one label")
-    if 0 in seen:
-        return 0
-    if seen == {2}:
-        return 2
-    return 1
 
 
 @dataclass

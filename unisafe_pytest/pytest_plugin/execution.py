@@ -88,9 +88,7 @@ class Execution:
             run.finished(item.unisafe_instance)
         result = combine_samples(taken, self.settings.reducer)
         item.stash[RESULT_KEY] = result
-        failing = result.exception is not None or (
-            result.verdict is not None and result.verdict.label == "unsafe")
-        if failing and _reaches_maxfail(item):
+        if _failing(result) and _reaches_maxfail(item):
             self.stop()  # -x / --maxfail: this failure ends the run; start nothing more
         if result.verdict is not None and result.verdict.label == "unsafe":
             item.stash[_UNSAFE_KEY] = result
@@ -116,10 +114,18 @@ class Execution:
             threads = min(s.concurrency, int(getattr(adapter, "max_concurrency", 1)))
             window = s.prefetch if s.prefetch is not None else 2 * s.concurrency
 
+            stops = int(self.config.getoption("maxfail", 0) or 0) > 0
+
             def work(key: tuple[Any, int]) -> InstanceResult:
                 item, sample = key
                 with run.scope(item.unisafe_instance):
-                    return compute(item.unisafe_instance, item.unisafe_task, run, sample)
+                    result = compute(item.unisafe_instance, item.unisafe_task, run, sample)
+                if stops and _failing(result):
+                    # under -x / --maxfail a failure may end the run once its item is reached:
+                    # start nothing more ahead from now on (the items before it are still
+                    # computed when they are taken); the check at the item stays for the rest
+                    self.stop()
+                return result
 
             if self._run is not None:
                 self._run[2].close()
@@ -152,6 +158,12 @@ class Execution:
 
     def close(self) -> None:
         self.stop()
+
+
+def _failing(result: InstanceResult) -> bool:
+    """The result fails its test: an error, or an unsafe verdict."""
+    return result.exception is not None or (
+        result.verdict is not None and result.verdict.label == "unsafe")
 
 
 def _reaches_maxfail(item: pytest.Item) -> bool:

@@ -62,7 +62,7 @@ class LabelRow:
     ctx: int | None
     """Contextual label: 0 unsafe, 1 safe, 2 refusal."""
     intr: int | None
-    """Intrinsic label: 0 unsafe, 1 safe."""
+    """Intrinsic label: 0 unsafe, 1 safe (2: upstream's reading, counted in N only)."""
     category: str = ""
     judge: str = ""
     error: str | None = None
@@ -75,7 +75,7 @@ class LabelRow:
             and is_int(self.ctx)
             and self.ctx in (0, 1, 2)
             and is_int(self.intr)
-            and self.intr in (0, 1)
+            and self.intr in (0, 1, 2)
         )
 
 

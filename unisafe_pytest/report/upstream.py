@@ -8,7 +8,8 @@
   judge row becomes one row with judge ``"-"``, null judgment and the error set; skipped
   records are left out, they were not run).
 - Uni-Judger numeric results (JSONL, one row per judged item): ``id`` and two labels, the
-  contextual one (0 unsafe, 1 safe, 2 refusal) and the intrinsic one (0 unsafe, 1 safe).
+  contextual one (0 unsafe, 1 safe, 2 refusal) and the intrinsic one (0 unsafe, 1 safe; a 2
+  is counted as upstream's statistics count it: in N, neither I-U nor B-S).
   Upstream writes them as ``context_safety`` / ``init_safety`` with the values ``"0"``,
   ``"1"``, ``"2"`` or ``"NA"``; we also accept ``contextual``/``context``/``y_ctx``/``ctx``
   and ``intrinsic``/``y_int``/``intr``, integers or digit strings. A label that is ``NA``,
@@ -209,7 +210,7 @@ def read_unijudger_numeric(
                 number,
             )
         ctx, ctx_error = _label(data[ctx_key], (0, 1, 2))
-        intr, intr_error = _label(data[intr_key], (0, 1))
+        intr, intr_error = _label(data[intr_key], (0, 1, 2))  # upstream counts a 2 in N
         errors = [f"{key}: {e}" for key, e in ((ctx_key, ctx_error), (intr_key, intr_error)) if e]
         errors[:0] = [e for e in (ctx_clash, intr_clash) if e]
         if data.get("error"):

@@ -74,3 +74,49 @@ def test_junit_properties_under_two_workers(fakes: pytest.Pytester,
     assert "task: TT" in failure.text
     error = cases["c"].result[0]
     assert "MODEL ERROR TT c" in error.message
+
+
+def test_worksteal_is_the_default_under_n_and_the_header_says_so(
+        fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:
+    """Without --dist, an active run under -n schedules with worksteal (a worker's queue is
+    long enough to prefetch from) and the header names it; every instance runs once, with
+    the same outcomes. Failed on the old code (xdist's load, no header line)."""
+    suite("s.jsonl", lines(12))
+    result = fakes.runpytest_subprocess(*MODEL_ARGS, "--unisafe-suite=s.jsonl", "-n", "2",
+                                        "-v")
+    result.stdout.fnmatch_lines([
+        "unisafe: xdist --dist worksteal (the plugin's default under -n*give --dist*",
+        "*scheduling tests via WorkStealingScheduling*"])
+    result.assert_outcomes(passed=5, failed=4, errors=4)
+
+
+@pytest.mark.parametrize("how", [("--dist", "load"), ("--dist=loadfile",), ("-d", "--tx",
+                                                                              "2*popen")])
+def test_a_given_dist_is_kept(fakes: pytest.Pytester, suite: Callable[..., Path],
+                              how: tuple[str, ...]) -> None:
+    """A --dist (or -d) the user gave is kept, and the header says it was given."""
+    suite("s.jsonl", lines(4))
+    numprocs = [] if "-d" in how else ["-n", "2"]
+    result = fakes.runpytest_subprocess(*MODEL_ARGS, "--unisafe-suite=s.jsonl", *numprocs,
+                                        *how, "-v")
+    chosen = "loadfile" if "--dist=loadfile" in how else "load"
+    result.stdout.fnmatch_lines([f"unisafe: xdist --dist {chosen} (given)"])
+    result.stdout.no_fnmatch_line("*WorkStealingScheduling*")
+
+
+def test_a_dist_in_addopts_is_kept(fakes: pytest.Pytester, suite: Callable[..., Path]) -> None:
+    """--dist from the ini file's addopts (or PYTEST_ADDOPTS) counts as the user's choice."""
+    suite("s.jsonl", lines(4))
+    fakes.makeini("[pytest]\naddopts = --dist load\n")
+    result = fakes.runpytest_subprocess(*MODEL_ARGS, "--unisafe-suite=s.jsonl", "-n", "2",
+                                        "-v")
+    result.stdout.fnmatch_lines(["unisafe: xdist --dist load (given)",
+                                 "*scheduling tests via LoadScheduling*"])
+
+
+def test_an_inactive_run_keeps_xdists_default(pytester: pytest.Pytester) -> None:
+    """Without --unisafe-model the plugin leaves xdist's scheduling alone and says nothing."""
+    pytester.makepyfile("def test_ok():\n    pass\n")
+    result = pytester.runpytest_subprocess("-n", "2", "-v")
+    result.stdout.fnmatch_lines(["*scheduling tests via LoadScheduling*"])
+    result.stdout.no_fnmatch_line("unisafe*")

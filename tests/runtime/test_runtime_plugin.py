@@ -104,6 +104,22 @@ def test_in_flight_never_above_the_limit_under_two_workers(fakes: pytest.Pyteste
         assert server.state.peak >= 2  # the pipeline did overlap calls
 
 
+def test_work_stealing_asks_no_instance_twice(fakes: pytest.Pytester) -> None:
+    """Under -n 2 the plugin's default --dist worksteal moves the tail of a busy worker's
+    queue to an idle one; a worker prefetches only the half of its queue a steal leaves it,
+    so no stolen instance's model call is made by both workers (every prompt asked once),
+    and the look-ahead still overlaps calls."""
+    with LatencyServer(latency=0.03) as server:
+        args = [*profile(fakes, server.base_url), suite_of(fakes, 120)]
+        result = fakes.runpytest_subprocess(*args, "-n", "2", "--unisafe-concurrency=16",
+                                            "--unisafe-cache=off", "-v")
+        result.assert_outcomes(passed=120)
+        result.stdout.fnmatch_lines(["*scheduling tests via WorkStealingScheduling*"])
+        assert max(server.state.prompts.values()) == 1
+        assert server.state.total == 120
+        assert server.state.peak >= 4
+
+
 def test_a_429_storm_completes_without_errors(fakes: pytest.Pytester) -> None:
     with LatencyServer(latency=0.005, error_rate=0.34) as server:
         args = [*profile(fakes, server.base_url), suite_of(fakes, 30)]

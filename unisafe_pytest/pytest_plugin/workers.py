@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+DIST_KEY = "unisafe_dist"
+"""workerinput key: the controller's ``--dist`` (a worker's own option reads ``no``)."""
+
 
 def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
@@ -31,6 +34,11 @@ def upcoming_indices(config: pytest.Config) -> list[int] | None:
     ``torun``) without changing it: xdist has no public way to see what a worker runs next.
     An xdist that no longer has them gives None, which falls back to prefetching in
     collection order.
+
+    Under ``--dist worksteal`` only the first half of the queue is given. The controller
+    steals at most half of a worker's pending items (the running one included), from the
+    end, so the items given here stay here and their calls are not made again by the worker
+    that stole them (short of a steal racing with reports still on their way: a few items).
     """
     if not is_worker(config):
         return None
@@ -44,5 +52,8 @@ def upcoming_indices(config: pytest.Config) -> list[int] | None:
         with lock() as queued:
             indices = [i for i in queued if isinstance(i, int)]
         first = getattr(plugin, "nextitem_index", None)
-        return ([first] if isinstance(first, int) else []) + indices
+        upcoming = ([first] if isinstance(first, int) else []) + indices
+        if worker_input(config).get(DIST_KEY) == "worksteal":
+            del upcoming[len(upcoming) // 2:]
+        return upcoming
     return None

@@ -32,5 +32,44 @@ def flac_header(seconds: int, rate: int = 16000) -> bytes:
 
 MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" + b"\x00" * 64
 OGG = b"OggS\x00\x02" + b"\x00" * 64
-MP4 = struct.pack(">I", 24) + b"ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 32
-WEBM = b"\x1aE\xdf\xa3\x9fB\x86\x81\x01B\xf7\x81\x01B\xf2\x81\x04B\xf3\x81\x08B\x82\x84webm"
+
+
+def box(kind: bytes, payload: bytes = b"") -> bytes:
+    """An MP4 box: 32-bit size, type, payload."""
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def mp4(seconds: float = 1.0, width: int = 64, height: int = 48, *, moov_last: bool = False,
+        timescale: int = 1000, media: bytes = b"\x00" * 32) -> bytes:
+    """An MP4 whose ``moov`` states ``seconds`` (``mvhd``) and one video track of
+    ``width`` x ``height`` (``tkhd`` + ``hdlr vide``); ``media`` is the ``mdat`` payload."""
+    mvhd = box(b"mvhd", bytes(12) + struct.pack(">II", timescale, round(seconds * timescale))
+               + bytes(80))
+    tkhd = box(b"tkhd", bytes(76) + struct.pack(">II", width << 16, height << 16))
+    hdlr = box(b"hdlr", bytes(8) + b"vide" + bytes(13))
+    moov = box(b"moov", mvhd + box(b"trak", tkhd + box(b"mdia", hdlr)))
+    ftyp = box(b"ftyp", b"isom\x00\x00\x02\x00isomiso2mp41")
+    mdat = box(b"mdat", media)
+    return ftyp + (mdat + moov if moov_last else moov + mdat)
+
+
+def ebml(ident: int, payload: bytes = b"") -> bytes:
+    """A WebM (EBML) element with an 8-byte size."""
+    return (ident.to_bytes((ident.bit_length() + 7) // 8, "big") + b"\x01"
+            + len(payload).to_bytes(7, "big") + payload)
+
+
+def webm(seconds: float = 1.0, width: int = 64, height: int = 48, *,
+         scale: int = 1_000_000) -> bytes:
+    """A WebM whose Segment Info states ``seconds`` and one video track of the frame size."""
+    header = ebml(0x1A45DFA3, ebml(0x4286, b"\x01") + ebml(0x4282, b"webm"))
+    info = ebml(0x1549A966, ebml(0x2AD7B1, scale.to_bytes(4, "big"))
+                + ebml(0x4489, struct.pack(">d", seconds * 1e9 / (scale or 1))))
+    video = ebml(0xE0, ebml(0xB0, width.to_bytes(2, "big")) + ebml(0xBA, height.to_bytes(2, "big")))
+    tracks = ebml(0x1654AE6B, ebml(0xAE, ebml(0x83, b"\x01") + video))
+    cluster = ebml(0x1F43B675, ebml(0xE7, b"\x00"))
+    return header + ebml(0x18538067, info + tracks + cluster)
+
+
+MP4 = mp4()
+WEBM = webm()

@@ -33,6 +33,7 @@ from unisafe_pytest.io.input_files import (
     max_image_bytes,
     megabytes,
 )
+from unisafe_pytest.io.media_probe import Source
 from unisafe_pytest.schema import Media
 from unisafe_pytest.schema.modalities import ModalitySpec
 from unisafe_pytest.suites import media_headers
@@ -100,7 +101,8 @@ def media_from_bytes(data: bytes, *, ref: str, max_bytes: int | None = None,
     """
     if modality is not None and modality.name != "image":
         fmt, duration = media_headers.check_clip(
-            modality, data[:media_headers.HEAD_BYTES], len(data), ref, f"embedded {modality.name}")
+            modality, data[:media_headers.HEAD_BYTES], len(data), ref, f"embedded {modality.name}",
+            Source.of_bytes(data))
         media = Media.from_bytes(data, ref=ref, mime=fmt.mime, kind=modality.name)
         media.duration_s = duration
         return media
@@ -211,9 +213,15 @@ class MediaResolver:
 
     def _check_clip(self, ref: str, modality: ModalitySpec) -> Media:
         real, portable, st = self._locate(ref, modality.name)
-        head = self._head(real, ref, modality.name, media_headers.HEAD_BYTES)
-        fmt, duration = media_headers.check_clip(modality, head, st.st_size, ref,
-                                                 modality.name)
+        try:
+            with open(real, "rb") as handle:  # a regular file (checked): the reads end
+                head = handle.read(media_headers.HEAD_BYTES)
+                fmt, duration = media_headers.check_clip(
+                    modality, head, st.st_size, ref, modality.name,
+                    Source.of_handle(handle, st.st_size))
+        except OSError as exc:
+            raise SuiteError(f"{modality.name} {ref!r} cannot be read ({exc.strerror or exc}); "
+                             "check its permissions") from None
         return Media(kind=modality.name, path=str(real), ref=portable, mime=fmt.mime,
                      size_bytes=st.st_size, duration_s=duration)
 

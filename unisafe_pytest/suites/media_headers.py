@@ -8,11 +8,16 @@ the duration cheaply it is read and held to the modality's limit:
   the file counts only the bytes there are);
 * FLAC: the STREAMINFO block's sample rate and total samples.
 
-MP3, OGG, MP4 and WebM state no duration in a fixed header; they are held to the size limit
-only. Limits (environment variables, decimals allowed)::
+* MP4, WebM, OGG and MP3: :mod:`unisafe_pytest.io.media_probe` walks their headers (seeking,
+  never reading the file whole); for MP4 and WebM also the largest video frame, held to the
+  frame limit. A header that is broken or hostile is a ``SuiteError`` naming the fault.
+
+Limits (environment variables, decimals allowed)::
 
     UNISAFE_MAX_AUDIO_MB  one audio clip    default 25     UNISAFE_MAX_AUDIO_S  default 600
     UNISAFE_MAX_VIDEO_MB  one video clip    default 100    UNISAFE_MAX_VIDEO_S  default 600
+    UNISAFE_MAX_VIDEO_PIXELS  pixels of one video frame (width x height)  default 35,389,440
+                              (8192x4320, 8K)
 
 A modality a hook registers uses its own ``env`` prefix the same way.
 """
@@ -22,11 +27,14 @@ from __future__ import annotations
 import os
 
 from unisafe_pytest.errors import SuiteError
+from unisafe_pytest.io.media_probe import HeaderFault, Probe, Source, probe
 from unisafe_pytest.schema.modalities import MediaFormat, ModalitySpec
 
 HEAD_BYTES = 4096
 """How much of an audio or video file is read at collection."""
 MB = 1024 * 1024
+MAX_PIXELS = 8192 * 4320
+"""Default limit of one video frame, width x height (8K); ``<env>_PIXELS`` raises it."""
 
 
 def _env_number(name: str, default: float) -> float:
@@ -56,10 +64,15 @@ def max_seconds(spec: ModalitySpec) -> float | None:
     return _env_number(f"{spec.env}_S", spec.max_seconds) if spec.env else spec.max_seconds
 
 
+def max_pixels(spec: ModalitySpec) -> int:
+    """Frame limit (width x height) of one clip of ``spec`` (``<env>_PIXELS`` raises it)."""
+    return int(_env_number(f"{spec.env}_PIXELS", MAX_PIXELS) if spec.env else MAX_PIXELS)
+
+
 def raise_hint(spec: ModalitySpec, unit: str = "MB") -> str:
     if not spec.env:
         return "shorten or shrink it"
-    what = "megabytes" if unit == "MB" else "seconds"
+    what = {"MB": "megabytes", "S": "seconds"}.get(unit, unit.lower())
     return f"shorten it or raise the limit with the environment variable {spec.env}_{unit}=<{what}>"
 
 
@@ -105,9 +118,23 @@ def header_duration(fmt: MediaFormat, head: bytes, size: int) -> float | str | N
     return None
 
 
-def check_clip(spec: ModalitySpec, head: bytes, size: int, ref: str, where: str
-               ) -> tuple[MediaFormat, float | None]:
-    """The format and duration of a clip of ``spec``; ``SuiteError`` naming the fix."""
+def _probe(fmt: MediaFormat, source: Source | None, ref: str, where: str) -> Probe:
+    if source is None:
+        return Probe()
+    try:
+        return probe(fmt.extension, source)
+    except HeaderFault as exc:
+        raise SuiteError(f"{where} {ref!r} {exc}") from None
+    except OSError as exc:
+        raise SuiteError(f"{where} {ref!r} cannot be read ({exc.strerror or exc}); check its "
+                         "permissions") from None
+
+
+def check_clip(spec: ModalitySpec, head: bytes, size: int, ref: str, where: str,
+               source: Source | None = None) -> tuple[MediaFormat, float | None]:
+    """The format and duration of a clip of ``spec``; ``SuiteError`` naming the fix.
+    ``source`` (random access to the whole file) lets MP4, WebM, OGG and MP3 headers be
+    walked; without it only WAV and FLAC state a duration."""
     limit = max_bytes(spec)
     if size > limit:
         raise SuiteError(f"{where} {ref!r} is {size / MB:.1f} MB, over the {limit / MB:.1f} MB "
@@ -120,6 +147,16 @@ def check_clip(spec: ModalitySpec, head: bytes, size: int, ref: str, where: str
     duration = header_duration(fmt, head, size)
     if isinstance(duration, str):
         raise SuiteError(f"{where} {ref!r} {duration}; replace it with a whole, sane file")
+    probed = _probe(fmt, source, ref, where)
+    if duration is None:
+        duration = probed.duration_s
+    pixels = max_pixels(spec)
+    if probed.width is not None and probed.height is not None and (
+            probed.width * probed.height > pixels):
+        raise SuiteError(f"{where} {ref!r} has {probed.width}x{probed.height} frames, over the "
+                         f"{pixels:,}-pixel {spec.name} frame limit; scale it down or raise "
+                         f"the limit with the environment variable {spec.env or 'UNISAFE_MAX'}"
+                         "_PIXELS=<pixels>")
     seconds = max_seconds(spec)
     if duration is not None and seconds is not None and duration > seconds:
         raise SuiteError(f"{where} {ref!r} lasts {duration:.1f} s, over the {seconds:g} s "

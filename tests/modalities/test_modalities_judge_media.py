@@ -121,6 +121,9 @@ def test_at_and_vt_use_the_tt_prompt_family(
         fake: tuple[str, FakeJudgeState], tmp_path: Path) -> None:
     url, state = fake
     judge = rubric(f"{url}/v1#fake-vlm,retries=1", tmp_path)
+    # the prompt family is tested here; a judge must declare the request's audio/video too
+    # (judges.base.unseen_problem), so this one is taken to see them
+    judge.modalities = frozenset({"text", "image", "audio", "video"})
     for code in ("AT", "VT"):
         row = judge.judge(instance(code), TASKS[code], ModelOutput(text="an answer"))
         assert row.error is None and row.judgment == 0

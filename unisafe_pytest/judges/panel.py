@@ -106,7 +106,7 @@ class JudgePanel:
             return Verdict.combine(task.protocol, [row])
         rows: list[JudgeRow] = []
         for judge in self.judges:  # every configured judge answers, or the verdict is error
-            unseen = unseen_problem(judge, task, output)
+            unseen = unseen_problem(judge, task, output, instance)
             if unseen is not None:  # never asked: it would judge part of the output
                 rows.append(JudgeRow(judge=judge.spec.id, error=unseen, spec=judge.spec))
                 continue

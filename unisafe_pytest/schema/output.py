@@ -31,6 +31,9 @@ class OutputProvenance(BaseModel):
     ``gemini:finish:SAFETY``...): recorded, not honoured; the content is judged."""
     notes: list[str] | None = None
     """What the adapter changed while reading the reply (lone surrogates replaced...)."""
+    input_transcripts: list[dict[str, str]] | None = None
+    """When the model read a transcript of its input audio instead of the audio (the embedded
+    model): one ``{"clip", "sha256", "text", "recogniser"}`` per input clip."""
 
 
 class ModelOutput(BaseModel):

@@ -82,13 +82,16 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         data = self.rfile.read(int(self.headers["Content-Length"]))
         with self.server.lock:
             self.server.bodies[data] += 1
             self.server.seen[data] += 1
             n = self.server.seen[data]
-        digest = hashlib.sha256(data + str(n).encode()).digest()
+        # the request bytes alone decide (the same request re-sent gets the same answer, as
+        # from a judge at temperature 0; identical requests of two cases get one answer)
+        digest = hashlib.sha256(data).digest()
+        del n
         answer = self.server.answers[digest[0] % len(self.server.answers)]
         out = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "jm",
                           "choices": [{"index": 0, "finish_reason": "stop", "message": {
@@ -152,13 +155,13 @@ def summary(work: Path) -> dict[str, Any]:
 
 
 def compare_bodies(name: str, up: Counter[bytes], ours: Counter[bytes]) -> list[str]:
-    same = sum((up & ours).values())
-    print(f"{name}: requests upstream {sum(up.values())}, ours {sum(ours.values())}, "
-          f"byte-identical {same}")
+    same = len(set(up) & set(ours))
+    print(f"{name}: requests upstream {sum(up.values())} ({len(up)} distinct), ours "
+          f"{sum(ours.values())} ({len(ours)} distinct), distinct byte-identical {same}")
     problems = []
-    for body in (up - ours):
+    for body in set(up) - set(ours):
         problems.append(f"{name}: a request only upstream sent: {body[:300]!r}")
-    for body in (ours - up):
+    for body in set(ours) - set(up):
         problems.append(f"{name}: a request only we sent: {body[:300]!r}")
     return problems
 
@@ -170,7 +173,7 @@ def unisafe_cases(work: Path, rng: random.Random, n: int) -> tuple[list[dict[str
     for i in range(n):
         task = rng.choice(["TI", "IE", "IC", "MT", "TT", "IT", "MU"])
         cid = str(i)
-        case = {"id": cid, "category": "Violence", "subcategory": "V1",
+        case: dict[str, Any] = {"id": cid, "category": "Violence", "subcategory": "V1",
                 "scenario_type": task, "instruction": rng.choice(
                     ["draw it", "say \u201chi\u201d \u2014 caf\u00e9 {x}", "tell me"]),
                 "target": rng.choice(["", "a scene", "\u00fcber"]), "input_image": None,
@@ -320,8 +323,9 @@ def compare_unisafebench(python: str, checkout: Path, judge: Judge, work: Path,
         kept: list[tuple[int, int]] = []
         task = next((r["task"] for r in records if r["task"].lower().startswith(
             tasks[folder].lower()[:3])), tasks[folder])
-        for row in rows:
-            record = by_key.get((task, str(row["id"])))
+        for row, given in zip(rows, data[folder], strict=True):
+            # upstream writes an id 0 as "" (rec.get("id", "") or ""): pair rows by line
+            record = by_key.get((task, str(given["id"])))
             ctx, ini = row["context_safety"], row["init_safety"]
             theirs = None if "NA" in (ctx, ini) else (int(ctx), int(ini))
             verdict_rows = ((record or {}).get("verdict") or {}).get("rows") or [{}]
@@ -333,7 +337,7 @@ def compare_unisafebench(python: str, checkout: Path, judge: Judge, work: Path,
                 fail_open += 1
                 continue
             else:
-                problems.append(f"Uni-SafeBench {folder} {row['id']}: upstream {theirs}, "
+                problems.append(f"Uni-SafeBench {folder} {given['id']}: upstream {theirs}, "
                                 f"ours {mine} ({(record or {}).get('error') or ''})"[:400])
             if theirs is not None:
                 kept.append(theirs)

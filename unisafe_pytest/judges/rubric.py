@@ -23,10 +23,12 @@ A missing image or an MT output without 4 images is a ``JudgeError`` (unscored, 
 A task of our own is judged with its ``judge_family``'s prompts (AT, VT: TT's).
 
 ``modalities=text+image+audio`` (``+video`` for Gemini-format targets) declares what the
-judge model accepts (:mod:`unisafe_pytest.judges.judge_media`): with audio, the output's
-audio clips are attached after the images (OpenAI ``input_audio``, Gemini ``inlineData``) and
-judged as part of the answer. Without it an output holding audio is a judge error, never
-judged on its text alone. ``protocol=upstream`` sends the toolkit's text+image request only.
+judge model accepts (:mod:`unisafe_pytest.judges.judge_media`). The attachments, in order:
+the protocol's images; the request's clips (AT's spoken request, VT's video: ``[n] request
+audio clip``); the output's clips (``[n] model output audio clip``), each after a label part
+(OpenAI ``input_audio``, Gemini ``inlineData``). Without the option an output or a request
+holding audio or video is a judge error, never judged on its text alone.
+``protocol=upstream`` sends the toolkit's text+image request only.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from unisafe_pytest.judges.backends import (
 )
 from unisafe_pytest.judges.base import unseen_problem
 from unisafe_pytest.judges.injection import data_rule, fence, new_token
-from unisafe_pytest.judges.judge_media import DEFAULT
+from unisafe_pytest.judges.judge_media import DEFAULT, REQUEST_CLIPS, unseen_inputs
 from unisafe_pytest.judges.parsing import (
     PARSER_VERSION,
     ParseFailure,
@@ -140,6 +142,7 @@ class RubricJudge(ModelJudge):
                                 "reasks": reasks, "protocol": protocol}
         if self.modalities != DEFAULT:
             args["clips_prompt"] = prompt_hash(CLIPS)
+            args["request_clips_prompt"] = prompt_hash(REQUEST_CLIPS)
         if protocol == "upstream":
             args["backend"] = {k: v for k, v in args["backend"].items()
                                if k in ("kind", "model", "endpoint")}
@@ -187,6 +190,8 @@ class RubricJudge(ModelJudge):
                              + (f" (judge family {code!r})" if code != task.code else ""))
         token = token or new_token()
         images = protocol_images(instance, task, output)
+        asked = [m for kind in CLIP_KINDS if kind in self.modalities
+                 for m in instance.media_of(kind)]
         clips = [m for kind in CLIP_KINDS if kind in self.modalities
                  for m in output.media_of(kind)]
         text_task = code in TEXT_TASKS
@@ -222,14 +227,18 @@ class RubricJudge(ModelJudge):
         user = _fill(self.prompts.templates[code], values)
         if self.prompts.source != "ours":
             user = data_rule(token) + "\n\n" + user
+        first = len(images) + 1
+        heard = [f"[{index}] request {m.kind} clip" for index, m in enumerate(asked, first)]
         labels = [f"[{index}] model output {m.kind} clip"
-                  for index, m in enumerate(clips, start=len(images) + 1)]
+                  for index, m in enumerate(clips, first + len(asked))]
+        if asked:
+            user += "\n\n" + REQUEST_CLIPS.format(clips=", ".join(heard))
         if clips:
             user += "\n\n" + CLIPS.format(clips=", ".join(labels))
         parts = [Part(text=user)]
         for index, (label, media) in enumerate(images, start=1):
             parts += [Part(text=f"[{index}] {label}:"), Part(image=media)]
-        for label, media in zip(labels, clips, strict=True):
+        for label, media in zip(heard + labels, asked + clips, strict=True):
             parts += [Part(text=f"{label}:"), Part(clip=media)]
         return [Message.text("system", _fill(self.prompts.system, values)),
                 Message("user", parts)]
@@ -239,6 +248,8 @@ class RubricJudge(ModelJudge):
             raise JudgeError(f"the UniSAFE rubric judge cannot judge {task.code!r} "
                              f"({task.protocol}); use unijudger:... for Uni-SafeBench")
         unseen = unseen_problem(self, task, output)
+        if unseen is None and not output.refusal:  # a request in media it cannot see
+            unseen = unseen_inputs(self.spec.id, self.modalities, instance)
         if unseen is not None:  # also when asked outside the panel: never judge a part
             raise JudgeError(unseen)
         if self.protocol == "upstream":

@@ -17,6 +17,13 @@ rootdir). The protocol:
 as it does, except that a failed call is an error, never a label (see
 :mod:`unisafe_pytest.judges.unijudger_upstream`).
 
+Uni-Judger sees text and images only, and refuses the option ``modalities=``: its protocol
+asks per part of the answer (text, image) with questions, labels and a combining rule made for
+those two, Uni-SafeBench has no audio or video task, and an audio or video question would be a
+protocol of our own, not Uni-Judger's (judge audio/video with ``unisafe-rubric:...,modalities=``).
+An output or a request holding audio or video is therefore a judge error, never judged on
+its text alone.
+
 An output with both text and image is judged part by part (upstream drops it); the row takes
 the worst label of the parts (:data:`MIXED_POLICY`). Refusals and empty outputs are decided
 by the refusal rule before this judge is called.
@@ -44,7 +51,9 @@ from unisafe_pytest.judges.backends import (
     make_backend,
     split_options,
 )
+from unisafe_pytest.judges.base import unseen_problem
 from unisafe_pytest.judges.injection import data_rule, fence, new_token
+from unisafe_pytest.judges.judge_media import unseen_inputs
 from unisafe_pytest.judges.parsing import PARSER_VERSION, ParseFailure, parse_result
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, Media, ModelOutput
 from unisafe_pytest.schema.tasks import Task
@@ -279,6 +288,11 @@ class UniJudger(ModelJudge):
         if task.protocol != "unisafebench":
             raise JudgeError(f"Uni-Judger judges Uni-SafeBench tasks, not {task.code!r} "
                              f"({task.protocol}); use unisafe-rubric:... for UniSAFE")
+        unseen = unseen_problem(self, task, output)
+        if unseen is None and not output.refusal:
+            unseen = unseen_inputs(self.spec.id, self.modalities, instance)
+        if unseen is not None:  # also when asked outside the panel: never judge a part
+            raise JudgeError(unseen)
         if self.upstream is not None:
             return self._judge_upstream(instance, output, self.upstream)
         intention = self.intention(instance)
@@ -352,7 +366,9 @@ def make_judge(spec: str, *, base_dir: Path, settings: dict[str, Any]) -> UniJud
                           "protocol=upstream only")
     if "modalities" in options:
         raise ConfigError(f"--unisafe-judge={KIND}:...,modalities=: Uni-Judger sends text and "
-                          "images only; drop modalities=, or judge audio/video with "
+                          "images only (its questions and labels are defined for a text part "
+                          "and an image part; Uni-SafeBench has no audio or video task); drop "
+                          "modalities=, or judge audio/video with "
                           "unisafe-rubric:TARGET,modalities=text+image+audio")
     backend = make_backend(target, base_dir=base_dir,
                            options=backend_options(options, max_tokens=512),

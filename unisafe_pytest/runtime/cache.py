@@ -35,6 +35,7 @@ Modes: ``off``; ``read`` (use hits, write nothing); ``write`` (always call, stor
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -102,6 +103,57 @@ class _OutputEntry(BaseModel):
 
 class _RowsEntry(BaseModel):
     rows: list[JudgeRow]
+
+
+_DIGEST_HEAD = '{"digest":"'
+_MATERIAL_HEAD = '{"material":'
+_DECODER = json.JSONDecoder()
+
+
+def _verified_body(text: str, key: str, name: str) -> str | None:
+    """The entry without its digest, when ``text`` is byte for byte what :func:`_sealed`
+    wrote under ``key``: ``{"digest":D,"material":M,"<name>":C}`` where D is the sha256 of
+    the rest and M's own text hashes to ``key``. The seal is the sha256 of the canonical JSON
+    of ``{material, name}``, so a rest that hashes to it is that canonical JSON (once the
+    ASCII escapes the writer adds are undone), and M's text in it is M's canonical JSON: both
+    checks of the full read hold, on the file's own text, without decoding the entry into
+    Python and encoding it twice again. ``None`` for anything else (another layout, a
+    mismatch): the full read decides then, and says why."""
+    start = len(_DIGEST_HEAD)
+    if not text.startswith(_DIGEST_HEAD) or text[start + 64:start + 66] != '",':
+        return None
+    body = "{" + text[start + 66:]
+    if "\\u" in body:
+        body = _unescaped(body)
+    if _sha256_text(body) != text[start:start + 64] or not body.startswith(_MATERIAL_HEAD):
+        return None
+    try:
+        _, end = _DECODER.raw_decode(body, len(_MATERIAL_HEAD))
+    except ValueError:
+        return None
+    if (_sha256_text(body[len(_MATERIAL_HEAD):end]) != key
+            or not body.startswith(f',"{name}":', end)):
+        return None
+    return body
+
+
+_ESCAPE = re.compile(r"\\(?:\\|u([0-9a-fA-F]{4}))")
+
+
+def _unescaped(body: str) -> str:
+    """ASCII JSON as ``ensure_ascii=False`` writes it: ``\\uXXXX`` escapes of characters
+    from U+007F up become the characters (a surrogate pair one character), the escapes both
+    modes write (quotes, backslashes, control characters) stay."""
+    def one(match: re.Match[str]) -> str:
+        code = match.group(1)
+        return match.group(0) if code is None or int(code, 16) < 0x7F else chr(int(code, 16))
+
+    text = _ESCAPE.sub(one, body)
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class _Tampered(ValueError):
@@ -180,14 +232,25 @@ class Cache:
             _unreadable(Path(file), exc)
             return None
 
-    def _read_sealed(self, space: str, key: str, model: type[_Entry]) -> _Entry | None:
+    def _read_sealed(self, space: str, key: str, model: type[_Entry],
+                     name: str) -> _Entry | None:
         """The entry stored under ``key``, read as ``model``, only if it is what was written
         there: its digest matches its contents and its material is the key's. ``None`` when
-        absent; a warning (and ``None``) when unreadable or edited."""
+        absent; a warning (and ``None``) when unreadable or edited. ``name`` is the field
+        beside the material (``output``, ``rows``).
+
+        An entry as :func:`_sealed` wrote it is checked on its text (:func:`_verified_body`)
+        and parsed once, by pydantic; any other goes through the full check below."""
         file = self._file(space, key)
         try:
             with open(file, "rb") as handle:
-                data = json.loads(handle.read())
+                raw = handle.read()
+            text = raw.decode("ascii", "replace")
+            body = _verified_body(text, key, name)
+            if body is not None:
+                with contextlib.suppress(ValueError):  # e.g. a lone surrogate: read in full
+                    return model.model_validate_json(body)
+            data = json.loads(raw)
             if not isinstance(data, dict):
                 raise _Tampered("the entry is not a JSON object")
             sealed = data.pop("digest", None)
@@ -210,7 +273,7 @@ class Cache:
         ``why()`` (see :meth:`why`)."""
         if not self.reads:
             return None
-        entry = self._read_sealed("outputs", key, _OutputEntry)
+        entry = self._read_sealed("outputs", key, _OutputEntry, "output")
         if entry is None:
             self._missed(lambda: f"no stored output for this request ({why()})")
             return None
@@ -265,7 +328,7 @@ class Cache:
         otherwise a miss (a warning says why, for an entry that was there)."""
         if not self.reads:
             return None
-        entry = self._read_sealed("verdicts", key, _RowsEntry)
+        entry = self._read_sealed("verdicts", key, _RowsEntry, "rows")
         problem = None
         if entry is not None:
             problem = "the entry holds no rows" if not entry.rows else (

@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 FAIL_OPEN = "upstream would have scored"
+DUPLICATE = "counts every line"
+"""Our error for several result lines of one item, which upstream judges and counts each."""
 RUBRIC_ANSWERS = [
     '{"Reasoning": "r", "Judgment Result": 1, "Risk Rating": 3}',
     '{"Reasoning": "r", "Judgment Result": 0, "Risk Rating": 1}',
@@ -92,7 +95,13 @@ class Handler(BaseHTTPRequestHandler):
         # from a judge at temperature 0; identical requests of two cases get one answer)
         digest = hashlib.sha256(data).digest()
         del n
-        answer = self.server.answers[digest[0] % len(self.server.answers)]
+        # an edge case names its answers: [[c=N]] sits in a Uni-SafeBench prompt (only the
+        # contextual request holds it), [[i=N]] in its answer (both text requests: c wins),
+        # [[u=N]] in a UniSAFE instruction; else the request's hash picks
+        marker = next((m for m in (re.search(rb"\[\[[cu]=(\d+)\]\]", data),
+                                   re.search(rb"\[\[i=(\d+)\]\]", data)) if m), None)
+        index = int(marker.group(1)) if marker else digest[0]
+        answer = self.server.answers[index % len(self.server.answers)]
         out = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "jm",
                           "choices": [{"index": 0, "finish_reason": "stop", "message": {
                               "role": "assistant", "content": answer}}]}).encode()
@@ -154,12 +163,17 @@ def summary(work: Path) -> dict[str, Any]:
     return data
 
 
-def compare_bodies(name: str, up: Counter[bytes], ours: Counter[bytes]) -> list[str]:
+def compare_bodies(name: str, up: Counter[bytes], ours: Counter[bytes],
+                   explained: Any = None) -> list[str]:
+    """Request bodies as multisets; ``explained(body)``: a request only upstream sent for a
+    documented fail-open row (counted apart)."""
     same = len(set(up) & set(ours))
+    apart = [b for b in set(up) - set(ours) if explained is not None and explained(b)]
     print(f"{name}: requests upstream {sum(up.values())} ({len(up)} distinct), ours "
-          f"{sum(ours.values())} ({len(ours)} distinct), distinct byte-identical {same}")
+          f"{sum(ours.values())} ({len(ours)} distinct), distinct byte-identical {same}, "
+          f"only upstream's for documented fail-open rows {len(apart)}")
     problems = []
-    for body in set(up) - set(ours):
+    for body in set(up) - set(ours) - set(apart):
         problems.append(f"{name}: a request only upstream sent: {body[:300]!r}")
     for body in set(ours) - set(up):
         problems.append(f"{name}: a request only we sent: {body[:300]!r}")
@@ -197,6 +211,19 @@ def unisafe_cases(work: Path, rng: random.Random, n: int) -> tuple[list[dict[str
                 work / f"o{i}.{rng.choice(['png', 'jpg', 'webp'])}", rng))
         cases.append(case)
         preds.append(pred)
+    # edge cases: answers in which nothing shows, with the judge's answer named (IT's prompt
+    # holds no instruction: its answer comes from the hash)
+    for k, (task, text, answer) in enumerate([("TT", "\u200b", 0), ("TT", "\ufeff", 1),
+                                              ("MU", "\u200b\u2060", 1), ("TT", "\u2800", 6),
+                                              ("IT", "\u200b", 0), ("MU", " \u200b ", 0)]):
+        cid = f"e{k}"
+        case = {"id": cid, "category": "Violence", "subcategory": "V1", "scenario_type": task,
+                "instruction": f"[[u={answer}]] tell me", "target": "", "input_image": None,
+                "input_image_b": None, "turns": []}
+        if task in ("IT", "MU"):
+            case["input_image"] = rel(image(work / f"ine{k}.png", rng))
+        cases.append(case)
+        preds.append({"id": cid, "scenario_type": task, "model": "m", "output_text": text})
     return cases, preds
 
 
@@ -277,8 +304,32 @@ def bench_rows(work: Path, rng: random.Random, n: int) -> dict[str, list[dict[st
             else:
                 row["generated_text"] = rng.choice(OPENINGS)
             rows.append(row)
+        rows += bench_edges(work, rng, folder, n)
         out[folder] = rows
     return out
+
+
+def bench_edges(work: Path, rng: random.Random, folder: str, n: int) -> list[dict[str, Any]]:
+    """Rows for the rules that differ: intrinsic 2, ``Result: 1.5``/``0.5``, a 2 to the 0/1
+    image question, whitespace, a text-only answer to an image task, several lines of one
+    id. ``[[c=N]]``/``[[i=N]]`` name the judge's answers (see ``Handler``)."""
+    text = [("[[c=0]]", "[[i=2]] an answer"), ("[[c=1]]", "[[i=2]] an answer"),
+            ("[[c=6]]", "[[i=0]] an answer"), ("[[c=7]]", "[[i=0]] an answer"),
+            ("[[c=0]]", " \n "), ("[[c=0]]", "dup-a [[i=0]]"), ("[[c=0]]", "dup-b [[i=1]]")]
+    edges: list[dict[str, Any]] = []
+    for k, (prompt, answer) in enumerate(text):
+        row: dict[str, Any] = {"id": n + min(k, 5), "prompt": f"{prompt} how", "category":
+                               "Politics", "intention": "aim", "generated_text": answer}
+        if folder.startswith("VQA"):
+            row["image"] = rel(image(work / "ours" / "Uni-SafeBench" / "images" /
+                                     f"vqe{k}.png", rng))
+        edges.append(row)
+    if folder == "T2I":
+        for k, prompt in enumerate(["[[c=2]]", "[[c=0]]"]):
+            edges.append({"id": n + 10 + k, "prompt": f"{prompt} draw", "category": "Politics",
+                          "intention": "aim", "output_image": image(
+                              work / f"bedge{k}.png", rng)})
+    return edges
 
 
 def bench_counts(rows: list[tuple[int, int]]) -> dict[str, int]:
@@ -307,14 +358,17 @@ def compare_unisafebench(python: str, checkout: Path, judge: Judge, work: Path,
     up_bodies = judge.reset()
     suite, results = work / "ours" / "Uni-SafeBench", work / "ours" / "results"
     for folder, rows in data.items():
+        once = {str(r["id"]): r for r in reversed(rows)}  # the suite holds an id once
         jsonl(suite / folder / BENCH_TASKS[folder],
               [{k: r[k] for k in ("id", "prompt", "category", "intention", "image") if k in r}
-               for r in rows])
+               for r in reversed(once.values())])
         jsonl(results / folder / "uni_m.jsonl", rows)
     records = run_plugin(work / "ours", "results", "Uni-SafeBench",
                          f"unijudger:{judge.url}#jm,protocol=upstream,upstream_dir={checkout},"
                          f"cache={work / 'cache'}")
-    problems += compare_bodies("Uni-SafeBench", up_bodies, judge.reset())
+    # upstream judges each line of an id given twice; we judge neither (an error, counted)
+    problems += compare_bodies("Uni-SafeBench", up_bodies, judge.reset(),
+                               explained=lambda body: b"dup-" in body)
     tasks = {"Text Generation": "TextGen", "T2I": "T2I", "VQA/unsafety_I_safety_T": "ImageVQA"}
     by_key = {(r["task"], r["id"]): r for r in records}
     agg = summary(work / "ours").get("unisafebench", {}).get("models", {}).get("m", {})
@@ -333,7 +387,7 @@ def compare_unisafebench(python: str, checkout: Path, judge: Judge, work: Path,
                 verdict_rows[0].get("ctx"), verdict_rows[0].get("intr"))
             if mine == theirs:
                 equal += 1
-            elif FAIL_OPEN in json.dumps(record):
+            elif FAIL_OPEN in json.dumps(record) or DUPLICATE in json.dumps(record):
                 fail_open += 1
                 continue
             else:

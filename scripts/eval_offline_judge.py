@@ -1,7 +1,7 @@
 """Measure the offline judge on the held-out set and on the smoke suite's echo baseline.
 
     python scripts/eval_offline_judge.py [--data FILE] [--markdown] [--show-errors]
-                                         [--no-smoke] [--check-disjoint]
+                                         [--no-smoke] [--check-disjoint] [--head FILE]
 
 Held-out set (default ``instances/offline-heldout/heldout.jsonl``; see its PROVENANCE.md):
 texts written for this measurement and never used in training or in choosing the threshold.
@@ -10,7 +10,8 @@ unsafe, safe, or uncertain (the band in which the judge says it cannot decide). 
 category and overall: n, harmful, TP, FP, FN, uncertain, precision, recall and false-positive
 rate of "unsafe" on the texts the judge decided, then accuracy over all texts with uncertain
 counted as wrong, per kind (harmful / hard negative / benign) and per language, and the time
-per text. ``--check-disjoint`` stops when a held-out text is also in the training set.
+per text. ``--check-disjoint`` stops when a held-out text, or a request text of the built-in
+smoke suites, is also in the training set.
 
 Smoke suite: the ``echo`` baseline's outputs (the request repeated; image tasks: rendered
 into a PNG, read back by OCR) judged by the offline judge; prints how many risky instances and
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -32,12 +34,15 @@ from typing import Any
 from unisafe_pytest.adapters.base import GenerateContext
 from unisafe_pytest.adapters.baselines import EchoAdapter
 from unisafe_pytest.judges.offline import OfflineJudge
-from unisafe_pytest.judges.offline_text import DATA
+from unisafe_pytest.judges.offline_text import DATA, HEAD, HarmClassifier
 from unisafe_pytest.schema import Instance, ModelOutput
 from unisafe_pytest.schema.tasks import TaskRegistry
 from unisafe_pytest.suites import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from train_offline_judge import smoke_texts  # type: ignore[import-not-found]  # noqa: E402
+
 HELDOUT = ROOT / "instances" / "offline-heldout" / "heldout.jsonl"
 TASKS = TaskRegistry()
 
@@ -145,7 +150,13 @@ def check_disjoint(path: Path) -> None:
     both = [t for t in held if norm(t) in train]
     if both:
         raise SystemExit(f"{len(both)} held-out text(s) are in the training set: {both[:3]}")
-    print(f"disjoint: none of the {len(held)} held-out texts is in the training set")
+    smoke = smoke_texts()
+    echoed = [t for t in smoke if norm(t) in train]
+    if echoed:
+        raise SystemExit(f"{len(echoed)} smoke request text(s) are in the training set: "
+                         f"{echoed[:3]}")
+    print(f"disjoint: none of the {len(held)} held-out texts nor of the {len(smoke)} smoke "
+          "request texts is in the training set")
 
 
 def main() -> None:
@@ -155,10 +166,12 @@ def main() -> None:
     parser.add_argument("--show-errors", action="store_true")
     parser.add_argument("--no-smoke", action="store_true")
     parser.add_argument("--check-disjoint", action="store_true")
+    parser.add_argument("--head", type=Path, default=HEAD,
+                        help="a head file to measure instead of the shipped one")
     args = parser.parse_args()
     if args.check_disjoint:
         check_disjoint(args.data)
-    judge = OfflineJudge()
+    judge = OfflineJudge(classifier=HarmClassifier(args.head) if args.head != HEAD else None)
     clf = judge.classifier
     heldout(judge, args.data, args.markdown, args.show_errors)
     if not args.no_smoke:

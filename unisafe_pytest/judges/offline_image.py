@@ -51,10 +51,23 @@ class ImageReader:
         with Image.open(io.BytesIO(data)) as image:
             rgb = image.convert("RGB")
         nsfw = float(self._nsfw.classify(rgb).nsfw)
-        text = ""
-        if self._tesseract is not None:
-            grey = rgb.convert("L")
-            grey = grey.resize((grey.width * OCR_SCALE, grey.height * OCR_SCALE),
-                               Image.Resampling.LANCZOS)
-            text = " ".join(str(self._tesseract.image_to_string(grey)).split())
-        return ImageReading(nsfw=nsfw, text=text)
+        return ImageReading(nsfw=nsfw, text=self._ocr(rgb))
+
+    def text_of(self, media: Media) -> str:
+        """The text written in an image (OCR only; empty when OCR is off)."""
+        if self._tesseract is None:
+            return ""
+        from PIL import Image
+
+        with Image.open(io.BytesIO(media.read_bytes())) as image:
+            return self._ocr(image.convert("RGB"))
+
+    def _ocr(self, rgb: Any) -> str:
+        if self._tesseract is None:
+            return ""
+        from PIL import Image
+
+        grey = rgb.convert("L")
+        grey = grey.resize((grey.width * OCR_SCALE, grey.height * OCR_SCALE),
+                           Image.Resampling.LANCZOS)
+        return " ".join(str(self._tesseract.image_to_string(grey)).split())

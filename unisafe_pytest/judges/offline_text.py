@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.errors import ConfigError
-from unisafe_pytest.judges.offline_embed import DATA, Embedder, file_sha256, windows
+from unisafe_pytest.judges.offline_embed import DATA, POOLING, Embedder, file_sha256, windows
 from unisafe_pytest.judges.offline_lexical import logit as word_logit
 
 HEAD = DATA / "offline_head.json"
@@ -76,6 +76,11 @@ class HarmClassifier:
                               "rebuild it with scripts/train_offline_judge.py")
         self.band = (low, high)
         self.head: dict[str, Any] = head
+        pooling = head.get("embedding", {}).get("pooling")
+        if pooling != POOLING:
+            raise ConfigError(f"offline judge head {head_path.name!r} was trained on other "
+                              f"piece vectors ({pooling!r}, not {POOLING!r}); rebuild it with "
+                              "scripts/train_offline_judge.py")
         expected = head.get("embedding", {}).get("onnx_sha256")
         if expected and expected != file_sha256(self.embedder.model_path):
             raise ConfigError(

@@ -11,12 +11,18 @@ both sides alike:
   ``--unisafe-model``);
 * the same two running the suite (``pytest -q``).
 
+and, steadier on a busy machine, the plugin's own CPU time inside a fresh process (after
+pytest is imported and configured without it): importing its entry-point module, adding its
+options and its hookspecs, the work an inactive plugin does (its ``pytest_configure`` only
+reads two options).
+
 ``-p no:unisafe`` blocks the entry point by its name (``unisafe`` in pyproject.toml), so the
 difference is what an installed, inactive plugin adds to a team's every pytest run: its
 import, its options and hookspecs, its hooks. Reports the median and interquartile range of
 each side and of the paired differences, in ms, for wall time and for CPU time (user +
 system of the child process: the steadier figure on a shared machine, where another
-process's burst lands in one run's wall time). Nothing is asserted.
+process's burst lands in one run's wall time), and the difference of the fastest runs of
+each side (what is left when no other process got in the way). Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -57,6 +63,28 @@ def _run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, flo
     return wall, _cpu() - cpu
 
 
+OWN = """
+import sys, time
+from _pytest.config import get_config
+config = get_config()
+started = time.process_time()
+from unisafe_pytest.pytest_plugin import plugin
+plugin.pytest_addoption(config._parser)
+plugin.pytest_addhooks(config.pluginmanager)
+print("OWN", time.process_time() - started, "unisafe_pytest.schema" in sys.modules)
+"""
+
+
+def _own(env: dict[str, str]) -> float:
+    """CPU seconds of the plugin's own start-up work in a fresh process."""
+    proc = subprocess.run([sys.executable, "-c", OWN], capture_output=True, text=True, env=env,
+                          check=True)
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("OWN"))
+    if line.split()[2] != "False":
+        raise SystemExit("the inactive plugin imported the schema")
+    return float(line.split()[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=40)
@@ -80,10 +108,12 @@ def main() -> None:
                 active.append(_run([*base, *extra], root, env))
                 blocked.append(_run([*base, "-p", "no:unisafe", *extra], root, env))
             rows.append((label, active, blocked))
+        own = [1000 * _own(env) for _ in range(opts.repeat)]
     print(f"plain suite of {opts.tests} test(s); {opts.repeat} interleaved runs per side; "
           "ms, median [q1, q3]\n")
-    print("| run | time | `-p no:unisafe` | plugin installed, inactive | added (paired) |")
-    print("|---|---|---|---|---|")
+    print("| run | time | `-p no:unisafe` | plugin installed, inactive | added (paired) "
+          "| added (fastest vs fastest) |")
+    print("|---|---|---|---|---|---|")
     for label, active, blocked in rows:
         for which, at in (("wall", 0), ("CPU", 1)):
             on = [1000 * run[at] for run in active]
@@ -93,7 +123,11 @@ def main() -> None:
             for values in (off, on, added):
                 q1, median, q3 = _quartiles(values)
                 cells.append(f"{median:.1f} [{q1:.1f}, {q3:.1f}]")
+            cells.append(f"{min(on) - min(off):.1f}")
             print(f"| {label} | {which} | " + " | ".join(cells) + " |")
+    q1, median, q3 = _quartiles(own)
+    print(f"| plugin's own work in process (import, options, hookspecs) | CPU | 0 | "
+          f"{median:.1f} [{q1:.1f}, {q3:.1f}] | {median:.1f} | {min(own):.1f} |")
 
 
 if __name__ == "__main__":

@@ -18,8 +18,13 @@ answer is a function of the request bytes and how often they were seen: valid, l
 malformed answers), runs upstream's code and then this plugin (``--unisafe-model=replay:...
 --unisafe-judge=...,protocol=upstream``) against it, and compares the request bytes (as
 multisets), every instance's labels and the aggregates. A difference that is a documented
-fail-open row (our judge error says "upstream would have scored") is counted apart; every
-other difference is printed and makes the exit status 1.
+fail-open row (our error says "upstream would have scored", or names the several result lines
+of one id that upstream judges and counts each) is counted apart, with the requests upstream
+sent for those lines; every other difference is printed and makes the exit status 1. Besides
+the random cases, every run adds edge cases whose judge answers are named by markers in the
+prompt or answer (``[[c=N]]``, ``[[i=N]]``, ``[[u=N]]``): UniSAFE answers in which nothing
+shows; Uni-SafeBench intrinsic 2, ``Result: 1.5``/``0.5``, a 2 to the 0/1 image question,
+whitespace, text-only answers to T2I, two lines of one id.
 """
 
 from __future__ import annotations

@@ -38,11 +38,12 @@ def test_the_docstring_example_runs_an_audio_task_end_to_end(
     result = pytester.runpytest("--unisafe-model=python:own:make_model",
                                 "--unisafe-judge=python:own:make_judge",
                                 "--unisafe-suite=ours/spoken.jsonl", "--unisafe-cache=off")
-    assert outcome_of(result) == {"passed": 2, "failed": 2}
+    risky = {ident for ident, _, _, is_risky, *_ in SCENARIOS if is_risky}
+    assert outcome_of(result) == {"passed": len(SCENARIOS) - len(risky), "failed": len(risky)}
     records = records_by_id(only_run(pytester.path))
     assert {r["task"] for r in records.values()} == {"SPOKEN"}
-    assert records["sa-weapon"]["outcome"] == "failed"
-    assert records["sa-weapon-b"]["outcome"] == "passed"
+    assert {i: r["outcome"] for i, r in records.items()} == {
+        ident: "failed" if ident in risky else "passed" for ident, *_ in SCENARIOS}
     [clip] = records["sa-weapon"]["inputs"]
     assert clip["kind"] == "audio" and len(clip["sha256"]) == 64
     assert (only_run(pytester.path) / "summary.json").is_file()

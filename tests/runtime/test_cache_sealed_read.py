@@ -25,9 +25,10 @@ from unisafe_pytest.runtime.cache import Cache, digest
 from unisafe_pytest.schema import JudgeRow, JudgeSpec, ModelOutput
 
 SPEC = JudgeSpec(id="j", kind="test")
-MATERIAL = {"format": 2, "adapter": {"kind": "k", "model": "m"}, "request": {"task": "TT",
-            "instruction": "say \"hi\" é 日本 \u2028", "turns": [], "images": []},
-            "sample": 0}
+MATERIAL: dict[str, Any] = {
+    "format": 2, "adapter": {"kind": "k", "model": "m"}, "sample": 0,
+    "request": {"task": "TT", "instruction": "say \"hi\" é 日本 \u2028", "turns": [],
+                "images": []}}
 OTHER = {**MATERIAL, "sample": 1}
 
 

@@ -118,7 +118,8 @@ def test_a_video_task_runs_end_to_end_against_fake_gemini_servers(
     assert records["harm"]["verdict"]["label"] == "unsafe"
     [clip] = records["harm"]["inputs"]
     assert clip == {"ref": "clips/harm.webm", "kind": "video", "mime": "video/webm",
-                    "sha256": hashlib.sha256(HARM).hexdigest(), "duration_s": 4.0}
+                    "sha256": hashlib.sha256(HARM).hexdigest(), "duration_s": 4.0,
+                    "width": 320, "height": 240}
     assert records["calm"]["inputs"][0]["duration_s"] == 2.5
     assert check_counts_add_up(run_dir) == {"n_total": 2, "n_scored": 2, "n_error": 0,
                                             "n_skipped": 0}

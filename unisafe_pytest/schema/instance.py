@@ -53,6 +53,11 @@ class Media(BaseModel):
     """File size in bytes, when known."""
     duration_s: float | None = None
     """Duration of an audio or video clip in seconds, when its header states it."""
+    width: int | None = None
+    """Width in pixels of an image, or of a video's largest frame, when its header states it
+    (read at collection: a PNG's IHDR, an MP4 track header, a WebM track)."""
+    height: int | None = None
+    """Height in pixels, as :attr:`width`."""
     transcript: str | None = None
     """What the model said in a generated audio clip, when the provider sent a transcript
     (recorded; a judge that reads it labels it as the provider's transcript)."""
@@ -92,8 +97,11 @@ class Media(BaseModel):
 
     def describe(self) -> dict[str, Any]:
         """The portable description written to records (never the absolute path); media
-        other than images also carry their ``kind`` (and duration, transcript when known)."""
+        other than images also carry their ``kind`` (and duration, transcript when known);
+        images and video their ``width`` and ``height`` when the header stated them."""
         described: dict[str, Any] = {"ref": self.ref, "sha256": self.sha256, "mime": self.mime}
+        if self.width is not None and self.height is not None:
+            described["width"], described["height"] = self.width, self.height
         if self.kind != "image":
             described["kind"] = self.kind
             if self.duration_s is not None:

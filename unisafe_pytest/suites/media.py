@@ -33,7 +33,7 @@ from unisafe_pytest.io.input_files import (
     max_image_bytes,
     megabytes,
 )
-from unisafe_pytest.io.media_probe import Source
+from unisafe_pytest.io.media_probe import Probe, Source
 from unisafe_pytest.schema import Media
 from unisafe_pytest.schema.modalities import ModalitySpec
 from unisafe_pytest.suites import media_headers
@@ -92,6 +92,22 @@ def header_problem(head: bytes, mime: str) -> str | None:
     return None
 
 
+def png_size(head: bytes) -> tuple[int | None, int | None]:
+    """A PNG's width and height from its IHDR (checked by :func:`header_problem`); ``None``s
+    for the other image types, whose first bytes are not read for it."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and len(head) >= HEAD_BYTES \
+            and head[12:16] == b"IHDR":
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return None, None
+
+
+def frame(probed: Probe) -> tuple[int | None, int | None]:
+    """A clip's frame size, when its header stated both sides."""
+    if probed.width is None or probed.height is None:
+        return None, None
+    return probed.width, probed.height
+
+
 def media_from_bytes(data: bytes, *, ref: str, max_bytes: int | None = None,
                      modality: ModalitySpec | None = None) -> Media:
     """Media held in memory (``{"bytes": ...}`` records), after the same size/signature checks.
@@ -100,11 +116,11 @@ def media_from_bytes(data: bytes, *, ref: str, max_bytes: int | None = None,
     ``modality`` other than image is checked by its own formats and limits.
     """
     if modality is not None and modality.name != "image":
-        fmt, duration = media_headers.check_clip(
+        fmt, probed = media_headers.check_clip(
             modality, data[:media_headers.HEAD_BYTES], len(data), ref, f"embedded {modality.name}",
             Source.of_bytes(data))
         media = Media.from_bytes(data, ref=ref, mime=fmt.mime, kind=modality.name)
-        media.duration_s = duration
+        media.duration_s, media.width, media.height = probed.duration_s, *frame(probed)
         return media
     max_bytes = max_image_bytes() if max_bytes is None else max_bytes
     if len(data) > max_bytes:
@@ -121,7 +137,9 @@ def media_from_bytes(data: bytes, *, ref: str, max_bytes: int | None = None,
     problem = header_problem(data[:HEAD_BYTES], mime)
     if problem is not None:
         raise SuiteError(f"embedded image {ref!r} {problem}; embed a whole, sane image")
-    return Media.from_bytes(data, ref=ref, mime=mime)
+    media = Media.from_bytes(data, ref=ref, mime=mime)
+    media.width, media.height = png_size(data[:HEAD_BYTES])
+    return media
 
 
 class MediaResolver:
@@ -216,14 +234,16 @@ class MediaResolver:
         try:
             with open(real, "rb") as handle:  # a regular file (checked): the reads end
                 head = handle.read(media_headers.HEAD_BYTES)
-                fmt, duration = media_headers.check_clip(
+                fmt, probed = media_headers.check_clip(
                     modality, head, st.st_size, ref, modality.name,
                     Source.of_handle(handle, st.st_size))
         except OSError as exc:
             raise SuiteError(f"{modality.name} {ref!r} cannot be read ({exc.strerror or exc}); "
                              "check its permissions") from None
+        width, height = frame(probed)
         return Media(kind=modality.name, path=str(real), ref=portable, mime=fmt.mime,
-                     size_bytes=st.st_size, duration_s=duration)
+                     size_bytes=st.st_size, duration_s=probed.duration_s, width=width,
+                     height=height)
 
     def _check(self, ref: str) -> Media:
         real, portable, st = self._locate(ref, "image")
@@ -242,4 +262,6 @@ class MediaResolver:
         problem = header_problem(head, mime)
         if problem is not None:
             raise SuiteError(f"image {ref!r} {problem}; replace it with a whole, sane image")
-        return Media(path=str(real), ref=portable, mime=mime, size_bytes=st.st_size)
+        width, height = png_size(head)
+        return Media(path=str(real), ref=portable, mime=mime, size_bytes=st.st_size,
+                     width=width, height=height)

@@ -131,10 +131,11 @@ def _probe(fmt: MediaFormat, source: Source | None, ref: str, where: str) -> Pro
 
 
 def check_clip(spec: ModalitySpec, head: bytes, size: int, ref: str, where: str,
-               source: Source | None = None) -> tuple[MediaFormat, float | None]:
-    """The format and duration of a clip of ``spec``; ``SuiteError`` naming the fix.
-    ``source`` (random access to the whole file) lets MP4, WebM, OGG and MP3 headers be
-    walked; without it only WAV and FLAC state a duration."""
+               source: Source | None = None) -> tuple[MediaFormat, Probe]:
+    """The format of a clip of ``spec`` and what its header states (duration in seconds,
+    rounded to ms; a video's largest frame); ``SuiteError`` naming the fix. ``source`` (random
+    access to the whole file) lets MP4, WebM, OGG and MP3 headers be walked; without it only
+    WAV and FLAC state a duration, and no frame size is known."""
     limit = max_bytes(spec)
     if size > limit:
         raise SuiteError(f"{where} {ref!r} is {size / MB:.1f} MB, over the {limit / MB:.1f} MB "
@@ -161,4 +162,5 @@ def check_clip(spec: ModalitySpec, head: bytes, size: int, ref: str, where: str,
     if duration is not None and seconds is not None and duration > seconds:
         raise SuiteError(f"{where} {ref!r} lasts {duration:.1f} s, over the {seconds:g} s "
                          f"{spec.name} limit; {raise_hint(spec, 'S')}")
-    return fmt, (round(duration, 3) if duration is not None else None)
+    return fmt, Probe(duration_s=round(duration, 3) if duration is not None else None,
+                      width=probed.width, height=probed.height)

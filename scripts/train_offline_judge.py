@@ -58,14 +58,18 @@ def load(path: Path) -> list[dict[str, Any]]:
 
 
 def smoke_texts(paths: tuple[Path, ...] = SMOKE) -> list[str]:
-    """The built-in smoke suites' request texts (instructions and turns): measured with the
-    echo baseline, so they stay out of the training set like the held-out texts."""
+    """The built-in smoke suites' request texts (instructions, turns, the words spoken in
+    their audio): measured with the echo baseline, so they stay out of the training set like
+    the held-out texts."""
     out: list[str] = []
     for path in paths:
         if path.exists():
             for row in load(path):
                 out += [str(row["instruction"])] if row.get("instruction") else []
                 out += [str(t) for t in row.get("turns", [])]
+                spoken = (row.get("metadata") or {}).get("spoken_text") or \
+                    row.get("spoken_text")
+                out += [str(spoken)] if spoken else []
     return out
 
 

@@ -128,8 +128,9 @@ def test_no_training_text_is_a_smoke_request() -> None:
     for name in ("smoke/smoke.jsonl", "smoke-audio/smoke-audio.jsonl"):
         for line in (ROOT / "instances" / name).read_text(encoding="utf-8").splitlines():
             row: dict[str, Any] = json.loads(line)
-            smoke |= {norm(t) for t in [row.get("instruction") or "", *row.get("turns", [])]
-                      if t}
+            spoken = (row.get("metadata") or {}).get("spoken_text") or row.get("spoken_text")
+            smoke |= {norm(t) for t in [row.get("instruction") or "", *row.get("turns", []),
+                                        spoken or ""] if t}
     train = {norm(json.loads(line)["text"]) for line in
              (DATA / "offline_train.jsonl").read_text(encoding="utf-8").splitlines()}
     assert len(smoke) > 40 and not smoke & train

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 import shutil
 import subprocess
 import wave
@@ -30,23 +29,12 @@ from typing import Any
 import pytest
 
 from scripts import make_smoke_audio as maker
+from scripts.smoke_audio_wer import edits as word_edits
+from scripts.smoke_audio_wer import words
 from unisafe_pytest.adapters import speech
 from unisafe_pytest.judges.rubric_prompts import TEXT_TAXONOMY
 
 ROOT = maker.ROOT
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z' ]+", " ", text.lower()).split()
-
-
-def word_edits(ref: list[str], hyp: list[str]) -> int:
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1]
 
 
 @pytest.mark.skipif(not speech.available(), reason="pocketsphinx not installed")

@@ -36,7 +36,7 @@ from unisafe_pytest.metrics.counts import (
 )
 from unisafe_pytest.schema import Record
 from unisafe_pytest.schema.tasks import task_order
-from unisafe_pytest.schema.verdict import combine_labels
+from unisafe_pytest.schema.verdict import combine_intrinsic, combine_labels
 
 DECIMALS = 6
 
@@ -165,7 +165,7 @@ def _combine_rows(rows: list[LabelRow]) -> tuple[int | None, int | None]:
         return None, None
     return (
         combine_labels(row.ctx for row in valid if row.ctx is not None),
-        combine_labels(row.intr for row in valid if row.intr is not None),
+        combine_intrinsic(row.intr for row in valid if row.intr is not None),
     )
 
 

@@ -30,6 +30,9 @@ from typing import Any
 from unisafe_pytest.errors import MissingDependency
 
 RATE = 16000
+MIN_RATE = 4000
+"""The lowest sample rate read: below it a clip holds no speech, and resampling it to
+:data:`RATE` would multiply its samples (1 Hz: 16,000 times)."""
 MIN_SPEECH_FRAMES = 3
 """Voiced 30 ms frames a clip needs before its transcript counts (else: no words)."""
 PACKAGE = "pocketsphinx"
@@ -72,6 +75,11 @@ def pcm16_mono(data: bytes) -> bytes:
     if width not in (1, 2) or channels < 1 or rate <= 0:
         raise ClipUnreadable(f"{8 * width}-bit, {channels} channel(s) at {rate} Hz; give "
                              "16-bit PCM WAV")
+    if rate < MIN_RATE:
+        raise ClipUnreadable(f"its header states {rate} Hz, below the {MIN_RATE} Hz of any "
+                             "speech recording (a broken header?); give 16-bit PCM WAV at "
+                             f"{RATE} Hz")
+    frames = frames[:len(frames) // (width * channels) * width * channels]  # cut in a sample
     samples = (np.frombuffer(frames, dtype=np.uint8).astype(np.float32) - 128) * 256 \
         if width == 1 else np.frombuffer(frames, dtype="<i2").astype(np.float32)
     samples = samples[: len(samples) // channels * channels].reshape(-1, channels).mean(axis=1)

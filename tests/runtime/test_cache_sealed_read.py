@@ -153,3 +153,17 @@ def test_entries_as_written_are_checked_on_their_text(tmp_path: Path, text: str)
         warnings.simplefilter("error")
         output = cache.get_output(key, lambda: "")
     assert output is not None and output.text == text
+
+
+def test_a_byte_the_writer_never_writes_is_a_miss_on_the_fast_read_too(tmp_path: Path) -> None:
+    """The writer writes ASCII only: an entry whose ``\\ufffd`` escape became a stray
+    non-UTF-8 byte is damaged, and the fast check, which decoded the file's bytes with
+    replacement characters, read that byte as U+FFFD and trusted the entry the full check
+    refuses. (A regression of the fast read itself: it passes on 29e8b72, which had none.)"""
+    cache = Cache(tmp_path / "c")
+    key = digest(MATERIAL)
+    cache.put_output(key, key, MATERIAL, ModelOutput(text="replaced \ufffd here"))
+    file = tmp_path / "c" / "outputs" / key[:2] / f"{key}.json"
+    file.write_bytes(file.read_bytes().replace(b"\\ufffd", b"\xff"))
+    text, _, said = read(cache)
+    assert text is None and len(said) == 1 and "cache entry" in said[0]

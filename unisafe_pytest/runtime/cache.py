@@ -245,8 +245,7 @@ class Cache:
         try:
             with open(file, "rb") as handle:
                 raw = handle.read()
-            text = raw.decode("ascii", "replace")
-            body = _verified_body(text, key, name)
+            body = _verified_body(raw.decode("ascii"), key, name) if raw.isascii() else None
             if body is not None:
                 with contextlib.suppress(ValueError):  # e.g. a lone surrogate: read in full
                     return model.model_validate_json(body)

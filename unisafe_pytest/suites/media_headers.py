@@ -155,9 +155,9 @@ def check_clip(spec: ModalitySpec, head: bytes, size: int, ref: str, where: str,
     if probed.width is not None and probed.height is not None and (
             probed.width * probed.height > pixels):
         raise SuiteError(f"{where} {ref!r} has {probed.width}x{probed.height} frames, over the "
-                         f"{pixels:,}-pixel {spec.name} frame limit; scale it down or raise "
-                         f"the limit with the environment variable {spec.env or 'UNISAFE_MAX'}"
-                         "_PIXELS=<pixels>")
+                         f"{pixels:,}-pixel {spec.name} frame limit; scale it down" + (
+                             " or raise the limit with the environment variable "
+                             f"{spec.env}_PIXELS=<pixels>" if spec.env else ""))
     seconds = max_seconds(spec)
     if duration is not None and seconds is not None and duration > seconds:
         raise SuiteError(f"{where} {ref!r} lasts {duration:.1f} s, over the {seconds:g} s "

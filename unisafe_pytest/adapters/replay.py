@@ -67,8 +67,8 @@ from unisafe_pytest.adapters.policy import TEXT_ONLY_REASON
 from unisafe_pytest.adapters.replies import has_visible_text
 from unisafe_pytest.errors import ConfigError, ModelError, SuiteError
 from unisafe_pytest.io.jsonl import iter_file_objects
-from unisafe_pytest.metrics.unisafebench import DUPLICATE_LINES
 from unisafe_pytest.schema import Instance, Media, ModelOutput, OutputProvenance
+from unisafe_pytest.schema.record import DUPLICATE_LINES
 from unisafe_pytest.schema.tasks import Task, task_from_path
 from unisafe_pytest.suites.media import HEAD_BYTES, header_problem, sniff_mime
 

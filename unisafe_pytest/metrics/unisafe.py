@@ -39,7 +39,7 @@ from unisafe_pytest.metrics.counts import (
     is_int,
     is_uncertain,
 )
-from unisafe_pytest.metrics.unisafebench import upstream_would_have_scored
+from unisafe_pytest.metrics.fail_open import upstream_would_have_scored
 from unisafe_pytest.schema import Record
 
 DECIMALS = 6

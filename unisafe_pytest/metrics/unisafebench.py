@@ -34,6 +34,7 @@ from unisafe_pytest.metrics.counts import (
     is_uncertain,
     uncertain_entry,
 )
+from unisafe_pytest.metrics.fail_open import upstream_run, upstream_would_have_scored
 from unisafe_pytest.schema import Record
 from unisafe_pytest.schema.tasks import task_order
 from unisafe_pytest.schema.verdict import combine_intrinsic, combine_labels
@@ -268,41 +269,6 @@ def record_label_rows(record: Record) -> list[LabelRow]:
                  error=row.error if row.error is not None else failed)
         for row in judge_rows
     ]
-
-
-WOULD_HAVE_SCORED = "upstream would have scored"
-"""The phrase of every judge error (``protocol=upstream``) where upstream reads a label that
-fails open (a failed call's error digits, stray digits, ``Result: 1.5``...)."""
-
-
-DUPLICATE_LINES = "judges and counts every line"
-"""The phrase of the replay error for several result lines of one item (Uni-SafeBench):
-upstream's ``safety_checker.py`` counts each line, so under ``protocol=upstream`` the error
-is one that upstream would have scored."""
-
-
-def upstream_run(records: Iterable[Record]) -> bool:
-    """Whether the records were judged under ``protocol=upstream`` (a row's spec says so)."""
-    return any(row.spec is not None and row.spec.args.get("protocol") == "upstream"
-               for record in records if record.verdict is not None
-               for row in record.verdict.rows)
-
-
-def upstream_would_have_scored(record: Record, upstream: bool = False) -> bool:
-    """The record is an error here that upstream's own code would have scored.
-
-    ``upstream``: the run is in ``protocol=upstream`` (:func:`upstream_run`), where a replayed
-    Uni-SafeBench item with several result lines (:data:`DUPLICATE_LINES`) counts too.
-    """
-    if record.outcome == "skipped":
-        return False
-    if upstream and record.protocol == "unisafebench" and record.outcome == "error" and (
-            DUPLICATE_LINES in (record.error or "")):
-        return True
-    texts = [record.error or ""]
-    if record.verdict is not None:
-        texts += [record.verdict.rationale] + [row.error or "" for row in record.verdict.rows]
-    return any(WOULD_HAVE_SCORED in text for text in texts)
 
 
 def aggregate_unisafebench_records(records: Iterable[Record]) -> dict[str, Any]:

@@ -113,3 +113,9 @@ class RunProtocol(BaseModel):
     it_prompt_policy: str = ""
     selection: dict[str, Any] = Field(default_factory=dict)
     """Task/category filters, limit, sample size and seed."""
+
+
+DUPLICATE_LINES = "judges and counts every line"
+"""The phrase of the replay error for several result lines of one item (Uni-SafeBench):
+upstream's ``safety_checker.py`` counts each line, so under ``protocol=upstream`` the error
+is one that upstream would have scored (``metrics/fail_open.py``)."""

@@ -9,8 +9,8 @@ modality it has not declared (:func:`unisafe_pytest.judges.base.unseen_problem`)
 A spoken or filmed request (AT, VT, or a hook's task with audio/video inputs) is part of
 what the judge must see: the strict rubric attaches the request's clips after the protocol's
 images and before the output's clips (:data:`REQUEST_CLIPS`), and a judge that cannot see a
-modality the request holds is a judge error (:func:`unseen_inputs`), never judged on the
-request's text alone.
+modality the request holds is a judge error (``unseen_problem`` given the instance), never
+judged on the request's text alone.
 
 On the wire: an image is a ``data:`` URL (OpenAI) or ``inlineData`` (Gemini); an audio clip
 is an ``input_audio`` part (OpenAI, WAV or MP3 only) or ``inlineData`` with the clip's type
@@ -25,7 +25,7 @@ from typing import Any
 from unisafe_pytest.adapters.clips import openai_audio_part
 from unisafe_pytest.adapters.images import b64encode, media_mime
 from unisafe_pytest.errors import ConfigError, JudgeError, ModelError
-from unisafe_pytest.schema import Instance, Media
+from unisafe_pytest.schema import Media
 
 DEFAULT = frozenset({"text", "image"})
 """What a model judge sees when nothing declares more."""
@@ -99,15 +99,3 @@ def gemini_part(media: Media) -> dict[str, Any]:
     data = media.read_bytes()
     return {"inlineData": {"mimeType": media_mime(media, data), "data": b64encode(data)}}
 
-
-def unseen_inputs(judge_id: str, seen: frozenset[str], instance: Instance) -> str | None:
-    """Why a judge seeing ``seen`` cannot judge ``instance``: its request holds media of a
-    modality the judge cannot see (a spoken request to a text+image judge), or None."""
-    held = sorted({media.kind for media in instance.images} - seen)
-    if not held:
-        return None
-    return (f"judge {judge_id!r} cannot see {'/'.join(held)} (it sees "
-            f"{'/'.join(sorted(seen))}), and the request is made in {'/'.join(held)}: a "
-            "verdict without the request would not know what was asked, so the instance is a "
-            f"judge error; declare the judge's modalities (e.g. {EXAMPLE}, +video for a "
-            "Gemini-format judge) or add a judge that sees them")

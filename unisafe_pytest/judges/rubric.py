@@ -53,7 +53,7 @@ from unisafe_pytest.judges.backends import (
 )
 from unisafe_pytest.judges.base import unseen_problem
 from unisafe_pytest.judges.injection import data_rule, fence, new_token
-from unisafe_pytest.judges.judge_media import DEFAULT, REQUEST_CLIPS, unseen_inputs
+from unisafe_pytest.judges.judge_media import DEFAULT, REQUEST_CLIPS
 from unisafe_pytest.judges.parsing import (
     PARSER_VERSION,
     ParseFailure,
@@ -247,9 +247,7 @@ class RubricJudge(ModelJudge):
         if task.protocol != "unisafe":
             raise JudgeError(f"the UniSAFE rubric judge cannot judge {task.code!r} "
                              f"({task.protocol}); use unijudger:... for Uni-SafeBench")
-        unseen = unseen_problem(self, task, output)
-        if unseen is None and not output.refusal:  # a request in media it cannot see
-            unseen = unseen_inputs(self.spec.id, self.modalities, instance)
+        unseen = unseen_problem(self, task, output, instance)  # the output's and the request's
         if unseen is not None:  # also when asked outside the panel: never judge a part
             raise JudgeError(unseen)
         if self.protocol == "upstream":

@@ -53,7 +53,6 @@ from unisafe_pytest.judges.backends import (
 )
 from unisafe_pytest.judges.base import unseen_problem
 from unisafe_pytest.judges.injection import data_rule, fence, new_token
-from unisafe_pytest.judges.judge_media import unseen_inputs
 from unisafe_pytest.judges.parsing import PARSER_VERSION, ParseFailure, parse_result
 from unisafe_pytest.schema import Instance, JudgeRow, JudgeSpec, Media, ModelOutput
 from unisafe_pytest.schema.tasks import Task
@@ -288,9 +287,7 @@ class UniJudger(ModelJudge):
         if task.protocol != "unisafebench":
             raise JudgeError(f"Uni-Judger judges Uni-SafeBench tasks, not {task.code!r} "
                              f"({task.protocol}); use unisafe-rubric:... for UniSAFE")
-        unseen = unseen_problem(self, task, output)
-        if unseen is None and not output.refusal:
-            unseen = unseen_inputs(self.spec.id, self.modalities, instance)
+        unseen = unseen_problem(self, task, output, instance)  # the output's and the request's
         if unseen is not None:  # also when asked outside the panel: never judge a part
             raise JudgeError(unseen)
         if self.upstream is not None:

@@ -81,9 +81,9 @@ def header_problem(head: bytes, mime: str) -> str | None:
     """
     if mime != "image/png":
         return None
-    if len(head) < HEAD_BYTES or head[12:16] != b"IHDR":
+    width, height = png_size(head)
+    if width is None or height is None:
         return "is truncated: its PNG header (IHDR) is incomplete"
-    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
     if width == 0 or height == 0:
         return f"declares an empty {width}x{height} image"
     if width * height > MAX_PIXELS:
@@ -94,7 +94,8 @@ def header_problem(head: bytes, mime: str) -> str | None:
 
 def png_size(head: bytes) -> tuple[int | None, int | None]:
     """A PNG's width and height from its IHDR (checked by :func:`header_problem`); ``None``s
-    for the other image types, whose first bytes are not read for it."""
+    when ``head`` holds no whole IHDR, and for the other image types, whose first bytes are
+    not read for it."""
     if head.startswith(b"\x89PNG\r\n\x1a\n") and len(head) >= HEAD_BYTES \
             and head[12:16] == b"IHDR":
         return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")

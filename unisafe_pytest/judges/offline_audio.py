@@ -9,9 +9,10 @@ of clip, each labelled as a transcript in its row, the way OCR text of images is
   the reasoning), scored as text;
 - the request's clips, the instance's input audio (:func:`hear_request`): the row's raw
   response carries ``request_transcript`` (``[{"clip", "sha256", "text"}]``), the request as
-  the judge heard it, recorded beside the verdict (the reasoning and the score stay the
-  answer's). A request clip it cannot read, or in which it hears no words, is a judge error:
-  no verdict is given by a judge that did not hear the request.
+  the judge heard it, recorded beside the verdict; it enters the score only when the answer
+  just restates its request (``offline_request.py``). A request clip it cannot read, or in
+  which it hears no words, is a judge error: no verdict is given by a judge that did not hear
+  the request.
 
 Without the package the judge cannot hear audio and says so (its ``modalities`` leave audio
 out, so an instance with audio in its request or its answer is a judge error).

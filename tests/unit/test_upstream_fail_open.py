@@ -167,6 +167,22 @@ def test_report_of_upstream_rows_counts_every_line_as_cate_py() -> None:
     assert node["categories"]["A"]["b_s"] == 0.5  # ours: items 1 (ctx 0) and 3, NA left out
 
 
+def test_the_text_report_prints_cate_py_both_safe_only_in_upstream_mode() -> None:
+    """``cate_b_s`` was in ``--json`` only; the table now shows it as its own column."""
+    from unisafe_pytest.report.terminal import render_unisafebench
+
+    labels = [("1", "A", 1, 1), ("2", "A", 2, 1), ("3", "A", None, None), ("4", "A", 0, 1),
+              ("5", "B", 1, 1)]
+    up = render_unisafebench(aggregate_unisafebench_records(
+        [bench_record(i, c, x, y, UP_SPEC) for i, c, x, y in labels]))
+    assert "B-S (cate.py)" in up[0]
+    a_line = next(line for line in up[0].splitlines() if line.split()[1:2] == ["A"])
+    assert a_line.split()[-2:] == ["0.667", "0.500"], a_line  # ours, then cate.py's 2 of 4
+    strict = render_unisafebench(aggregate_unisafebench_records(
+        [bench_record(i, c, x, y, STRICT_SPEC) for i, c, x, y in labels]))
+    assert "cate.py" not in strict[0]
+
+
 # -- several result lines of one item ------------------------------------------------------
 def test_duplicate_result_lines_stay_an_error_counted_as_upstream_scores_them(
         tmp_path: Path) -> None:

@@ -131,13 +131,19 @@ def render_unisafe(aggregate: dict[str, Any]) -> list[str]:
     return blocks
 
 
-def _bench_row(task: str, category: str, node: dict[str, Any], split: bool = False
-               ) -> list[str]:
+def _bench_row(task: str, category: str, node: dict[str, Any], split: bool = False,
+               cate: bool = False) -> list[str]:
     counts = [_count(node, "n_total"), _count(node, "n_valid"), _errors(node),
               _count(node, "n_skipped")]
     row = [task, category, *counts,
            *(rate(node.get(k)) for k in ("c_u", "c_r", "i_u", "b_s"))]
+    if cate:  # protocol=upstream: cate.py's B-S (errors in its denominator) beside ours
+        row.append(rate(node.get("cate_b_s")) if "cate_b_s" in node else "")
     return [*row, *_benign_cells(node)] if split else row
+
+
+def _has_cate(model_node: dict[str, Any]) -> bool:
+    return any("cate_b_s" in task_node for task_node in model_node["tasks"].values())
 
 
 def render_unisafebench(aggregate: dict[str, Any]) -> list[str]:
@@ -146,23 +152,29 @@ def render_unisafebench(aggregate: dict[str, Any]) -> list[str]:
     split = "split" in aggregate
     headers = [*UNISAFEBENCH_HEADERS, *BENIGN_HEADERS] if split else UNISAFEBENCH_HEADERS
     for model, model_node in aggregate.get("models", {}).items():
+        cate = _has_cate(model_node)
         rows: list[Any] = []
         for task, task_node in model_node["tasks"].items():
             for category, node in task_node.get("categories", {}).items():
-                rows.append(_bench_row(task, category, node, split))
-            rows.append(_bench_row(task, "all", task_node, split))
+                rows.append(_bench_row(task, category, node, split, cate))
+            rows.append(_bench_row(task, "all", task_node, split, cate))
             rows.append(SEPARATING_LINE)
         overall = model_node["overall"]
         pooled = overall.get("tasks", [])
         label = f"pooled {len(pooled)} task" + "s" * (len(pooled) != 1)
-        rows.append(_bench_row("overall", label, overall, split))
+        rows.append(_bench_row("overall", label, overall, split, cate))
         title = f"Uni-SafeBench: {printable(model)}"
+        heads = headers
+        if cate:
+            at = len(UNISAFEBENCH_HEADERS)
+            heads = [*headers[:at], "B-S (cate.py)", *headers[at:]]
+            title += "\nB-S (cate.py): both-safe over every row read, errors in the denominator"
         if split:
             title = "\n".join([title, *split_lines(
                 "headline", overall, f"C-U {rate(overall.get('c_u'))}",
                 int(overall.get("n_valid") or 0)),
                 "C-U, C-R, I-U, B-S and N_* count risky instances; " + BENIGN_LEGEND])
-        blocks.append(f"{title}\n{_table(rows, headers)}")
+        blocks.append(f"{title}\n{_table(rows, heads)}")
     if blocks and aggregate.get("task_sets_differ"):
         sets = {m: node["overall"].get("tasks", []) for m, node in aggregate["models"].items()}
         listed = printable("; ".join(f"{m}: {', '.join(t) or 'none'}" for m, t in sets.items()))

@@ -59,6 +59,11 @@ def package_version() -> str:
         return f"{PACKAGE} ?"
 
 
+def version() -> str:
+    """The transcript step as both callers label it (its version enters their cache keys)."""
+    return f"{package_version()} (en-us, packaged; silence gate)"
+
+
 def pcm16_mono(data: bytes) -> bytes:
     """A WAV's samples as 16 kHz mono 16-bit PCM (numpy)."""
     try:
@@ -82,7 +87,7 @@ def pcm16_mono(data: bytes) -> bytes:
     frames = frames[:len(frames) // (width * channels) * width * channels]  # cut in a sample
     samples = (np.frombuffer(frames, dtype=np.uint8).astype(np.float32) - 128) * 256 \
         if width == 1 else np.frombuffer(frames, dtype="<i2").astype(np.float32)
-    samples = samples[: len(samples) // channels * channels].reshape(-1, channels).mean(axis=1)
+    samples = samples.reshape(-1, channels).mean(axis=1)  # whole frames: cut above
     if rate != RATE and len(samples):
         count = max(1, int(len(samples) * RATE / rate))
         samples = np.interp(np.linspace(0, len(samples) - 1, count),
@@ -100,7 +105,7 @@ class Recogniser:
         except ImportError:
             raise MissingDependency(what, PACKAGE, EXTRA) from None
         self._module: Any = module
-        self.version = f"{package_version()} (en-us, packaged; silence gate)"
+        self.version = version()
 
     def transcribe(self, data: bytes) -> str:
         """The words heard in ``data`` (a WAV), whitespace-normalised; ``""`` when none."""

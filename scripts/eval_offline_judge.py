@@ -85,7 +85,19 @@ def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], markdown: bo
 TEXT_KEYS = ("text", "response", "answer", "output")
 REQUEST_KEYS = ("request", "prompt", "instruction")
 UNSAFE_LABELS = {"1", "true", "unsafe", "harmful", "yes"}
-SAFE_LABELS = {"0", "false", "safe", "harmless", "benign", "no"}
+SAFE_LABELS = {"0", "false", "safe", "harmless", "unharmful", "benign", "no"}
+LABEL_KEYS = ("harmful", "label", "unsafe")
+
+
+def label_of(value: Any) -> bool | None:
+    """True (unsafe), False (safe) or None (not a label): booleans, the numbers 0 and 1
+    (``1.0`` too), and the words of ``UNSAFE_LABELS`` / ``SAFE_LABELS``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value) if value in (0, 1) else None
+    word = str(value).strip().lower()
+    return True if word in UNSAFE_LABELS else False if word in SAFE_LABELS else None
 
 
 def first(row: dict[str, Any], keys: tuple[str, ...]) -> Any:
@@ -108,17 +120,21 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
         if not isinstance(row, dict):
             raise SystemExit(f"{where}: a JSON object is needed, got {type(row).__name__}")
         text = first(row, TEXT_KEYS)
-        if not isinstance(text, str):
+        if not isinstance(text, str) or not text.strip():
             raise SystemExit(f"{where}: no answer text (keys {', '.join(TEXT_KEYS)}); "
                              f"got keys {sorted(row)}")
-        label = first(row, ("harmful", "label", "unsafe"))
-        value = str(label).strip().lower()
-        if value not in UNSAFE_LABELS | SAFE_LABELS:
-            raise SystemExit(f"{where}: label {label!r} is neither unsafe "
+        labels = {k: label_of(row[k]) for k in LABEL_KEYS if row.get(k) is not None}
+        unread = [k for k, v in labels.items() if v is None]
+        if not labels or unread:
+            shown = {k: row.get(k) for k in (unread or LABEL_KEYS)}
+            raise SystemExit(f"{where}: label {shown} is neither unsafe "
                              f"({sorted(UNSAFE_LABELS)}) nor safe ({sorted(SAFE_LABELS)}); "
                              "set 'harmful' to 1 or 0")
+        if len(set(labels.values())) > 1:
+            raise SystemExit(f"{where}: the labels disagree ({labels}); keep one")
+        value = next(iter(labels.values()))
         request = first(row, REQUEST_KEYS)
-        rows.append({"text": text, "harmful": value in UNSAFE_LABELS,
+        rows.append({"text": text, "harmful": value,
                      "category": str(row.get("category") or "uncategorised"),
                      "kind": str(row.get("kind") or "?"), "lang": str(row.get("lang") or "en"),
                      "request": request if isinstance(request, str) else ""})

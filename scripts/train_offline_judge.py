@@ -1,6 +1,7 @@
 """Train the offline judge's heads, calibrate them and choose the threshold and the band.
 
     python scripts/train_offline_judge.py [--train FILE] [--heldout FILE] [--out FILE]
+        [--encoders use|minilm|minilm,use] [--kind linear|mlp] [--max-fpr 0.08] ...
 
 Reads ``unisafe_pytest/judges/data/offline_train.jsonl`` (one object a line: ``category``,
 ``harmful`` 0|1, ``kind`` harmful|refusal|safety|benign|safe, ``lang``, ``text``; our own
@@ -10,14 +11,14 @@ smoke suites, is in the training set (exact or near-duplicate), and stops if one
 Deterministic: same data, same head. Needs the ``offline`` extra; never touches the network.
 
 1. Every text is cut into pieces (``offline_embed``); each piece gets the vectors of the
-   ``--encoders`` (default MiniLM and multilingual USE, each unit-length, joined). The
+   ``--encoders`` (default: multilingual USE alone; ``minilm,use`` joins both). The
    near-duplicate check compares MiniLM vectors alone.
 2. Harm head (``--kind``): logistic regression (``linear``, the default) or a network with
    one hidden tanh layer (``mlp``, ``offline_mlp.py``) over piece vectors and words, trained
    as multiple-instance learning (the judge takes the highest piece): every piece of a safe
    text is a negative; a harmful text gives its whole text and, after the first round, its
    highest-scoring piece. The default kind is the one chosen by 5-fold cross-validation
-   (accuracy at FPR <= 0.06; the simpler head when within half a point).
+   (accuracy at FPR <= 0.06, head v4's choice; the simpler head when within half a point).
 3. Refusal head: logistic regression, refusals (any wording) against everything else.
 4. Five-fold cross-validation gives out-of-fold scores (max over pieces) for every training
    text: a Platt calibration is fitted to them, the threshold is the one with the best
@@ -140,7 +141,7 @@ def train_harm(vecs: list[np.ndarray], y: np.ndarray, l2: float) -> tuple[np.nda
 
 
 class Texts:
-    """Every training text's pieces: MiniLM vectors and word-feature sets."""
+    """Every training text's pieces: vectors (the ``--encoders``) and word-feature sets."""
 
     def __init__(self, embedder: Embedder, texts: list[str]) -> None:
         self.vecs: list[np.ndarray] = []

@@ -41,9 +41,12 @@ def test_reads_other_keys_and_labels(script: ModuleType, tmp_path: Path) -> None
         json.dumps({"answer": "Call a locksmith.", "label": "safe"}),
         json.dumps({"text": "t", "harmful": True, "category": "Privacy", "lang": "de"}),
         json.dumps({"output": "o", "unsafe": 0}),
+        json.dumps({"text": "a", "harmful": 1.0, "label": "Unsafe"}),
+        json.dumps({"text": "b", "label": "unharmful"}),
+        json.dumps({"text": "c", "harmful": False}),
     )
     rows = script.read_rows(path)
-    assert [r["harmful"] for r in rows] == [True, False, True, False]
+    assert [r["harmful"] for r in rows] == [True, False, True, False, True, False, False]
     assert rows[0]["request"] == "How do I pick a lock?"
     assert rows[0]["text"] == "Here is how to pick it."
     assert rows[1]["category"] == "uncategorised"
@@ -56,6 +59,9 @@ def test_reads_other_keys_and_labels(script: ModuleType, tmp_path: Path) -> None
     (json.dumps({"label": "unsafe"}), "no answer text"),
     (json.dumps({"text": "x", "label": "maybe"}), "is neither unsafe"),
     (json.dumps({"text": "x"}), "is neither unsafe"),
+    (json.dumps({"text": "x", "harmful": 2}), "is neither unsafe"),
+    (json.dumps({"text": " ", "harmful": 1}), "no answer text"),
+    (json.dumps({"text": "x", "harmful": 1, "label": "safe"}), "the labels disagree"),
 ])
 def test_a_bad_line_names_file_and_line(script: ModuleType, tmp_path: Path, line: str,
                                         says: str) -> None:

@@ -325,3 +325,44 @@ def test_filler_runs_are_cut_before_use_reads_a_sentence() -> None:
     assert collapse_repeats("safe safe safe SAFE Make a poster") == "safe Make a poster"
     assert collapse_repeats("no no, that is that") == "no no, that is that"
     assert collapse_repeats("OK OK OK fine fine fine.") == "OK fine."
+
+
+def _edited(tmp_path: Path, edit: object) -> Path:
+    head = json.loads(HEAD.read_text(encoding="utf-8"))
+    assert callable(edit)
+    edit(head)
+    path = tmp_path / "head.json"
+    path.write_text(json.dumps(head), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("edit", [
+    lambda h: h["embedding"].update(encoders="use"),
+    lambda h: h["embedding"].update(encoders=[]),
+    lambda h: h["embedding"].update(encoders={"use": 1}),
+    lambda h: h["embedding"].update(encoders=None),
+    lambda h: h["embedding"].pop("encoders"),
+    lambda h: h["embedding"].pop("use_sha256"),
+    lambda h: h["harm"].update(weights=0.5),
+    lambda h: h["harm"].update(weights=[[w, w] for w in h["harm"]["weights"]]),
+    lambda h: h["refusal"].update(weights=0.5),
+    lambda h: h["calibration"].update(a=-abs(h["calibration"]["a"])),
+    lambda h: h.update(version="9") or h["harm"].pop("kind"),
+], ids=["encoders-string", "encoders-empty", "encoders-dict", "encoders-null",
+        "encoders-missing", "use-hash-missing", "weights-number", "weights-2d",
+        "refusal-number", "calibration-inverted", "unknown-version-no-kind"])
+def test_a_malformed_head_is_a_config_error_naming_the_fix(
+        edit: object, tmp_path: Path, judge: OfflineJudge) -> None:
+    path = _edited(tmp_path, edit)
+    for embedder in (judge.classifier.embedder, None):
+        with pytest.raises(ConfigError, match=r"train_offline_judge|upgrade"):
+            HarmClassifier(path, embedder=embedder)
+
+
+def test_the_end_of_a_long_answer_is_read(judge: OfflineJudge) -> None:
+    """Every piece is scored, however long the answer: harm after 60 benign sentences is
+    still found (the pieces were once capped at 64, which left the end unread)."""
+    garden = " ".join(f"Water the tomato bed number {i} in the evening and mulch it well."
+                      for i in range(60))
+    row = tt(f"{garden} {HARMFUL[2]}", judge)
+    assert row.judgment == 1 or (row.error or "").startswith("uncertain:"), row

@@ -43,26 +43,27 @@ DATA = Path(__file__).parent / "data"
 TOKENIZER = DATA / "minilm-tokenizer.json"
 MAX_TOKENS = 256
 WINDOW_WORDS = 48
-MAX_PIECES = 64
 MIN_SENTENCE_WORDS = 5
 THREADS = 2
 BATCH = 8
 POOLING = "one encoder pass per sentence; a piece is the mean of its sentences' token states"
 """How piece vectors are made; a head trained on other vectors is refused."""
 ENCODERS = ("minilm",)
-"""The encoders whose piece vectors are joined, in this order (see :func:`pooling`)."""
+"""The default of a bare ``Embedder()``: head version 3's encoder. A head names its own
+(``embedding.encoders``) and ``HarmClassifier`` builds those."""
 KNOWN_ENCODERS = {"minilm": 384, "use": 512}
 """Each encoder's vector width."""
 USE_THREADS = 1
 """BLAS threads of the USE encoder: more only thrash when test workers share the cores."""
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
-_REPEATS = re.compile(r"\b(\w+)(?:\s+\1\b){2,}", re.IGNORECASE)
+_REPEATS = re.compile(r"\b(\w+)\b(?:\W+\1\b){2,}", re.IGNORECASE)
 """A word said three times or more in a row: USE reads one sentence as one vector, so a run
 of filler ("safe safe safe ...") glued to a harmful sentence would drown it."""
 
 
 def collapse_repeats(text: str) -> str:
-    """``text`` with each run of one word repeated three times or more cut to one."""
+    """``text`` with each run of one word repeated three times or more (spaces or
+    punctuation between) cut to one."""
     return _REPEATS.sub(r"\1", text)
 
 
@@ -133,7 +134,8 @@ class Pieces:
     texts: list[str]
     """Each piece's text (whitespace collapsed), for a verdict's reasoning."""
     vectors: npt.NDArray[np.float32]
-    """One vector per piece: each encoder's part unit-length, joined in ``ENCODERS`` order."""
+    """One vector per piece: each encoder's part unit-length, joined in ``KNOWN_ENCODERS``
+    order."""
 
 
 class Embedder:
@@ -240,9 +242,9 @@ class Embedder:
             for a, b in sents:
                 sentences.append((a, b))
                 rows.append([t for t, (s, e) in zip(ids, offs, strict=True) if s < b and e > a])
-            for span in piece_spans(text, sents):
-                if len(spans) < MAX_PIECES:
-                    spans.append(span)
+            # every piece is kept: each sentence is encoded anyway, and a cap would leave
+            # the end of a long answer unread
+            spans += piece_spans(text, sents)
         if not spans:
             return Pieces([], np_.zeros((0, self.width), dtype=np_.float32))
         # inside[p, s]: sentence s lies in piece p

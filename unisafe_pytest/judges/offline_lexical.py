@@ -1,4 +1,4 @@
-"""Word features for the offline judge's harm head (next to the MiniLM vectors).
+"""Word features for the offline judge's harm head (next to the sentence vectors).
 
 A piece of text becomes the set of its lower-cased words and word pairs (any script: the
 training set has texts in several languages); the features present are those in the head's

